@@ -1,0 +1,163 @@
+"""Model configuration: `ModelSpec`, `DriftConfig`, `JoinConfig` and `ModelsConfig`.
+
+A YAML ``models:`` block parses into `ModelsConfig`; unknown keys are rejected.
+
+>>> cfg = ModelsConfig(task="binary", champion={"name": "lr", "model": "logreg"},
+...                    challengers=[{"name": "tree", "model": "hoeffding_tree"}])
+>>> [s.name for s in cfg.specs], cfg.baseline_name
+(['lr', 'tree'], 'baseline')
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from learners.durations import parse_duration_ms
+
+Task = Literal["binary", "multiclass", "regression", "anomaly", "recommendation"]
+TASKS: tuple[str, ...] = ("binary", "multiclass", "regression", "anomaly", "recommendation")
+DriftAction = Literal["none", "reset", "promote"]
+
+#: The name the trivial baseline model gets in a `ModelSet`; reserved.
+BASELINE_NAME = "baseline"
+
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+_IMPORT_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ModelSpec(_Frozen):
+    """One model: a unique `name`, a catalog name or ``package.module:factory``, and params.
+
+    `params` are keyword arguments of the factory (YAML scalars, lists, dicts).
+    """
+
+    name: str
+    model: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(
+                f"model name {value!r} is invalid: use 1-64 letters, digits, '_', '-' or '.'"
+            )
+        return value
+
+    @field_validator("model")
+    @classmethod
+    def _check_model(cls, value: str) -> str:
+        if ":" in value and not _IMPORT_PATH.match(value):
+            raise ValueError(
+                f"import path {value!r} is malformed: write it as 'package.module:factory'"
+            )
+        return value
+
+    @property
+    def is_import_path(self) -> bool:
+        """True when `model` is ``package.module:factory`` rather than a catalog name."""
+        return ":" in self.model
+
+
+class DriftConfig(_Frozen):
+    """Drift detection on each model's loss stream and prediction stream.
+
+    `action` is applied on a champion's loss-drift alert (an increase of the loss):
+    ``none`` only logs, ``reset`` rebuilds the model fresh, ``promote`` makes the challenger with
+    the lowest recent loss champion (if it beats the champion's recent loss).
+    """
+
+    enabled: bool = True
+    delta: float = Field(0.002, gt=0, lt=1, description="ADWIN confidence (smaller: fewer alerts)")
+    grace_period: int = Field(30, ge=1, description="values seen before ADWIN may alert")
+    prediction_detector: Literal["adwin", "none"] = "adwin"
+    prediction_delta: float = Field(0.0001, gt=0, lt=1)
+    action: DriftAction = "none"
+    act_on: list[Literal["loss_drift", "prediction_drift"]] = Field(
+        default_factory=lambda: ["loss_drift"]
+    )
+    recent_window: int = Field(200, ge=1, description="labels in the recent loss used to rank")
+    cooldown: int | str = Field("0ms", description="minimum time between two actions")
+
+    @property
+    def cooldown_ms(self) -> int:
+        """`cooldown` in milliseconds."""
+        return parse_duration_ms(self.cooldown)
+
+    @field_validator("cooldown")
+    @classmethod
+    def _check_cooldown(cls, value: int | str) -> int | str:
+        parse_duration_ms(value)
+        return value
+
+
+class JoinConfig(_Frozen):
+    """Delayed-label join settings used by `Learner`.
+
+    `early_label_wait`: how long a label without a served snapshot waits (it may have arrived
+    before its event) before it is declared an orphan. `dedupe_horizon`: how long a learned event
+    id is remembered to drop redelivered labels.
+    """
+
+    early_label_wait: int | str = "10m"
+    dedupe_horizon: int | str = "7d"
+    max_pending: int = Field(100_000, ge=0)
+
+    @field_validator("early_label_wait", "dedupe_horizon")
+    @classmethod
+    def _check_duration(cls, value: int | str) -> int | str:
+        parse_duration_ms(value)
+        return value
+
+    @property
+    def early_label_wait_ms(self) -> int:
+        """`early_label_wait` in milliseconds."""
+        return parse_duration_ms(self.early_label_wait)
+
+    @property
+    def dedupe_horizon_ms(self) -> int:
+        """`dedupe_horizon` in milliseconds."""
+        return parse_duration_ms(self.dedupe_horizon)
+
+
+class ModelsConfig(_Frozen):
+    """The models of a pipeline: task, champion, challengers (shadow), baseline, threshold, seed."""
+
+    task: Task
+    champion: ModelSpec
+    challengers: list[ModelSpec] = Field(default_factory=list)
+    baseline: bool = True
+    threshold: float = Field(0.5, ge=0.0, le=1.0)
+    seed: int = 42
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> ModelsConfig:
+        seen: set[str] = set()
+        for spec in self.specs:
+            if spec.name in seen:
+                raise ValueError(f"model name {spec.name!r} is used twice: give each model its own name")
+            if spec.name == BASELINE_NAME and self.baseline:
+                raise ValueError(
+                    f"model name {BASELINE_NAME!r} is reserved for the baseline: rename the model "
+                    "or set baseline: false"
+                )
+            seen.add(spec.name)
+        return self
+
+    @property
+    def specs(self) -> list[ModelSpec]:
+        """Champion then challengers, in config order."""
+        return [self.champion, *self.challengers]
+
+    @property
+    def baseline_name(self) -> str | None:
+        """The baseline's model name, or None when `baseline` is false."""
+        return BASELINE_NAME if self.baseline else None
