@@ -26,9 +26,13 @@ from schemas.exceptions import (
     TruncatedError,
     UnknownSchemaIdError,
 )
+from schemas.dlq import dlq_record_from_failure, make_dlq_record
+from schemas.durations import format_duration, parse_duration
 from schemas.failure import DecodeFailure
 from schemas.folder import FolderRegistry
+from schemas.readers import FORMATS, RowResult, detect_format, fill_defaults, read_records
 from schemas.registry import SchemaRegistry, subject_for
+from schemas.rules import IngestRules, Range, check_rules, check_size
 from schemas.validate import find_non_finite, validation_errors
 from schemas.wire import HEADER_SIZE, MAGIC, header, read_header
 
@@ -36,6 +40,7 @@ __all__ = [
     "BUILTIN_SCHEMAS",
     "DECODE_ERRORS",
     "ERROR_CLASSES",
+    "FORMATS",
     "HEADER_SIZE",
     "MAGIC",
     "AvroCodec",
@@ -48,9 +53,12 @@ __all__ = [
     "EncodeError",
     "FolderRegistry",
     "IncompatibleSchemaError",
+    "IngestRules",
     "NotFiniteError",
     "RegistryError",
+    "Range",
     "RegistryUnavailableError",
+    "RowResult",
     "RuleViolationError",
     "SchemaError",
     "SchemaLoadError",
@@ -64,13 +72,22 @@ __all__ = [
     "canonical",
     "check_all",
     "check_compatibility",
+    "check_rules",
+    "check_size",
     "compatibility_problems",
+    "detect_format",
+    "dlq_record_from_failure",
+    "fill_defaults",
     "find_non_finite",
+    "format_duration",
     "header",
     "load_avsc",
     "load_builtin",
+    "make_dlq_record",
     "parse",
+    "parse_duration",
     "read_header",
+    "read_records",
     "resolution_problems",
     "strip_time_logical_types",
     "subject_for",
