@@ -92,7 +92,7 @@ def _explain(v: Any, s: Schema, path: str, names: dict[str, Schema], allow_extra
         if not isinstance(v, int) or isinstance(v, bool):
             return bad
         lo, hi = INT_RANGE if kind == "int" else LONG_RANGE
-        return [] if lo <= v <= hi else [f"{where}={v} is out of the {kind} range [{lo}, {hi}]"]
+        return [] if lo <= v <= hi else [f"{where} = {v} is out of the {kind} range [{lo}, {hi}]"]
     if kind in ("float", "double"):
         return [] if isinstance(v, (int, float)) and not isinstance(v, bool) else bad
     if kind == "string":
@@ -104,7 +104,7 @@ def _explain(v: Any, s: Schema, path: str, names: dict[str, Schema], allow_extra
             return []
         return [f"{where} expects {s['size']} bytes ({type_name(s)}), got {type(v).__name__} {_short(v)}"]
     if kind == "enum":
-        return [] if v in s["symbols"] else [f"{where}={_short(v)} is not one of the symbols {s['symbols']}"]
+        return [] if v in s["symbols"] else [f"{where} = {_short(v)} is not one of the symbols {s['symbols']}"]
     if kind == "array":
         if not isinstance(v, (list, tuple)):
             return bad
