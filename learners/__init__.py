@@ -1,1 +1,75 @@
-"""learners package."""
+"""learners: model specs and catalog, the model set, the registry, the label join and drift."""
+
+from learners.build import build_model, check_task, resolve_import_path
+from learners.catalog import CATALOG, CatalogEntry, baseline_for, build_catalog_model
+from learners.config import (
+    BASELINE_NAME,
+    TASKS,
+    DriftConfig,
+    JoinConfig,
+    ModelsConfig,
+    ModelSpec,
+)
+from learners.drift import DriftMonitor
+from learners.durations import parse_duration_ms
+from learners.exceptions import (
+    LearnersError,
+    ModelInputError,
+    ModelSpecError,
+    RegistryConflict,
+    RegistryError,
+    VersionNotFound,
+)
+from learners.learner import STATUSES, Learner, LearnOutcome, LearnRecorder
+from learners.metrics import ModelMetrics
+from learners.model_set import ROLES, ModelSet
+from learners.predict import Prediction, learn, loss, normalize_label, predict
+from learners.registry import Head, ModelRegistry, Snapshot, VersionInfo
+from learners.snapshot import decode_snapshot, encode_snapshot, make_snapshot
+from learners.sync import refresh, restore, save_checkpoint
+
+__all__ = [
+    "BASELINE_NAME",
+    "CATALOG",
+    "ROLES",
+    "STATUSES",
+    "TASKS",
+    "CatalogEntry",
+    "DriftConfig",
+    "DriftMonitor",
+    "Head",
+    "JoinConfig",
+    "LearnOutcome",
+    "LearnRecorder",
+    "Learner",
+    "LearnersError",
+    "ModelInputError",
+    "ModelMetrics",
+    "ModelRegistry",
+    "ModelSet",
+    "ModelSpec",
+    "ModelSpecError",
+    "ModelsConfig",
+    "Prediction",
+    "RegistryConflict",
+    "RegistryError",
+    "Snapshot",
+    "VersionInfo",
+    "VersionNotFound",
+    "baseline_for",
+    "build_catalog_model",
+    "build_model",
+    "check_task",
+    "decode_snapshot",
+    "encode_snapshot",
+    "learn",
+    "loss",
+    "make_snapshot",
+    "normalize_label",
+    "parse_duration_ms",
+    "predict",
+    "refresh",
+    "resolve_import_path",
+    "restore",
+    "save_checkpoint",
+]

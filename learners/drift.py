@@ -1,0 +1,153 @@
+"""`DriftMonitor`: per-model ADWIN on the loss stream and on the prediction stream.
+
+`update(model, loss, prediction, now_ms)` feeds one labelled outcome of one model and returns
+alert dicts ``{model, kind, ts, value, action, detail}`` (kind ``loss_drift`` or
+``prediction_drift``; value: the detector's mean after the change). ``action`` is the configured
+action when it applies (a loss increase, or a kind listed in ``act_on``), else ``none``.
+`apply(alert, model_set)` carries it out and rewrites ``alert["action"]`` to what was actually
+done (``none`` when, e.g., no challenger beats the champion or the cooldown is running).
+
+>>> from learners.config import DriftConfig
+>>> mon = DriftMonitor(DriftConfig(grace_period=10))
+>>> alerts = [a for i in range(400) for a in mon.update("m", 0.1 if i < 200 else 2.0, None, i)]
+>>> alerts[0]["kind"], alerts[0]["model"], alerts[0]["ts"] > 200
+('loss_drift', 'm', True)
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from river import drift
+
+from learners.config import DriftConfig
+
+Alert = dict[str, Any]
+
+
+class DriftMonitor:
+    """Drift detectors for every model of a `ModelSet`, plus each model's recent mean loss."""
+
+    def __init__(self, config: DriftConfig):
+        self.config = config
+        self._loss: dict[str, drift.ADWIN] = {}
+        self._pred: dict[str, drift.ADWIN] = {}
+        self._recent: dict[str, deque[float]] = {}
+        self._last_action_ms: int | None = None
+
+    def _loss_detector(self, model: str) -> drift.ADWIN:
+        if model not in self._loss:
+            self._loss[model] = drift.ADWIN(delta=self.config.delta, grace_period=self.config.grace_period)
+        return self._loss[model]
+
+    def _pred_detector(self, model: str) -> drift.ADWIN:
+        if model not in self._pred:
+            self._pred[model] = drift.ADWIN(
+                delta=self.config.prediction_delta, grace_period=self.config.grace_period
+            )
+        return self._pred[model]
+
+    def recent_loss(self, model: str) -> tuple[float, int] | None:
+        """Mean loss of `model` over the last ``recent_window`` labels, and how many there were."""
+        window = self._recent.get(model)
+        if not window:
+            return None
+        return sum(window) / len(window), len(window)
+
+    def update(
+        self, model: str, loss: float | None, prediction: float | None, now_ms: int
+    ) -> list[Alert]:
+        """Feed one outcome of `model`; return the alerts it raised (often none)."""
+        if not self.config.enabled:
+            return []
+        alerts: list[Alert] = []
+        if loss is not None:
+            window = self._recent.setdefault(model, deque(maxlen=self.config.recent_window))
+            window.append(loss)
+            detector = self._loss_detector(model)
+            before = detector.estimation
+            detector.update(loss)
+            if detector.drift_detected:
+                after = detector.estimation
+                worse = after > before
+                acts = worse and "loss_drift" in self.config.act_on
+                alerts.append(
+                    self._alert(
+                        model, "loss_drift", now_ms, after, acts,
+                        f"mean loss {'rose' if worse else 'fell'} from {before:.6g} to "
+                        f"{after:.6g} (ADWIN window {detector.width})",
+                    )
+                )
+        if prediction is not None and self.config.prediction_detector == "adwin":
+            detector = self._pred_detector(model)
+            before = detector.estimation
+            detector.update(prediction)
+            if detector.drift_detected:
+                after = detector.estimation
+                acts = "prediction_drift" in self.config.act_on
+                alerts.append(
+                    self._alert(
+                        model, "prediction_drift", now_ms, after, acts,
+                        f"mean prediction moved from {before:.6g} to {after:.6g} "
+                        f"(ADWIN window {detector.width})",
+                    )
+                )
+        return alerts
+
+    def _alert(self, model: str, kind: str, ts: int, value: float, acts: bool, detail: str) -> Alert:
+        action = self.config.action if acts else "none"
+        return {"model": model, "kind": kind, "ts": ts, "value": float(value), "action": action, "detail": detail}
+
+    def forget(self, model: str) -> None:
+        """Drop `model`'s detectors and recent losses (after a reset: a new model starts clean)."""
+        self._loss.pop(model, None)
+        self._pred.pop(model, None)
+        self._recent.pop(model, None)
+
+    def apply(self, alert: Alert, model_set: Any) -> dict[str, Any] | None:
+        """Carry out ``alert["action"]`` on `model_set`; return what was done, or None.
+
+        ``reset`` rebuilds the alerting model; ``promote`` (champion alerts only) makes the
+        challenger with the lowest recent loss champion if it beats the champion's recent loss.
+        ``alert["action"]`` and ``alert["detail"]`` are updated to tell what happened.
+        """
+        action = alert.get("action", "none")
+        if action == "none":
+            return None
+        now = int(alert["ts"])
+        cooldown = self.config.cooldown_ms
+        if self._last_action_ms is not None and now - self._last_action_ms < cooldown:
+            return self._skip(alert, f"cooldown: last action at {self._last_action_ms}")
+        model = alert["model"]
+        if action == "reset":
+            model_set.reset(model)
+            self.forget(model)
+            self._last_action_ms = now
+            return {"action": "reset", "model": model, "ts": now}
+        if action == "promote":
+            roles = model_set.roles
+            if roles.get(model) != "champion":
+                return self._skip(alert, f"{model!r} is not the champion")
+            champion_recent = self.recent_loss(model)
+            ranked = sorted(
+                (rec[0], name)
+                for name, role in roles.items()
+                if role == "challenger" and (rec := self.recent_loss(name)) is not None
+            )
+            if not ranked or champion_recent is None or ranked[0][0] >= champion_recent[0]:
+                return self._skip(alert, "no challenger has a lower recent loss than the champion")
+            best = ranked[0][1]
+            previous = model_set.promote(best)
+            self._last_action_ms = now
+            alert["detail"] += (
+                f"; promoted {best!r} (recent loss {ranked[0][0]:.6g} < {champion_recent[0]:.6g})"
+            )
+            return {"action": "promote", "model": best, "previous": previous, "ts": now}
+        return self._skip(alert, f"unknown action {action!r}")
+
+    @staticmethod
+    def _skip(alert: Alert, why: str) -> None:
+        alert["action"] = "none"
+        alert["detail"] += f"; no action: {why}"
+        return None

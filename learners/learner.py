@@ -1,0 +1,256 @@
+"""`Learner`: the delayed-label join, pure (no I/O: the caller fetches snapshots and publishes).
+
+A label ``{event_id, label, ts}`` is learned with exactly the ``x`` of the event's served
+snapshot (see `learners.snapshot`), by every model. Statuses:
+
+- ``learned``: joined and learned by every model;
+- ``duplicate``: the event id was already learned within ``dedupe_horizon`` (or is pending);
+- ``early``: no snapshot yet (the label may have overtaken its event): kept in a pending buffer
+  (counted once; it later also counts as learned or orphan),
+  learned when `on_snapshot` or `retry` finds the snapshot;
+- ``orphan``: still no snapshot after ``early_label_wait`` (unknown id, expired snapshot), or the
+  pending buffer is full. Orphans are returned to the caller to log; never silently dropped.
+
+`state()` is the bookkeeping to store with each checkpoint (labels-topic offsets, learned ids,
+pending labels, counts); `load_state()` resumes exactly: no label learned twice, none skipped.
+
+>>> from learners.config import ModelsConfig, JoinConfig
+>>> from learners.model_set import ModelSet
+>>> ms = ModelSet(ModelsConfig(task="binary", champion={"name": "lr", "model": "logreg"}))
+>>> learner = Learner(ms, JoinConfig(early_label_wait="1s"))
+>>> learner.learn({"event_id": "e1", "label": 1.0, "ts": 5}, None, now_ms=5).status
+'early'
+>>> snap = {"x": {"a": 1.0}, "predictions": {"lr": 0.5, "baseline": 0.0}}
+>>> learner.on_snapshot("e1", snap, now_ms=6).status
+'learned'
+>>> learner.learn({"event_id": "e1", "label": 1.0, "ts": 7}, snap, now_ms=7).status
+'duplicate'
+>>> learner.learn({"event_id": "e2", "label": 0.0, "ts": 8}, None, now_ms=8).status
+'early'
+>>> [o.status for o in learner.expire(now_ms=2000)], learner.counts["orphan"]
+(['orphan'], 1)
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from learners.config import JoinConfig
+from learners.drift import DriftMonitor
+from learners.exceptions import ModelInputError
+from learners.model_set import ModelSet
+from learners.predict import Prediction, loss
+
+Status = Literal["learned", "duplicate", "early", "orphan"]
+STATUSES: tuple[str, ...] = ("learned", "duplicate", "early", "orphan")
+
+#: ``fetch(event_ids) -> {event_id: snapshot or None}``, one round trip for many ids.
+Fetch = Callable[[list[str]], Mapping[str, dict | None]]
+#: ``on_learn(event_id, x)``: called with the exact dict given to every model's learn_one.
+LearnHook = Callable[[str, dict], None]
+
+
+@dataclass
+class LearnOutcome:
+    """What happened to one label."""
+
+    event_id: str
+    status: Status
+    label: dict[str, Any]
+    y: Any = None
+    losses: dict[str, float] = field(default_factory=dict)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    detail: str = ""
+
+
+class LearnRecorder:
+    """An `on_learn` hook that keeps every ``(event_id, x)`` given to the models (for tests).
+
+    It stores the dict object itself, plus a copy taken at learn time, so a test can check
+    both identity with the served dict and that no model mutated it.
+    """
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, dict]] = []
+        self.copies: list[dict] = []
+
+    def __call__(self, event_id: str, x: dict) -> None:
+        self.records.append((event_id, x))
+        self.copies.append(dict(x))
+
+
+class Learner:
+    """Joins labels to served snapshots and teaches the `ModelSet`; counts every outcome."""
+
+    def __init__(
+        self,
+        model_set: ModelSet,
+        join: JoinConfig | None = None,
+        *,
+        drift: DriftMonitor | None = None,
+        on_learn: LearnHook | None = None,
+    ):
+        self.model_set = model_set
+        self.join = join or JoinConfig()
+        self.drift = drift
+        self.on_learn = on_learn
+        self.counts: dict[str, int] = {s: 0 for s in STATUSES}
+        self.seq = 0  # labels processed: the newest checkpoint has the highest seq
+        self._learned: OrderedDict[str, int] = OrderedDict()
+        self._pending: OrderedDict[str, tuple[dict[str, Any], int]] = OrderedDict()
+        self._offsets: dict[int, int] = {}
+
+    # --- the join -----------------------------------------------------------------------------
+    def learn(
+        self,
+        label: Mapping[str, Any],
+        snapshot: Mapping[str, Any] | None,
+        now_ms: int,
+        *,
+        partition: int | None = None,
+        offset: int | None = None,
+    ) -> LearnOutcome:
+        """Handle one label with the event's served `snapshot` (None if Redis had none).
+
+        `partition`/`offset` (of the labels topic) are recorded for the checkpoint.
+        """
+        label = dict(label)
+        event_id = label.get("event_id")
+        if not isinstance(event_id, str) or not event_id:
+            raise ModelInputError(f"label {label!r} has no event_id string: fix the label producer")
+        if "label" not in label or label["label"] is None:
+            raise ModelInputError(f"label for {event_id!r} has no 'label' value: send a number")
+        self.seq += 1
+        if partition is not None and offset is not None:
+            self._offsets[partition] = max(self._offsets.get(partition, 0), offset + 1)
+        self._prune(now_ms)
+        if event_id in self._learned:
+            return self._count(LearnOutcome(event_id, "duplicate", label, detail="already learned"))
+        if snapshot is None:
+            if event_id in self._pending:
+                return self._count(LearnOutcome(event_id, "duplicate", label, detail="already pending"))
+            if self.join.early_label_wait_ms == 0:
+                return self._count(LearnOutcome(event_id, "orphan", label, detail="no snapshot"))
+            if len(self._pending) >= self.join.max_pending:
+                return self._count(
+                    LearnOutcome(event_id, "orphan", label, detail="pending buffer full")
+                )
+            self._pending[event_id] = (label, now_ms)
+            return self._count(LearnOutcome(event_id, "early", label, detail="waiting for snapshot"))
+        return self._learn(event_id, label, snapshot, now_ms)
+
+    def on_snapshot(
+        self, event_id: str, snapshot: Mapping[str, Any], now_ms: int
+    ) -> LearnOutcome | None:
+        """A snapshot for `event_id` was just written: learn its pending label, if any."""
+        entry = self._pending.pop(event_id, None)
+        if entry is None:
+            return None
+        return self._learn(event_id, entry[0], snapshot, now_ms)
+
+    def retry(self, now_ms: int, fetch: Fetch) -> list[LearnOutcome]:
+        """Fetch snapshots of all pending labels once; learn found ones, expire stale ones."""
+        if not self._pending:
+            return []
+        found = fetch(list(self._pending))
+        outcomes: list[LearnOutcome] = []
+        for event_id in list(self._pending):
+            snapshot = found.get(event_id)
+            if snapshot is not None:
+                outcome = self.on_snapshot(event_id, snapshot, now_ms)
+                if outcome is not None:
+                    outcomes.append(outcome)
+        outcomes.extend(self.expire(now_ms))
+        return outcomes
+
+    def expire(self, now_ms: int) -> list[LearnOutcome]:
+        """Declare orphan every pending label older than ``early_label_wait``."""
+        wait = self.join.early_label_wait_ms
+        outcomes = []
+        for event_id, (label, since) in list(self._pending.items()):
+            if now_ms - since >= wait:
+                del self._pending[event_id]
+                outcomes.append(
+                    self._count(
+                        LearnOutcome(event_id, "orphan", label, detail=f"no snapshot after {now_ms - since} ms")
+                    )
+                )
+        return outcomes
+
+    @property
+    def pending_ids(self) -> list[str]:
+        """Event ids of labels waiting for their snapshot, oldest first."""
+        return list(self._pending)
+
+    # --- internals ----------------------------------------------------------------------------
+    def _learn(
+        self, event_id: str, label: dict[str, Any], snapshot: Mapping[str, Any], now_ms: int
+    ) -> LearnOutcome:
+        try:
+            x = snapshot["x"]
+        except (KeyError, TypeError) as exc:
+            raise ModelInputError(f"snapshot of {event_id!r} has no 'x': it was not written by Eddy") from exc
+        ms = self.model_set
+        served = snapshot.get("predictions") or {}
+        if self.on_learn is not None:
+            self.on_learn(event_id, x)
+        y = ms.learn_one(x, label["label"], served=served)
+        outcome = LearnOutcome(event_id, "learned", label, y=y)
+        for name, pred in served.items():
+            if name not in ms.models:
+                continue
+            p = pred if isinstance(pred, Prediction) else (
+                Prediction(*pred) if isinstance(pred, (list, tuple)) else Prediction(pred)
+            )
+            value = loss(ms.task, y, p)
+            if value is not None:
+                outcome.losses[name] = value
+            if self.drift is not None:
+                outcome.alerts.extend(self.drift.update(name, value, p.score, now_ms))
+        if self.drift is not None:
+            for alert in outcome.alerts:
+                done = self.drift.apply(alert, ms)
+                if done is not None:
+                    outcome.actions.append(done)
+        self._learned[event_id] = now_ms
+        return self._count(outcome)
+
+    def _count(self, outcome: LearnOutcome) -> LearnOutcome:
+        self.counts[outcome.status] += 1
+        return outcome
+
+    def _prune(self, now_ms: int) -> None:
+        horizon = now_ms - self.join.dedupe_horizon_ms
+        while self._learned:
+            event_id, at = next(iter(self._learned.items()))
+            if at >= horizon:
+                break
+            del self._learned[event_id]
+
+    # --- checkpoint ---------------------------------------------------------------------------
+    @property
+    def offsets(self) -> dict[int, int]:
+        """Labels-topic partition -> next offset to read after a restart."""
+        return dict(self._offsets)
+
+    def state(self) -> dict[str, Any]:
+        """JSON-able bookkeeping to store with a checkpoint (registry meta)."""
+        return {
+            "seq": self.seq,
+            "offsets": {str(p): o for p, o in self._offsets.items()},
+            "learned": [[e, t] for e, t in self._learned.items()],
+            "pending": [[e, label, t] for e, (label, t) in self._pending.items()],
+            "counts": dict(self.counts),
+        }
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Resume from `state()` as stored with the models that were restored."""
+        self.seq = int(state.get("seq", 0))
+        self._offsets = {int(p): int(o) for p, o in state.get("offsets", {}).items()}
+        self._learned = OrderedDict((e, int(t)) for e, t in state.get("learned", []))
+        self._pending = OrderedDict((e, (dict(label), int(t))) for e, label, t in state.get("pending", []))
+        self.counts = {s: 0 for s in STATUSES} | {k: int(v) for k, v in state.get("counts", {}).items()}

@@ -1,0 +1,428 @@
+"""`ModelRegistry`: versioned, pickled model snapshots in Redis.
+
+Keys (``ns`` = namespace, ``<name>`` = model name)::
+
+    eddy:<ns>:models                 hash  name -> role (champion | challenger | baseline)
+    eddy:<ns>:model:<name>:seq       int   last allocated version (INCR, never decreases)
+    eddy:<ns>:model:<name>:current   int   the version scorers should serve
+    eddy:<ns>:model:<name>:blobs     hash  version -> pickle of the estimator
+    eddy:<ns>:model:<name>:info      hash  version -> JSON {created_ms, action, source_version, meta}
+
+A commit (one model or a whole checkpoint of several) is one Lua script: versions are allocated,
+blobs and info written and ``current`` moved in one atomic step, optionally only if ``current``
+still equals what the writer last saw (compare-and-set, so a rollback made with the CLI is never
+overwritten by a learner that has not noticed it). Versions only grow: a rollback writes a NEW
+version whose content is the old one. The last `keep` versions of each model are retained.
+
+Every change produces a model-event dict ``{model, version, action, ts, detail}`` with action
+``created | snapshot | rollback | promote | demote | reset``; events go to `on_event` when given,
+else they queue until `drain_events()`. The caller publishes them (e.g. on ``<p>.model-events``).
+
+Snapshots are pickles: only load a registry you trust (the pipeline's own Redis).
+
+On Redis Cluster a multi-key script needs one hash slot: give the namespace a hash tag
+(``{fraud}``) there.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from learners.exceptions import RegistryConflict, RegistryError, VersionNotFound
+
+ModelEvent = dict[str, Any]
+
+_COMMIT = """
+local n = tonumber(ARGV[1])
+local keep = tonumber(ARGV[2])
+for i = 0, n - 1 do
+  local expected = ARGV[3 + i * 5 + 1]
+  if expected ~= '*' then
+    local cur = redis.call('GET', KEYS[3 + i * 4]) or '0'
+    if cur ~= expected then
+      return {-1, i, cur}
+    end
+  end
+end
+local out = {}
+for i = 0, n - 1 do
+  local k = 2 + i * 4
+  local a = 3 + i * 5
+  local v = redis.call('INCR', KEYS[k])
+  redis.call('HSET', KEYS[k + 2], v, ARGV[a + 2])
+  redis.call('HSET', KEYS[k + 3], v, ARGV[a + 3])
+  redis.call('SET', KEYS[k + 1], v)
+  if ARGV[a + 4] ~= '' then
+    redis.call('HSETNX', KEYS[1], ARGV[a], ARGV[a + 4])
+  end
+  if keep > 0 and v - keep > 0 then
+    redis.call('HDEL', KEYS[k + 2], v - keep)
+    redis.call('HDEL', KEYS[k + 3], v - keep)
+  end
+  out[i + 1] = v
+end
+return out
+"""
+
+_PROMOTE = """
+local name = ARGV[1]
+local role = redis.call('HGET', KEYS[1], name)
+if not role then
+  return {-1, ''}
+end
+if role == 'champion' then
+  return {0, name}
+end
+local roles = redis.call('HGETALL', KEYS[1])
+local old = ''
+for i = 1, #roles, 2 do
+  if roles[i + 1] == 'champion' then old = roles[i] end
+end
+if old ~= '' then
+  redis.call('HSET', KEYS[1], old, role)
+end
+redis.call('HSET', KEYS[1], name, 'champion')
+return {1, old}
+"""
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One stored version of one model (no blob)."""
+
+    name: str
+    version: int
+    role: str
+    created_ms: int
+    meta: dict[str, Any]
+    action: str = "snapshot"
+    source_version: int | None = None
+    current: bool = False
+
+
+@dataclass(frozen=True)
+class Head:
+    """What scorers poll: a model's current version and role."""
+
+    version: int
+    role: str | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A loaded version: the estimator plus its stored info."""
+
+    name: str
+    version: int
+    model: Any
+    created_ms: int
+    action: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    source_version: int | None = None
+
+
+def _decode(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class ModelRegistry:
+    """Versioned snapshots of a pipeline's models in Redis (redis-py sync client)."""
+
+    def __init__(
+        self,
+        redis_client: Any,
+        namespace: str,
+        *,
+        keep: int = 100,
+        on_event: Callable[[ModelEvent], None] | None = None,
+    ):
+        if keep < 0:
+            raise RegistryError(f"keep={keep} is negative: give 0 (keep all) or a positive count")
+        self.redis = redis_client
+        self.namespace = namespace
+        self.keep = keep
+        self.on_event = on_event
+        self._events: list[ModelEvent] = []
+        self._commit = redis_client.register_script(_COMMIT)
+        self._promote = redis_client.register_script(_PROMOTE)
+
+    # --- keys ---------------------------------------------------------------------------------
+    @property
+    def roles_key(self) -> str:
+        """The hash of model name -> role."""
+        return f"eddy:{self.namespace}:models"
+
+    def key(self, name: str, part: str) -> str:
+        """The key of `part` (seq, current, blobs, info) of model `name`."""
+        return f"eddy:{self.namespace}:model:{name}:{part}"
+
+    def _model_keys(self, name: str) -> list[str]:
+        return [self.key(name, p) for p in ("seq", "current", "blobs", "info")]
+
+    # --- events -------------------------------------------------------------------------------
+    def _emit(self, name: str, version: int, action: str, ts: int, detail: str) -> None:
+        event = {"model": name, "version": version, "action": action, "ts": ts, "detail": detail}
+        if self.on_event is not None:
+            self.on_event(event)
+        else:
+            self._events.append(event)
+
+    def drain_events(self) -> list[ModelEvent]:
+        """Return and forget the model events queued since the last call (no `on_event`)."""
+        events, self._events = self._events, []
+        return events
+
+    def _now(self, now_ms: int | None) -> int:
+        if now_ms is not None:
+            return int(now_ms)
+        seconds, micros = self.redis.time()  # the server clock, at the I/O edge
+        return int(seconds) * 1000 + int(micros) // 1000
+
+    # --- writes -------------------------------------------------------------------------------
+    def save(
+        self,
+        name: str,
+        model: Any,
+        meta: Mapping[str, Any] | None = None,
+        *,
+        now_ms: int | None = None,
+        role: str | None = None,
+        action: str | None = None,
+        expected_version: int | None = None,
+    ) -> int:
+        """Store `model` as the next version of `name`, make it current and return the version.
+
+        `meta` (JSON-able) is stored with the snapshot, e.g. the learner's bookkeeping.
+        `role` registers the model's role if the registry has none yet (default challenger). `action` defaults to
+        ``created`` for a first version, else ``snapshot`` (``reset`` after a reset).
+        `expected_version`: raise `RegistryConflict` unless current still equals it (0 = none).
+        """
+        versions = self.save_many(
+            {name: model},
+            meta,
+            now_ms=now_ms,
+            roles={name: role} if role else None,
+            action=action,
+            expected={name: expected_version} if expected_version is not None else None,
+        )
+        return versions[name]
+
+    def save_many(
+        self,
+        models: Mapping[str, Any],
+        meta: Mapping[str, Any] | None = None,
+        *,
+        now_ms: int | None = None,
+        roles: Mapping[str, str | None] | None = None,
+        action: str | None = None,
+        expected: Mapping[str, int] | None = None,
+    ) -> dict[str, int]:
+        """Store several models atomically (a checkpoint sharing one `meta`); name -> version."""
+        ts = self._now(now_ms)
+        names = list(models)
+        meta_dict = dict(meta or {})
+        if expected is None:
+            seqs = self.redis.mget([self.key(n, "seq") for n in names])
+            first = {n: s is None for n, s in zip(names, seqs)}
+        else:
+            first = {n: expected.get(n, None) == 0 for n in names}
+        keys = [self.roles_key]
+        args: list[Any] = [len(names), self.keep]
+        actions: dict[str, str] = {}
+        for name in names:
+            actions[name] = action or ("created" if first[name] else "snapshot")
+            try:
+                blob = pickle.dumps(models[name], protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:  # pickling errors have many types
+                raise RegistryError(f"cannot pickle model {name!r}: {exc}; use a picklable estimator") from exc
+            info = {"created_ms": ts, "action": actions[name], "source_version": None, "meta": meta_dict}
+            try:
+                info_json = json.dumps(info)
+            except (TypeError, ValueError) as exc:
+                raise RegistryError(f"meta of {name!r} is not JSON-able: {exc}") from exc
+            want = "*" if expected is None or name not in expected else str(int(expected[name]))
+            keys += self._model_keys(name)
+            args += [name, want, blob, info_json, (roles or {}).get(name) or "challenger"]
+        result = self._commit(keys=keys, args=args)
+        if result and int(result[0]) == -1:
+            name = names[int(result[1])]
+            raise RegistryConflict(
+                f"model {name!r} is at version {_decode(result[2])} in the registry, not "
+                f"{expected[name] if expected else '?'}: someone rolled back or saved meanwhile; "
+                "refresh from the registry, then save again"
+            )
+        versions = {name: int(v) for name, v in zip(names, result)}
+        for name in names:
+            self._emit(name, versions[name], actions[name], ts, f"{actions[name]} v{versions[name]}")
+        return versions
+
+    def rollback(self, name: str, version: int, now_ms: int | None = None) -> int:
+        """Make the content of `version` current again as a NEW version; return that version.
+
+        The new version keeps the meta of the version that was current (the learner's
+        bookkeeping moves forward, never back) and records ``source_version``.
+        """
+        ts = self._now(now_ms)
+        blob = self.redis.hget(self.key(name, "blobs"), version)
+        if blob is None:
+            raise VersionNotFound(
+                f"model {name!r} has no version {version}: pick one of "
+                f"{self._available(name) or 'none (never saved)'} (see `eddy models ls`)"
+            )
+        cur = self.current_version(name)
+        cur_info = self._info(name, cur) if cur else {}
+        meta = dict(cur_info.get("meta", {}))
+        info = {"created_ms": ts, "action": "rollback", "source_version": int(version), "meta": meta}
+        result = self._commit(
+            keys=[self.roles_key, *self._model_keys(name)],
+            args=[1, self.keep, name, "*", blob, json.dumps(info), ""],
+        )
+        new = int(result[0])
+        self._emit(name, new, "rollback", ts, f"rollback to the content of v{version} (was v{cur})")
+        return new
+
+    def promote(self, name: str, now_ms: int | None = None) -> str | None:
+        """Make `name` champion; the old champion takes `name`'s former role.
+
+        Returns the previous champion (None if there was none or `name` already was).
+        """
+        ts = self._now(now_ms)
+        code, old = self._promote(keys=[self.roles_key], args=[name])
+        code, old = int(code), _decode(old)
+        if code == -1:
+            raise VersionNotFound(
+                f"model {name!r} is not in registry {self.namespace!r}: known models are "
+                f"{', '.join(sorted(self.roles())) or 'none'}"
+            )
+        if code == 0:
+            return None
+        roles = self.roles()
+        self._emit(name, self.current_version(name), "promote", ts, f"champion (was {old or 'none'})")
+        if old:
+            self._emit(old, self.current_version(old), "demote", ts, f"{roles.get(old)} (champion is now {name})")
+        return old or None
+
+    def set_roles(self, roles: Mapping[str, str], *, only_missing: bool = True) -> dict[str, str]:
+        """Register roles (only for names without one, unless `only_missing` is False).
+
+        Returns the registry's roles afterwards: the registry wins over a config at restart.
+        """
+        pipe = self.redis.pipeline()
+        for name, role in roles.items():
+            if only_missing:
+                pipe.hsetnx(self.roles_key, name, role)
+            else:
+                pipe.hset(self.roles_key, name, role)
+        pipe.execute()
+        return self.roles()
+
+    def purge(self) -> int:
+        """Delete every registry key of this namespace (replays, tests); returns keys deleted."""
+        keys = list(self.redis.scan_iter(match=f"eddy:{self.namespace}:model:*", count=1000))
+        keys.append(self.roles_key)
+        return int(self.redis.delete(*keys))
+
+    # --- reads --------------------------------------------------------------------------------
+    def roles(self) -> dict[str, str]:
+        """Model name -> role, for every model the registry knows."""
+        return {_decode(k): _decode(v) for k, v in self.redis.hgetall(self.roles_key).items()}
+
+    def current_version(self, name: str) -> int:
+        """The version scorers should serve for `name` (0 when never saved)."""
+        value = self.redis.get(self.key(name, "current"))
+        return int(value) if value is not None else 0
+
+    def heads(self, names: list[str] | None = None) -> dict[str, Head]:
+        """Current version and role of each model, in one round trip when `names` is given."""
+        if names is None:
+            names = sorted(self.roles())
+        pipe = self.redis.pipeline()
+        pipe.hgetall(self.roles_key)
+        for name in names:
+            pipe.get(self.key(name, "current"))
+        raw_roles, *currents = pipe.execute()
+        roles = {_decode(k): _decode(v) for k, v in raw_roles.items()}
+        return {
+            name: Head(int(cur) if cur is not None else 0, roles.get(name))
+            for name, cur in zip(names, currents)
+        }
+
+    def _info(self, name: str, version: int) -> dict[str, Any]:
+        raw = self.redis.hget(self.key(name, "info"), version)
+        return json.loads(raw) if raw is not None else {}
+
+    def _available(self, name: str) -> list[int]:
+        return sorted(int(v) for v in self.redis.hkeys(self.key(name, "blobs")))
+
+    def snapshot(self, name: str, version: int | None = None) -> Snapshot:
+        """Load `version` (default: current) of `name` with its info."""
+        if version is None:
+            version = self.current_version(name)
+            if version == 0:
+                raise VersionNotFound(
+                    f"model {name!r} has no snapshot in registry {self.namespace!r}: "
+                    "start the learner once, or check the pipeline name"
+                )
+        blob, raw_info = self.redis.pipeline().hget(self.key(name, "blobs"), version).hget(
+            self.key(name, "info"), version
+        ).execute()
+        if blob is None:
+            raise VersionNotFound(
+                f"model {name!r} has no version {version}: pick one of "
+                f"{self._available(name) or 'none (never saved)'}"
+            )
+        try:
+            model = pickle.loads(blob)
+        except Exception as exc:  # unpickling errors have many types
+            raise RegistryError(
+                f"cannot unpickle {name!r} v{version}: {exc}; install the library versions that "
+                "wrote it, or roll back to another version"
+            ) from exc
+        info = json.loads(raw_info) if raw_info is not None else {}
+        return Snapshot(
+            name=name,
+            version=int(version),
+            model=model,
+            created_ms=int(info.get("created_ms", 0)),
+            action=info.get("action", "snapshot"),
+            meta=info.get("meta", {}),
+            source_version=info.get("source_version"),
+        )
+
+    def load(self, name: str, version: int | None = None) -> Any:
+        """The estimator of `version` (default: current) of `name`."""
+        return self.snapshot(name, version).model
+
+    def list(self) -> list[VersionInfo]:
+        """Every retained version of every model, by name then version."""
+        roles = self.roles()
+        names = sorted(roles)
+        pipe = self.redis.pipeline()
+        for name in names:
+            pipe.hgetall(self.key(name, "info"))
+            pipe.get(self.key(name, "current"))
+        raw = pipe.execute()
+        out: list[VersionInfo] = []
+        for i, name in enumerate(names):
+            infos, cur = raw[2 * i], raw[2 * i + 1]
+            current = int(cur) if cur is not None else 0
+            for v_raw, info_raw in sorted(infos.items(), key=lambda kv: int(kv[0])):
+                v = int(v_raw)
+                info = json.loads(info_raw)
+                out.append(
+                    VersionInfo(
+                        name=name,
+                        version=v,
+                        role=roles[name],
+                        created_ms=int(info.get("created_ms", 0)),
+                        meta=info.get("meta", {}),
+                        action=info.get("action", "snapshot"),
+                        source_version=info.get("source_version"),
+                        current=v == current,
+                    )
+                )
+        return out

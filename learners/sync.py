@@ -1,0 +1,72 @@
+"""Glue between a `ModelSet` and a `ModelRegistry`: checkpoint, hot-swap refresh and restore.
+
+One learner process owns learning: it calls `save_checkpoint` every snapshot interval.
+Scorers (and the learner itself, to notice CLI rollbacks and promotes) call `refresh` every
+``model_refresh``: one round trip when nothing changed, a load per changed model otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from learners.model_set import ModelSet
+from learners.registry import ModelRegistry, Snapshot
+
+
+def save_checkpoint(
+    registry: ModelRegistry,
+    model_set: ModelSet,
+    meta: Mapping[str, Any] | None = None,
+    *,
+    now_ms: int | None = None,
+) -> dict[str, int]:
+    """Save every model of `model_set` atomically with `meta`; record and return the versions.
+
+    Raises `RegistryConflict` if a model's current version is not the one `model_set` holds
+    (someone rolled back or saved meanwhile): call `refresh`, then save again.
+    """
+    versions = registry.save_many(
+        model_set.models,
+        meta,
+        now_ms=now_ms,
+        roles=model_set.roles,
+        expected=model_set.versions,
+    )
+    model_set.set_versions(versions)
+    return versions
+
+
+def refresh(registry: ModelRegistry, model_set: ModelSet) -> dict[str, Snapshot]:
+    """Adopt the registry's roles and hot-swap every model whose current version changed.
+
+    Returns the snapshots that were loaded (empty when nothing changed).
+    """
+    heads = registry.heads(model_set.names)
+    roles = {name: head.role for name, head in heads.items() if head.role is not None}
+    if roles:
+        model_set.set_roles(roles)
+    loaded: dict[str, Snapshot] = {}
+    versions = model_set.versions
+    for name, head in heads.items():
+        if head.version and head.version != versions[name]:
+            snap = registry.snapshot(name, head.version)
+            model_set.swap(name, snap.model, snap.version)
+            loaded[name] = snap
+    return loaded
+
+
+def restore(registry: ModelRegistry, model_set: ModelSet) -> dict[str, Any] | None:
+    """At start-up: register roles, load every saved model, return the newest learner meta.
+
+    Roles already in the registry win over the config's. The returned meta is the one with the
+    highest ``seq`` among the models' current versions (None when nothing was ever saved): give
+    it to `Learner.load_state` and seek the labels topic to its offsets.
+    """
+    registry.set_roles(model_set.roles, only_missing=True)
+    loaded = refresh(registry, model_set)
+    best: dict[str, Any] | None = None
+    for snap in loaded.values():
+        if best is None or snap.meta.get("seq", -1) > best.get("seq", -1):
+            best = snap.meta
+    return best
