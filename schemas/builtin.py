@@ -34,13 +34,18 @@ def builtin_path(name: str) -> Path:
     return AVRO_DIR / BUILTIN_SCHEMAS[key]
 
 
-@lru_cache(maxsize=None)
 def load_builtin(name: str) -> Schema:
     """Parsed built-in schema by short name (`score`) or record name (`Score`).
 
-    The result is cached and shared: do not mutate it.
+    The result is cached and shared (the same object each call, which also lets `AvroCodec`
+    cache reader resolution for it): do not mutate it.
     """
-    return load_avsc(builtin_path(name))
+    return _load(builtin_path(name))
+
+
+@lru_cache(maxsize=None)
+def _load(path: Path) -> Schema:
+    return load_avsc(path)
 
 
 def check_all(paths: Iterable[str | Path] = ()) -> dict[str, Schema]:

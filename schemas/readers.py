@@ -19,7 +19,7 @@ import copy
 import csv
 import json
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -180,6 +180,52 @@ def _from_json(v: Any, s: Schema, path: str, names: dict[str, Schema]) -> Any:
     return v
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH_NAIVE = datetime(1970, 1, 1)
+_UNIT = {
+    "timestamp-millis": timedelta(milliseconds=1),
+    "local-timestamp-millis": timedelta(milliseconds=1),
+    "timestamp-micros": timedelta(microseconds=1),
+    "local-timestamp-micros": timedelta(microseconds=1),
+    "time-millis": timedelta(milliseconds=1),
+    "time-micros": timedelta(microseconds=1),
+}
+
+
+def _plain(v: Any, s: Schema, names: dict[str, Schema]) -> Any:
+    """Undo fastavro's logical-type conversion (datetime/date/time back to ints), guided by `s`."""
+    t = _type(s, names)
+    if t.kind == "union":
+        if isinstance(v, (datetime, date, time)):
+            for branch in t.schema:
+                if _type(branch, names).logical is not None:
+                    return _plain(v, branch, names)
+        if isinstance(v, (dict, list)):
+            for branch in t.schema:
+                bt = _type(branch, names)
+                if (bt.kind == "array") == isinstance(v, list) and bt.kind in ("record", "map", "array"):
+                    return _plain(v, branch, names)
+        return v
+    if isinstance(v, datetime) and t.logical in _UNIT:
+        base = _EPOCH if v.tzinfo is not None else _EPOCH_NAIVE
+        return (v - base) // _UNIT[t.logical]
+    if isinstance(v, date) and not isinstance(v, datetime) and t.logical == "date":
+        return (v - _EPOCH.date()).days
+    if isinstance(v, time) and t.logical in _UNIT:
+        delta = timedelta(hours=v.hour, minutes=v.minute, seconds=v.second, microseconds=v.microsecond)
+        return delta // _UNIT[t.logical]
+    if t.kind == "record" and isinstance(v, dict):
+        for f in t.schema["fields"]:
+            if f["name"] in v:
+                v[f["name"]] = _plain(v[f["name"]], f["type"], names)
+        return v
+    if t.kind == "array" and isinstance(v, list):
+        return [_plain(x, t.schema["items"], names) for x in v]
+    if t.kind == "map" and isinstance(v, dict):
+        return {k: _plain(x, t.schema["values"], names) for k, x in v.items()}
+    return v
+
+
 def fill_defaults(record: dict[str, Any], schema: Schema) -> dict[str, Any]:
     """`record` with every missing top-level field that has a default set to that default."""
     if isinstance(schema, dict) and "fields" in schema:
@@ -287,12 +333,13 @@ def _read_avro(path: Path, chk: _Checker) -> Iterator[RowResult]:
     with path.open("rb") as fh:
         try:
             head = fastavro.reader(fh)
-            writer = head.writer_schema
-        except (ValueError, EOFError, OSError) as exc:
+            writer = parse(head.writer_schema)
+        except (ValueError, EOFError, OSError, SchemaLoadError) as exc:
             yield RowResult(0, None, f"{path} is not an Avro object container file: {exc}")
             return
-        fh.seek(0)
-        records = fastavro.reader(fh, reader_schema=strip_time_logical_types(writer))
+        # fastavro converts logical types by the *writer* schema; turn them back into ints.
+        wnames = named_types(writer)
+        records = iter(head)
         n = 0
         while True:
             try:
@@ -303,7 +350,7 @@ def _read_avro(path: Path, chk: _Checker) -> Iterator[RowResult]:
                 yield RowResult(n + 1, None, f"corrupt Avro file after record {n}: {type(exc).__name__}: {exc}")
                 return
             n += 1
-            yield chk.check(n, record)
+            yield chk.check(n, _plain(record, writer, wnames))
 
 
 def read_records(
