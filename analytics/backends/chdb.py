@@ -1,0 +1,69 @@
+"""In-process chDB backend: owns its data folder (one process per folder)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from analytics.backends.base import Backend
+from analytics.backends.errors import classify_message
+from analytics.exceptions import BackendUnavailable, ConfigError
+from analytics.sqltext import params_text
+
+
+class ChdbBackend(Backend):
+    """A chDB session on ``path`` (absolute folder, created if missing).
+
+    ``readonly=True`` opens the session with ClickHouse's ``readonly=1``: every write is refused
+    by the engine itself. Only one folder can be open per process (a chDB limit); several
+    sessions on the *same* folder are fine.
+
+    >>> import tempfile
+    >>> with ChdbBackend(tempfile.mkdtemp()) as b:
+    ...     b.query("SELECT 1 + {x:UInt8} AS y", {"x": 2})
+    [{'y': 3}]
+    """
+
+    def __init__(self, path: str, *, readonly: bool = False) -> None:
+        if not os.path.isabs(path):
+            raise ConfigError(f"chDB path must be absolute, got {path!r}")
+        from chdb.session import Session
+
+        os.makedirs(path, exist_ok=True)
+        self.path = path
+        self.readonly = readonly
+        self._lock = threading.Lock()
+        try:
+            self._session = Session(path + ("?mode=ro" if readonly else ""))
+        except Exception as exc:  # chDB raises RuntimeError/ChdbError with the reason
+            raise BackendUnavailable(
+                f"cannot open chDB folder {path}: {exc}. Only one process may own a chDB "
+                "folder: query it through that process (eddy's chDB server) instead"
+            ) from exc
+
+    def query_text(self, sql: str, fmt: str = "TabSeparatedWithNames",
+                   params: Mapping[str, Any] | None = None) -> str:
+        if self._session is None:
+            raise BackendUnavailable(f"chDB session on {self.path} is closed")
+        with self._lock:
+            try:
+                res = self._session.query(sql, fmt, params=params_text(params) or None)
+            except Exception as exc:  # ChdbError/RuntimeError: the message carries the code
+                raise classify_message(str(exc)) from exc
+        if res is None:
+            return ""
+        data = res.bytes() if hasattr(res, "bytes") else res
+        return data.decode("utf-8") if isinstance(data, bytes) else str(data)
+
+    def _insert_bytes(self, table: str, data: bytes) -> None:
+        self.query_text(f"INSERT INTO {table} FORMAT JSONEachRow\n" + data.decode("utf-8"))
+
+    def close(self) -> None:
+        if getattr(self, "_session", None) is not None:
+            self._session.close()
+            self._session = None
+
+    def __repr__(self) -> str:
+        return f"ChdbBackend({self.path!r}{', readonly=True' if self.readonly else ''})"

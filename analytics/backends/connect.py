@@ -1,0 +1,61 @@
+"""Backend for real ClickHouse servers through clickhouse-connect (same SQL as chDB)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from analytics.backends.base import Backend
+from analytics.backends.errors import classify_message
+from analytics.exceptions import BackendUnavailable
+
+
+class ConnectBackend(Backend):
+    """A clickhouse-connect client; ``dsn`` is ``clickhouse[s]://user:pass@host:port/db``.
+
+    Queries use the server's JSONEachRow output, exactly like the chDB backends, so results are
+    the same dicts whatever the backend.
+    """
+
+    def __init__(self, dsn: str, *, readonly: bool = False) -> None:
+        from analytics.backends.url import parse_dsn, redact_url
+
+        self.url = redact_url(dsn)
+        self.readonly = readonly
+        opts = parse_dsn(dsn)
+        settings = {"readonly": 1} if readonly else {}
+        try:
+            import clickhouse_connect
+
+            self._client = clickhouse_connect.get_client(**opts, settings=settings)
+        except Exception as exc:  # clickhouse_connect raises OperationalError & co
+            raise BackendUnavailable(f"cannot connect to {self.url}: {type(exc).__name__}") from exc
+
+    def _wrap(self, exc: Exception) -> Exception:
+        from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+
+        if isinstance(exc, OperationalError):
+            return BackendUnavailable(f"cannot reach {self.url}: {type(exc).__name__}")
+        if isinstance(exc, DatabaseError):
+            return classify_message(str(exc))
+        return BackendUnavailable(f"{self.url}: {type(exc).__name__}: {exc}")
+
+    def query_text(self, sql: str, fmt: str = "TabSeparatedWithNames",
+                   params: Mapping[str, Any] | None = None) -> str:
+        try:
+            data = self._client.raw_query(sql, parameters=dict(params or {}), fmt=fmt)
+        except Exception as exc:
+            raise self._wrap(exc) from exc
+        return data.decode("utf-8")
+
+    def _insert_bytes(self, table: str, data: bytes) -> None:
+        try:
+            self._client.raw_insert(table, insert_block=data, fmt="JSONEachRow")
+        except Exception as exc:
+            raise self._wrap(exc) from exc
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __repr__(self) -> str:
+        return f"ConnectBackend({self.url!r})"

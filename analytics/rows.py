@@ -1,0 +1,103 @@
+"""Encode Python rows (Avro-decoded records) into JSONEachRow-ready dicts for one table.
+
+Times are ms since the epoch (ints) and become exact decimal seconds text (``"1700000000.123"``),
+which ClickHouse parses into DateTime64(3) without float rounding. Bytes become base64 text.
+
+>>> encode_row("labels", {"pipeline": "p", "event_id": "e1", "label": 1, "label_ts": 1700000000123})
+{'pipeline': 'p', 'event_id': 'e1', 'label': 1.0, 'label_ts': '1700000000.123'}
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from analytics.exceptions import RowError
+from analytics.tables import table_spec
+
+
+def ms_text(ms: int) -> str:
+    """ms since epoch -> ``seconds.millis`` text (exact).
+
+    >>> ms_text(1700000000123), ms_text(-1)
+    ('1700000000.123', '-0.001')
+    """
+    sign = "-" if ms < 0 else ""
+    ms = abs(ms)
+    return f"{sign}{ms // 1000}.{ms % 1000:03d}"
+
+
+def _encode(kind: str, value: Any) -> Any:
+    base = kind.rstrip("?")
+    if value is None:
+        if kind.endswith("?"):
+            return None
+        raise TypeError("null in a non-nullable column")
+    if base == "str":
+        if not isinstance(value, str):
+            raise TypeError(f"expected str, got {type(value).__name__}")
+        return value
+    if base in ("int", "ts"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise TypeError(f"expected int, got {value!r}")
+        return ms_text(value) if base == "ts" else value
+    if base == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"expected a number, got {value!r}")
+        return float(value)
+    if base == "bool":
+        if not isinstance(value, (bool, int)):
+            raise TypeError(f"expected bool, got {value!r}")
+        return 1 if value else 0
+    if base == "b64":
+        if isinstance(value, str):
+            value = value.encode("utf-8")
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise TypeError(f"expected bytes, got {type(value).__name__}")
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if base == "json":
+        return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    if base.startswith("map_"):
+        if not isinstance(value, Mapping):
+            raise TypeError(f"expected a mapping, got {type(value).__name__}")
+        inner = {"map_float": "float", "map_str": "str", "map_int": "int"}[base]
+        return {str(k): _encode(inner, v) for k, v in value.items()}
+    raise TypeError(f"unknown column kind {kind}")  # pragma: no cover
+
+
+def encode_row(table: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    """Check and encode one row for ``table``; unknown columns and missing ones raise RowError."""
+    spec = table_spec(table)
+    unknown = set(row) - set(spec.columns)
+    if unknown:
+        raise RowError(f"{table}: unknown column(s) {sorted(unknown)}; known: {list(spec.columns)}")
+    missing = [c for c in spec.required if c not in row]
+    if missing:
+        raise RowError(f"{table}: row lacks required column(s) {missing}")
+    out: dict[str, Any] = {}
+    for col, value in row.items():
+        try:
+            out[col] = _encode(spec.columns[col], value)
+        except TypeError as exc:
+            raise RowError(f"{table}.{col}: {exc}; fix the producer or send it to the DLQ") from exc
+    return out
+
+
+def json_each_row(rows: Iterable[Mapping[str, Any]]) -> bytes:
+    """Serialize already-encoded rows as JSONEachRow bytes (NaN and inf kept, as ClickHouse reads them)."""
+    lines = [json.dumps(r, ensure_ascii=False) for r in rows]
+    return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
+
+
+def key_of(table: str, row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The dedup key of a raw (not yet encoded) row: times stay ms ints.
+
+    >>> key_of("dlq", {"source_topic": "p.events", "partition": 1, "offset": 7})
+    ('p.events', 1, 7)
+    """
+    return tuple(row[c] for c in table_spec(table).key)
