@@ -25,6 +25,7 @@ DriftAction = Literal["none", "reset", "promote"]
 BASELINE_NAME = "baseline"
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+_CATALOG_NAME = re.compile(r"^[A-Za-z_]\w*$")
 _IMPORT_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
 
@@ -57,6 +58,11 @@ class ModelSpec(_Frozen):
         if ":" in value and not _IMPORT_PATH.match(value):
             raise ValueError(
                 f"import path {value!r} is malformed: write it as 'package.module:factory'"
+            )
+        if ":" not in value and not _CATALOG_NAME.match(value):
+            raise ValueError(
+                f"model {value!r} is malformed: give a catalog name (e.g. logreg) or an import "
+                "path 'package.module:factory'"
             )
         return value
 

@@ -14,6 +14,7 @@ recommendation  ``predict_one(user, item, x)``          ``float(label)`` (click:
 
 For recommendation, ``x`` carries the ``user`` and ``item`` keys; the whole dict is passed as the
 context ``x``. Each function calls the model exactly once, with the dict exactly as given.
+Scores are converted with ``float()``, which never changes a float's value (an int 0 -> 0.0).
 
 >>> from river import linear_model
 >>> model = linear_model.LogisticRegression()
@@ -81,21 +82,21 @@ def _user_item(x: dict) -> tuple[Any, Any]:
 def predict(task: str, model: Any, x: dict) -> Prediction:
     """The served prediction of `model` for `x` under `task`'s convention."""
     if task == "binary":
-        return Prediction(model.predict_proba_one(x).get(True, 0.0))
+        return Prediction(float(model.predict_proba_one(x).get(True, 0.0)))
     if task == "multiclass":
         proba = model.predict_proba_one(x)
         if not proba:
             return Prediction(0.0, None)
         best = max(proba, key=proba.get)  # River's Classifier.predict_one tie-break
-        return Prediction(proba[best], str(best))
+        return Prediction(float(proba[best]), str(best))
     if task == "regression":
         y = model.predict_one(x)
-        return Prediction(0.0 if y is None else y)
+        return Prediction(0.0 if y is None else float(y))
     if task == "anomaly":
-        return Prediction(model.score_one(x))
+        return Prediction(float(model.score_one(x)))
     if task == "recommendation":
         user, item = _user_item(x)
-        return Prediction(model.predict_one(user=user, item=item, x=x))
+        return Prediction(float(model.predict_one(user=user, item=item, x=x)))
     raise ModelInputError(f"unknown task {task!r}")
 
 
