@@ -146,7 +146,7 @@ class FeatureEngine:
         """
         if event is not None:
             cols = self._columns([event])
-            if cols.keys.get(entity, [None])[0] != str(key):
+            if event.get(entity) is None or str(event.get(entity)) != str(key):
                 raise FeatureInputError(
                     f"event's {entity!r} field is not {key!r}; pass the key the event belongs to"
                 )
@@ -348,6 +348,10 @@ class FeatureEngine:
             run.new_blobs[int(key_idx[local])] = blob
 
     def _apply_derived(self, values: np.ndarray) -> None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            self._apply_derived_ops(values)
+
+    def _apply_derived_ops(self, values: np.ndarray) -> None:
         for out, op, left, right in self._derived:
             a = values[:, left]
             b = values[:, right]
