@@ -46,6 +46,9 @@ from schemas.validate import find_non_finite, validation_errors
 from schemas.wire import HEADER_SIZE, header, read_header
 
 
+_MAX_CACHED = 256
+
+
 @dataclass(frozen=True, slots=True)
 class _Resolved:
     writer: Schema  # stripped, parsed
@@ -168,6 +171,9 @@ class AvroCodec:
                     )
             res = _Resolved(writer, reader, mismatch, reader_schema)
             with self._lock:
+                if len(self._resolved) >= _MAX_CACHED:  # callers passing a fresh schema object per call
+                    self._resolved.clear()
+                    self._readers.clear()
                 self._resolved[key] = res
         return res
 
@@ -221,7 +227,8 @@ class AvroCodec:
         """Decode many messages; slot i holds a record or a `DecodeFailure` (the other is None).
 
         Never raises for bad input (only for registry outages); parsed schemas, readers and
-        resolution checks are cached per schema id.
+        resolution checks are cached per schema id and reader schema object (pass the same
+        object each time, e.g. from `load_builtin` or parsed once at start).
         """
         records: list[dict[str, Any] | None] = []
         failures: list[DecodeFailure | None] = []
