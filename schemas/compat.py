@@ -93,7 +93,15 @@ class _Resolver:
         if wk == "union":
             out: list[str] = []
             for branch in w:
-                out += self.check(r, branch, path)
+                problems = self.check(r, branch, path)
+                bk = self.kind(self.deref(branch, self.wnames))
+                if problems and rk != "union" and bk not in ("record", "array", "map"):
+                    problems = [
+                        f"{where} may be {type_name(branch)} (a branch of {type_name(w)}), which "
+                        f"{type_name(r)} cannot hold; add {type_name(branch)} to the union of field '{path}' "
+                        f"or keep the old type"
+                    ]
+                out += problems
             return out
         if rk == "union":
             for branch in r:

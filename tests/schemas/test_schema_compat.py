@@ -72,6 +72,13 @@ def test_union_widening_and_narrowing():
     assert len(problems) == 1 and "field 'x'" in problems[0] and "null" in problems[0]
 
 
+def test_making_a_field_nullable_is_backward_but_not_forward():
+    old, new = rec(f("x", "string")), rec(f("x", ["null", "string"], default=None))
+    assert compatibility_problems(new, old, "BACKWARD") == []
+    (problem,) = compatibility_problems(new, old, "FORWARD")
+    assert "field 'x' may be null (a branch of union[null,string]), which string cannot hold" in problem
+
+
 def test_nested_record_field_path():
     inner_old = {"type": "record", "name": "Card", "fields": [f("id", "string")]}
     inner_new = {"type": "record", "name": "Card", "fields": [f("id", "string"), f("country", "string")]}
