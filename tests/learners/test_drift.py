@@ -1,0 +1,144 @@
+"""Drift: an injected concept drift raises an alert; the promote action makes the challenger
+champion (in the ModelSet and, through the registry, in every scorer); reset; cooldown."""
+
+from __future__ import annotations
+
+import pytest
+
+from learners import (
+    DriftConfig,
+    DriftMonitor,
+    JoinConfig,
+    Learner,
+    ModelRegistry,
+    ModelsConfig,
+    ModelSet,
+    refresh,
+    save_checkpoint,
+)
+
+from .streams import make_stream
+
+FLIP_AT = 1000
+
+
+def drifting_config(action: str) -> ModelsConfig:
+    return ModelsConfig(
+        task="binary",
+        champion={"name": "slow", "model": "logreg", "params": {"lr": 0.002}},
+        challengers=[{"name": "fast", "model": "logreg", "params": {"lr": 0.3}}],
+        drift={"action": action},
+    )
+
+
+def run_with_flip(config: ModelsConfig, n: int = 2000, on_outcome=None) -> tuple[Learner, list, list]:
+    """Score and learn a stream whose labels flip after FLIP_AT events."""
+    model_set = ModelSet(config)
+    learner = Learner(model_set, JoinConfig(), drift=DriftMonitor(config.drift))
+    alerts, actions = [], []
+    for i, (x, y) in enumerate(make_stream("binary", n, seed=11)):
+        if i >= FLIP_AT:
+            y = 1.0 - y
+        served = model_set.predict_full(x)
+        outcome = learner.learn({"event_id": f"e{i}", "label": y, "ts": i}, {"x": x, "predictions": served}, now_ms=i)
+        alerts += outcome.alerts
+        actions += outcome.actions
+        if on_outcome is not None:
+            on_outcome(outcome)
+    return learner, alerts, actions
+
+
+def test_concept_drift_raises_an_alert_and_promotes_the_challenger():
+    learner, alerts, actions = run_with_flip(drifting_config("promote"))
+    acted = [a for a in alerts if a["action"] != "none"]
+    assert all(a["ts"] >= FLIP_AT for a in acted)
+    assert [(a["model"], a["kind"], a["action"]) for a in acted] == [("slow", "loss_drift", "promote")]
+    alert = acted[0]
+    assert FLIP_AT <= alert["ts"] < FLIP_AT + 200 and "rose" in alert["detail"] and "promoted 'fast'" in alert["detail"]
+    assert set(alert) == {"model", "kind", "ts", "value", "action", "detail"}
+    assert actions == [{"action": "promote", "model": "fast", "previous": "slow", "ts": alert["ts"]}]
+    assert learner.model_set.champion_name == "fast"
+    assert learner.model_set.roles["slow"] == "challenger"
+
+
+def test_without_drift_no_action_fires():
+    config = drifting_config("promote")
+    model_set = ModelSet(config)
+    learner = Learner(model_set, JoinConfig(), drift=DriftMonitor(config.drift))
+    for i, (x, y) in enumerate(make_stream("binary", FLIP_AT, seed=11)):
+        outcome = learner.learn({"event_id": f"e{i}", "label": y}, {"x": x, "predictions": model_set.predict_full(x)}, now_ms=i)
+        assert outcome.actions == []
+    assert model_set.champion_name == "slow"
+
+
+def test_action_none_only_alerts():
+    learner, alerts, actions = run_with_flip(drifting_config("none"))
+    assert any(a["model"] == "slow" and a["kind"] == "loss_drift" and a["ts"] >= FLIP_AT for a in alerts)
+    assert actions == [] and learner.model_set.champion_name == "slow"
+
+
+def test_reset_action_rebuilds_the_drifting_model():
+    config = drifting_config("reset")
+    resets = []
+    learner, _, actions = run_with_flip(config, n=1300, on_outcome=lambda o: resets.extend(a for a in o.actions))
+    assert actions and all(a["action"] == "reset" for a in actions)
+    assert {a["model"] for a in actions} >= {"slow"}
+    assert learner.model_set.champion_name == "slow"
+    # the reset champion restarted its metrics at the reset
+    first = next(a for a in actions if a["model"] == "slow")
+    assert learner.model_set.metrics()["slow"]["n"] < 1300 - first["ts"] + 1
+
+
+def test_promote_needs_a_better_challenger_and_respects_the_cooldown():
+    config = ModelsConfig(
+        task="binary",
+        champion={"name": "a", "model": "logreg"},
+        challengers=[{"name": "b", "model": "logreg"}],
+        drift={"action": "promote", "cooldown": "1s"},
+    )
+    model_set = ModelSet(config)
+    mon = DriftMonitor(config.drift)
+    for i in range(50):
+        mon.update("a", 0.5, None, i)
+        mon.update("b", 0.7, None, i)
+    alert = {"model": "a", "kind": "loss_drift", "ts": 100, "value": 1.0, "action": "promote", "detail": "x"}
+    assert mon.apply(alert, model_set) is None and alert["action"] == "none"
+    assert "no challenger" in alert["detail"]
+    for i in range(200):
+        mon.update("b", 0.1, None, i)
+    alert = {"model": "a", "kind": "loss_drift", "ts": 200, "value": 1.0, "action": "promote", "detail": "x"}
+    assert mon.apply(alert, model_set)["model"] == "b" and model_set.champion_name == "b"
+    alert = {"model": "b", "kind": "loss_drift", "ts": 500, "value": 1.0, "action": "reset", "detail": "x"}
+    assert mon.apply(alert, model_set) is None and "cooldown" in alert["detail"]
+    alert = {"model": "b", "kind": "loss_drift", "ts": 5000, "value": 1.0, "action": "promote", "detail": "x"}
+    assert mon.apply(alert, model_set) is None  # 'a' is not better: stays
+
+
+def test_prediction_drift_is_detected():
+    mon = DriftMonitor(DriftConfig(prediction_delta=0.002))
+    alerts = [a for i in range(600) for a in mon.update("m", None, 0.1 if i < 300 else 0.9, i)]
+    assert alerts and alerts[0]["kind"] == "prediction_drift" and alerts[0]["ts"] >= 300
+    assert alerts[0]["action"] == "none"  # act_on defaults to loss_drift only
+    assert DriftMonitor(DriftConfig(prediction_detector="none")).update("m", None, 0.9, 0) == []
+    assert DriftMonitor(DriftConfig(enabled=False)).update("m", 5.0, 0.9, 0) == []
+
+
+@pytest.mark.integration
+def test_promotion_reaches_scorers_through_the_registry(redis_client, namespace):
+    config = drifting_config("promote")
+    registry = ModelRegistry(redis_client, namespace)
+    scorer = ModelSet(config)
+    registry.set_roles(scorer.roles)  # what `restore` does when a learner starts
+
+    def on_outcome(outcome):
+        for action in outcome.actions:
+            if action["action"] == "promote":
+                registry.promote(action["model"], now_ms=action["ts"])
+
+    learner, _, _ = run_with_flip(config, on_outcome=on_outcome)
+    save_checkpoint(registry, learner.model_set, learner.state(), now_ms=FLIP_AT * 3)
+    refresh(registry, scorer)
+    assert scorer.champion_name == "fast" == learner.model_set.champion_name
+    events = registry.drain_events()
+    assert ("fast", "promote") in {(e["model"], e["action"]) for e in events}
+    assert ("slow", "demote") in {(e["model"], e["action"]) for e in events}

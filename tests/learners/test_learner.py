@@ -1,0 +1,122 @@
+"""Learner statuses: learned, duplicate, early, orphan; counts; state round trip."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from learners import JoinConfig, Learner, LearnRecorder, ModelInputError, ModelsConfig, ModelSet
+
+from .streams import make_stream
+
+CONFIG = ModelsConfig(task="binary", champion={"name": "lr", "model": "logreg"})
+
+
+def new_learner(**join) -> tuple[Learner, LearnRecorder]:
+    recorder = LearnRecorder()
+    return Learner(ModelSet(CONFIG), JoinConfig(**join), on_learn=recorder), recorder
+
+
+def label(event_id: str, value: float = 1.0, ts: int = 0) -> dict:
+    return {"event_id": event_id, "label": value, "ts": ts}
+
+
+SNAP = {"x": {"a": 1.0, "b": 2.0}, "predictions": {"lr": 0.5, "baseline": 0.0}}
+
+
+def test_learned_then_duplicate_within_horizon_then_learned_again_after_it():
+    learner, recorder = new_learner(dedupe_horizon="1s")
+    assert learner.learn(label("e1"), SNAP, now_ms=0).status == "learned"
+    assert learner.learn(label("e1"), SNAP, now_ms=500).status == "duplicate"
+    assert learner.learn(label("e1"), SNAP, now_ms=1001).status == "learned"  # horizon passed
+    assert learner.counts == {"learned": 2, "duplicate": 1, "early": 0, "orphan": 0}
+    assert [eid for eid, _ in recorder.records] == ["e1", "e1"]
+
+
+def test_early_label_is_learned_when_its_snapshot_arrives():
+    learner, recorder = new_learner(early_label_wait="10s")
+    outcome = learner.learn(label("e1"), None, now_ms=0)
+    assert outcome.status == "early" and learner.pending_ids == ["e1"]
+    assert learner.learn(label("e1"), None, now_ms=1).status == "duplicate"  # redelivered early
+    assert learner.on_snapshot("other", SNAP, now_ms=2) is None
+    outcome = learner.on_snapshot("e1", SNAP, now_ms=3)
+    assert outcome is not None and outcome.status == "learned" and outcome.y is True
+    assert learner.pending_ids == [] and recorder.records == [("e1", SNAP["x"])]
+    assert learner.counts == {"learned": 1, "duplicate": 1, "early": 1, "orphan": 0}
+
+
+def test_retry_fetches_pending_in_one_call_learns_found_and_expires_stale():
+    learner, _ = new_learner(early_label_wait="1s")
+    learner.learn(label("old"), None, now_ms=0)
+    learner.learn(label("found"), None, now_ms=500)
+    learner.learn(label("later"), None, now_ms=900)
+    calls: list[list[str]] = []
+
+    def fetch(ids):
+        calls.append(list(ids))
+        return {"found": SNAP}
+
+    outcomes = learner.retry(1200, fetch)
+    assert calls == [["old", "found", "later"]]
+    assert [(o.event_id, o.status) for o in outcomes] == [("found", "learned"), ("old", "orphan")]
+    assert learner.pending_ids == ["later"]
+    assert [o.status for o in learner.expire(now_ms=1900)] == ["orphan"]
+    assert learner.counts == {"learned": 1, "duplicate": 0, "early": 3, "orphan": 2}
+
+
+def test_zero_wait_makes_unknown_ids_orphans_at_once_and_full_buffer_overflows_to_orphan():
+    learner, _ = new_learner(early_label_wait=0)
+    assert learner.learn(label("ghost"), None, now_ms=0).status == "orphan"
+    learner, _ = new_learner(max_pending=1)
+    assert learner.learn(label("a"), None, now_ms=0).status == "early"
+    outcome = learner.learn(label("b"), None, now_ms=0)
+    assert outcome.status == "orphan" and outcome.detail == "pending buffer full"
+
+
+def test_every_label_is_accounted_for():
+    learner, _ = new_learner(early_label_wait="100ms")
+    stream = make_stream("binary", 200, seed=3)
+    for i, (x, y) in enumerate(stream):
+        snapshot = {"x": x} if i % 4 else None  # every 4th arrives before its snapshot
+        learner.learn(label(f"e{i}", y, i), snapshot, now_ms=i)
+        if i % 10 == 0:
+            learner.learn(label(f"e{i}", y, i), snapshot, now_ms=i)  # redelivery
+    learner.retry(300, lambda ids: {eid: {"x": stream[int(eid[1:])][0]} for eid in ids if int(eid[1:]) % 8 == 0})
+    c = learner.counts
+    assert c["learned"] + c["orphan"] + len(learner.pending_ids) == 200
+    assert c["duplicate"] == 20 and c["early"] == 50 and c["orphan"] == 25
+
+
+def test_losses_and_metrics_use_the_served_prediction():
+    learner, _ = new_learner()
+    outcome = learner.learn(label("e1", 0.0), {"x": {"a": 1.0}, "predictions": {"lr": 0.8}}, now_ms=0)
+    assert outcome.y is False and outcome.losses == {"lr": pytest.approx(1.6094379, rel=1e-6)}
+    metrics = learner.model_set.metrics()
+    assert metrics["lr"]["n"] == 1 and metrics["lr"]["accuracy"] == 0.0
+    assert metrics["baseline"]["n"] == 0  # no served prediction for it in that snapshot
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [({"label": 1.0}, "no event_id"), ({"event_id": "e", "label": None}, "no 'label'")],
+)
+def test_malformed_labels_raise_for_the_dlq(bad, message):
+    learner, _ = new_learner()
+    with pytest.raises(ModelInputError, match=message):
+        learner.learn(bad, SNAP, now_ms=0)
+    with pytest.raises(ModelInputError, match="has no 'x'"):
+        learner.learn(label("e"), {"features": {}}, now_ms=0)
+
+
+def test_state_is_json_and_round_trips():
+    learner, _ = new_learner(early_label_wait="1h")
+    learner.learn(label("e1"), SNAP, now_ms=1, partition=0, offset=7)
+    learner.learn(label("e2"), None, now_ms=2, partition=1, offset=3)
+    state = json.loads(json.dumps(learner.state()))
+    other, _ = new_learner(early_label_wait="1h")
+    other.load_state(state)
+    assert other.state() == learner.state()
+    assert other.offsets == {0: 8, 1: 4} and other.pending_ids == ["e2"]
+    assert other.learn(label("e1"), SNAP, now_ms=3).status == "duplicate"
+    assert other.on_snapshot("e2", SNAP, now_ms=4).status == "learned"
