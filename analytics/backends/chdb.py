@@ -20,10 +20,10 @@ class ChdbBackend(Backend):
     by the engine itself. Only one folder can be open per process (a chDB limit); several
     sessions on the *same* folder are fine.
 
-    >>> import tempfile
-    >>> with ChdbBackend(tempfile.mkdtemp()) as b:
-    ...     b.query("SELECT 1 + {x:UInt8} AS y", {"x": 2})
-    [{'y': 3}]
+    Example (not a doctest: a process can hold only one chDB folder)::
+
+        with ChdbBackend("/abs/folder") as b:
+            b.query("SELECT 1 + {x:UInt8} AS y", {"x": 2})   # [{'y': 3}]
     """
 
     def __init__(self, path: str, *, readonly: bool = False) -> None:
