@@ -202,6 +202,13 @@ class AvroCodec:
         except SchemaResolutionError as exc:
             raise SchemaMismatchError(f"writer schema id {sid} cannot be read with the reader schema: {exc}", sid) from exc
         except (ValueError, UnicodeDecodeError, IndexError, KeyError, TypeError, OverflowError, MemoryError) as exc:
+            if buf.tell() >= n and not isinstance(exc, UnicodeDecodeError):
+                # fastavro's C reader raises IndexError when a varint runs past the end
+                raise TruncatedError(
+                    f"Avro body ends early ({n - HEADER_SIZE} bytes) for writer schema id {sid}; "
+                    f"the message was cut or was not written with this schema",
+                    sid,
+                ) from exc
             raise CorruptAvroError(
                 f"Avro body is not a valid encoding of writer schema id {sid}: {type(exc).__name__}: {exc}"[:500],
                 sid,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import csv
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any, NamedTuple

@@ -344,3 +344,9 @@ def test_hypothesis_random_bytes_never_crash(score_codec, data):
         assert (rec is None) != (f is None)
         if f is not None:
             assert f.error_class in ERROR_CLASSES
+
+
+def test_every_strict_prefix_is_truncated(score_codec):
+    data = score_codec.encode("p.scores-value", score_record(features={"a": 1.0, "b": 2.0}, predicted_label="x"))
+    _, failures = score_codec.decode_batch([data[:n] for n in range(len(data))])
+    assert {f.error_class for f in failures} == {"truncated"}
