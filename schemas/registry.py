@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 
 from schemas.avsc import Schema
 from schemas.compat import check_compatibility
+from schemas.exceptions import SchemaNotFoundError
 
 
 def subject_for(topic: str) -> str:
@@ -46,8 +47,6 @@ class SchemaRegistry(ABC):
 
     def check_compatible(self, subject: str, schema: Schema | str) -> None:
         """Raise `IncompatibleSchemaError` if `schema` may not follow the subject's latest version."""
-        from schemas.exceptions import SchemaNotFoundError
-
         try:
             _, old = self.latest(subject)
         except SchemaNotFoundError:
