@@ -1,0 +1,156 @@
+"""Redis store: key layout, expiry, round trips, foreign state, and no lost update."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import redis
+
+from features import (
+    FeatureEngine,
+    FeatureSet,
+    MemoryStateStore,
+    RedisStateStore,
+    StateStoreError,
+)
+from features.state import EntityLayout, decode_blob
+
+FS = FeatureSet(
+    windows=[
+        {"name": "n", "entity": "card", "agg": "count", "window": "1d", "bucket": "1h"},
+        {"name": "s", "entity": "card", "agg": "sum", "field": "x", "window": "1d", "bucket": "1h"},
+        {"name": "m", "entity": "merch", "agg": "max", "field": "x", "window": "1d", "bucket": "1h"},
+    ],
+    state_ttl="2h",
+    dedup_horizon="30m",
+)
+
+
+def ev(i, card="c1", merch="m1", ts=1_000, x=1.0, prefix="e"):
+    return {"id": f"{prefix}{i}", "ts": ts, "card": card, "merch": merch, "x": x}
+
+
+def test_keys_values_and_expiry(redis_client: redis.Redis, namespace: str):
+    engine = FeatureEngine(FS, RedisStateStore(redis_client, namespace), "ts", "id")
+    engine.process([ev(1), ev(2, card="c2", x=5.0)])
+    keys = sorted(k.decode() for k in redis_client.scan_iter(f"eddy:{namespace}:*"))
+    assert keys == [
+        f"eddy:{namespace}:seen:e1", f"eddy:{namespace}:seen:e2",
+        f"eddy:{namespace}:st:card:c1", f"eddy:{namespace}:st:card:c2", f"eddy:{namespace}:st:merch:m1",
+    ]
+    assert 7_100_000 < redis_client.pttl(f"eddy:{namespace}:st:card:c1") <= 7_200_000
+    assert 1_700_000 < redis_client.pttl(f"eddy:{namespace}:seen:e1") <= 1_800_000
+    raw = redis_client.get(f"eddy:{namespace}:st:card:c2")
+    assert int.from_bytes(raw[:8], "little") == 1  # version token
+    layout = EntityLayout.build("card", FS.windows_of("card"), FS.allowed_lateness)
+    assert decode_blob(raw[8:], layout) == {
+        "n": {"maxb": 0, "buckets": [(0, 1.0)]},
+        "s": {"maxb": 0, "buckets": [(0, 5.0)]},
+    }
+    assert len(raw) == 8 + 8 * (1 + 2 * (2 + 2))  # token + fingerprint + 2 x (maxb, count, bucket, value)
+
+
+def _commandstats(client: redis.Redis) -> dict[str, int]:
+    return {k: v["calls"] for k, v in client.info("commandstats").items()}
+
+
+def test_one_read_and_one_commit_per_batch(redis_client: redis.Redis, namespace: str):
+    engine = FeatureEngine(FS, RedisStateStore(redis_client, namespace), "ts", "id")
+    engine.process([ev(0)])  # loads the script
+    redis_client.config_resetstat()
+    engine.process([ev(i, card=f"c{i % 7}", merch=f"m{i % 3}") for i in range(1, 200)])
+    stats = _commandstats(redis_client)
+    assert stats.get("cmdstat_mget") == 2  # states and seen markers, one pipeline
+    assert stats.get("cmdstat_evalsha") == 1
+    assert set(stats) <= {"cmdstat_mget", "cmdstat_evalsha", "cmdstat_getrange", "cmdstat_exists",
+                          "cmdstat_set", "cmdstat_config", "cmdstat_config|resetstat"}, stats
+
+
+def test_state_of_another_feature_layout_is_refused(redis_client: redis.Redis, namespace: str):
+    FeatureEngine(FS, RedisStateStore(redis_client, namespace), "ts", "id").process([ev(1)])
+    other = FeatureSet(windows=[{"name": "n", "entity": "card", "agg": "sum", "field": "x", "window": "1d", "bucket": "1h"}])
+    engine = FeatureEngine(other, RedisStateStore(redis_client, namespace), "ts", "id")
+    with pytest.raises(StateStoreError, match="different feature layout"):
+        engine.process([ev(2)])
+
+
+def test_redis_down_is_a_clear_error():
+    client = redis.Redis(port=1, socket_connect_timeout=0.2)
+    engine = FeatureEngine(FS, RedisStateStore(client, "x"), "ts", "id")
+    with pytest.raises(StateStoreError, match="check the server"):
+        engine.process([ev(1)])
+
+
+class InterferingRedisStore(RedisStateStore):
+    """Test double: before its first commit, another worker commits a batch on the same keys."""
+
+    def __init__(self, client, namespace, other_batch):
+        super().__init__(client, namespace)
+        self.other = FeatureEngine(FS, RedisStateStore(client, namespace), "ts", "id")
+        self.other_batch = other_batch
+        self.commits = 0
+
+    def commit(self, writes, applied_ids, **kw):
+        self.commits += 1
+        if self.commits == 1:
+            self.other.process(self.other_batch)
+        return super().commit(writes, applied_ids, **kw)
+
+
+def test_conflicting_key_is_reloaded_and_recomputed(redis_client: redis.Redis, namespace: str):
+    store = InterferingRedisStore(redis_client, namespace, [ev(1, ts=500, x=10.0, prefix="other")])
+    engine = FeatureEngine(FS, store, "ts", "id")
+    batch = engine.process([ev(1, x=1.0), ev(2, card="c9", merch="m9", x=2.0)])
+    assert engine.stats.conflicts >= 1 and store.commits >= 2
+    # c1/m1 were recomputed on top of the other worker's event; c9/m9 were not in conflict
+    assert engine.rows(batch) == [{"n": 2.0, "s": 11.0, "m": 10.0}, {"n": 1.0, "s": 2.0, "m": 2.0}]
+    assert engine.lookup("card", "c1", 1_000) == {"n": 2.0, "s": 11.0}
+
+
+def test_event_applied_meanwhile_by_another_worker_is_seen(redis_client: redis.Redis, namespace: str):
+    store = InterferingRedisStore(redis_client, namespace, [ev(1, x=3.0)])
+    engine = FeatureEngine(FS, store, "ts", "id")
+    batch = engine.process([ev(1, x=3.0)])
+    assert batch.seen.tolist() == [True]
+    assert engine.stats.reloads == 1
+    assert engine.lookup("card", "c1", 1_000) == {"n": 1.0, "s": 3.0}
+
+
+def _hammer(make_store, workers=2, batches=40, per_batch=15):
+    keys = ["c1", "c2", "c3"]
+    engines = [FeatureEngine(FS, make_store(), "ts", "id") for _ in range(workers)]
+    errors = []
+
+    def work(w):
+        try:
+            for b in range(batches):
+                evs = [ev(f"{b}-{j}", card=keys[j % 3], merch="m1", ts=1_000 + b, x=float(j), prefix=f"w{w}-")
+                       for j in range(per_batch)]
+                engines[w].process(evs)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    total = workers * batches * per_batch
+    counts = {k: engines[0].lookup("card", k, 2_000)["n"] for k in keys}
+    assert sum(counts.values()) == total
+    sums = {k: engines[0].lookup("card", k, 2_000)["s"] for k in keys}
+    expected = {k: float(workers * batches * sum(j for j in range(per_batch) if j % 3 == i)) for i, k in enumerate(keys)}
+    assert sums == expected
+    assert engines[0].lookup("merch", "m1", 2_000)["m"] == per_batch - 1
+    return sum(e.stats.conflicts for e in engines)
+
+
+def test_two_workers_on_the_same_keys_lose_no_update(redis_url: str, namespace: str):
+    _hammer(lambda: RedisStateStore(redis.Redis.from_url(redis_url), namespace))
+
+
+def test_memory_store_is_safe_across_threads():
+    store = MemoryStateStore()
+    _hammer(lambda: store)

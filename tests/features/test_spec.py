@@ -1,0 +1,96 @@
+"""Feature specs and durations: valid configs parse, invalid ones fail with clear errors."""
+
+from __future__ import annotations
+
+import pydantic
+import pytest
+import yaml
+
+from features import FeatureSet, FeatureSpecError, WindowFeature, parse_duration
+
+YAML = """
+windows:
+  - {name: card_n_10m, entity: card_id, agg: count, window: 10m, bucket: 1m}
+  - {name: card_amt_mean_1h, entity: card_id, agg: mean, field: amount, window: 1h, bucket: 5m}
+  - {name: merch_cards_1d, entity: merchant_id, agg: distinct, field: card_id, window: 2d, bucket: 1h}
+passthrough:
+  - {name: amount, field: amount, default: 0.0}
+derived:
+  - {name: amount_vs_mean, op: ratio, left: amount, right: card_amt_mean_1h}
+allowed_lateness: 2m
+state_ttl: 7d
+dedup_horizon: 1d
+"""
+
+
+def test_yaml_config_parses_with_durations():
+    fs = FeatureSet.model_validate(yaml.safe_load(YAML))
+    assert fs.names == ["card_n_10m", "card_amt_mean_1h", "merch_cards_1d", "amount", "amount_vs_mean"]
+    assert fs.entities == ["card_id", "merchant_id"]
+    assert fs.windows[1].window == 3_600_000 and fs.windows[1].n_buckets == 12
+    assert fs.allowed_lateness == 120_000 and fs.state_ttl == 7 * 86_400_000 and fs.dedup_horizon == 86_400_000
+    assert fs.windows[0].lateness_buckets(fs.allowed_lateness) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "ms"), [("500ms", 500), ("10s", 10_000), ("10m", 600_000), ("1h", 3_600_000), ("2d", 172_800_000), (42, 42), ("7", 7)]
+)
+def test_parse_duration(text, ms):
+    assert parse_duration(text) == ms
+
+
+@pytest.mark.parametrize("bad", ["10 minutes", "1.5s", "-3s", -1, True, None, "s"])
+def test_parse_duration_rejects(bad):
+    with pytest.raises(FeatureSpecError, match="duration"):
+        parse_duration(bad)
+
+
+def window(**kw):
+    base = {"name": "f", "entity": "card", "agg": "count", "window": "10m", "bucket": "1m"}
+    return WindowFeature(**{**base, **kw})
+
+
+def test_bucket_must_divide_window():
+    with pytest.raises(pydantic.ValidationError, match="does not divide window"):
+        window(window="10m", bucket="3m")
+
+
+def test_field_required_except_count_and_since_prev():
+    window(agg="since_prev")
+    for agg in ("sum", "mean", "min", "max", "std", "last", "distinct"):
+        with pytest.raises(pydantic.ValidationError, match="needs a value `field`"):
+            window(agg=agg)
+
+
+def test_unknown_agg_and_unknown_keys_are_rejected():
+    with pytest.raises(pydantic.ValidationError):
+        window(agg="median")
+    with pytest.raises(pydantic.ValidationError, match="extra"):
+        window(colour="red")
+
+
+def test_specs_are_frozen():
+    w = window()
+    with pytest.raises(pydantic.ValidationError):
+        w.name = "g"  # type: ignore[misc]
+
+
+def test_names_must_be_unique():
+    with pytest.raises(pydantic.ValidationError, match="used twice"):
+        FeatureSet(windows=[window()], passthrough=[{"name": "f", "field": "x"}])
+
+
+def test_derived_must_refer_to_earlier_features():
+    with pytest.raises(pydantic.ValidationError, match="refers to 'later'"):
+        FeatureSet(
+            windows=[window()],
+            derived=[{"name": "a", "op": "sum", "left": "f", "right": "later"},
+                     {"name": "later", "op": "sum", "left": "f", "right": "f"}],
+        )
+    with pytest.raises(pydantic.ValidationError):
+        FeatureSet(windows=[window()], derived=[{"name": "a", "op": "pow", "left": "f", "right": "f"}])
+
+
+def test_zero_window_rejected():
+    with pytest.raises(pydantic.ValidationError, match="must be > 0"):
+        window(window=0, bucket=0)

@@ -1,0 +1,106 @@
+"""Input validation: bad events are named with a reason; process refuses them."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from features import FeatureEngine, FeatureInputError, FeatureSet, MemoryStateStore
+
+FS = FeatureSet(
+    windows=[
+        {"name": "n", "entity": "card", "agg": "count", "window": "1m", "bucket": "1s"},
+        {"name": "s", "entity": "card", "agg": "sum", "field": "amount", "window": "1m", "bucket": "1s"},
+        {"name": "d", "entity": "merch", "agg": "distinct", "field": "tag", "window": "1m", "bucket": "1s"},
+    ],
+    passthrough=[
+        {"name": "amount_raw", "field": "amount"},
+        {"name": "is_online", "field": "online", "default": 0.0},
+    ],
+)
+
+
+def good(**kw):
+    return {"id": "e", "ts": 1000, "card": "c", "merch": "m", "amount": 1.5, "tag": "x", "online": True, **kw}
+
+
+def engine():
+    return FeatureEngine(FS, MemoryStateStore(), "ts", "id")
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        ({k: v for k, v in good().items() if k != "card"}, "missing key field 'card'"),
+        (good(merch=None), "missing key field 'merch'"),
+        ({k: v for k, v in good().items() if k != "ts"}, "missing time field 'ts'"),
+        (good(ts="1000"), "time field 'ts' is str"),
+        (good(ts=1.5), "integral"),
+        ({k: v for k, v in good().items() if k != "id"}, "missing id field 'id'"),
+        (good(amount=None), "missing value field 'amount'"),
+        (good(amount="12"), "value field 'amount' is str"),
+        (good(amount=math.nan), "not finite"),
+        (good(amount=math.inf), "not finite"),
+        (good(tag=None), "missing value field 'tag'"),
+        (good(tag=[1]), "cannot hash a list"),
+    ],
+)
+def test_validate_names_the_problem(event, reason):
+    problems = engine().validate([good(id="ok"), event])
+    assert len(problems) == 1
+    index, text = problems[0]
+    assert index == 1 and reason in text
+
+
+def test_process_refuses_invalid_events():
+    with pytest.raises(FeatureInputError, match="send those to the DLQ"):
+        engine().process([good(), good(id="e2", amount=None)])
+
+
+def test_valid_batch_has_no_problems_and_coerces():
+    evs = [good(id="a", ts=2000.0, card=7, online=False), good(id="b", amount=2, online=None)]
+    eng = engine()
+    assert eng.validate(evs) == []
+    rows = eng.rows(eng.process(evs))
+    assert rows[0]["is_online"] == 0.0 and rows[1]["is_online"] == 0.0
+    assert rows[0]["amount_raw"] == 1.5 and rows[1]["amount_raw"] == 2.0
+    assert list(rows[0]) == FS.names
+    assert eng.lookup("card", "7", 2000) == {"n": 1.0, "s": 1.5}
+
+
+def test_passthrough_needs_a_default_when_missing():
+    problems = engine().validate([{k: v for k, v in good().items() if k != "amount"}])
+    assert any("no default" in r for _, r in problems)
+
+
+def test_passthrough_is_exact_and_bools_are_01():
+    fs = FeatureSet(passthrough=[{"name": "p", "field": "v"}])
+    eng = FeatureEngine(fs, MemoryStateStore(), "ts", "id")
+    vals = [0.1 + 0.2, True, False, 10**17 + 1, -3]
+    got = eng.process([{"id": str(i), "ts": 0, "v": v} for i, v in enumerate(vals)]).values[:, 0]
+    assert got.tolist() == [0.1 + 0.2, 1.0, 0.0, float(10**17 + 1), -3.0]
+
+
+def test_ratio_with_zero_denominator_is_zero_and_ops():
+    fs = FeatureSet(
+        passthrough=[{"name": "a", "field": "a"}, {"name": "b", "field": "b"}],
+        derived=[{"name": op, "op": op, "left": "a", "right": "b"} for op in ("ratio", "diff", "sum", "product")],
+    )
+    eng = FeatureEngine(fs, MemoryStateStore(), "ts", "id")
+    got = eng.process([{"id": "1", "ts": 0, "a": 3, "b": 0}, {"id": "2", "ts": 0, "a": 3, "b": 2}]).values
+    np.testing.assert_array_equal(got, [[3, 0, 0, 3, 3, 0], [3, 2, 1.5, 1, 5, 6]])
+
+
+def test_empty_batch():
+    batch = engine().process([])
+    assert batch.values.shape == (0, len(FS.names)) and len(batch) == 0
+
+
+def test_lookup_rejects_unknown_entity_and_mismatched_event():
+    eng = engine()
+    with pytest.raises(FeatureInputError, match="no window feature"):
+        eng.lookup("user", "u", 0)
+    with pytest.raises(FeatureInputError, match="not 'other'"):
+        eng.lookup("card", "other", 0, event=good())
