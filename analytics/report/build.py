@@ -1,0 +1,176 @@
+"""``build_report``: one self-contained HTML page of plots and the tables behind them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from analytics import metrics as M
+from analytics.backends.base import Backend
+from analytics.report.html import details, page, table
+from analytics.report.svg import bar_chart, empty_chart, heatmap, line_chart, time_label, timeline
+
+_NICE_MS = [60_000, 300_000, 900_000, 1_800_000, 3_600_000, 3 * 3_600_000, 6 * 3_600_000,
+            12 * 3_600_000, 86_400_000, 7 * 86_400_000]
+
+
+def nice_bucket_ms(span_ms: int, target: int = 12) -> int:
+    """The smallest round bucket width giving at most ~``target`` buckets over ``span_ms``.
+
+    >>> nice_bucket_ms(8 * 3_600_000)
+    3600000
+    """
+    for b in _NICE_MS:
+        if span_ms / b <= target:
+            return b
+    return _NICE_MS[-1]
+
+
+def _series_name(row: dict[str, Any], multi_run: bool) -> str:
+    return f"{row['run_id']}/{row['model']}" if multi_run else str(row["model"])
+
+
+def build_report(backend: Backend, db: str = "eddy", *, out_path: str | Path,
+                 run_id: str | None = None, pipeline: str | None = None,
+                 threshold: float = 0.5, segments: Sequence[str] = (),
+                 bucket_ms: int | None = None, window_ms: int | None = None,
+                 psi_threshold: float = 0.2, generated_ms: int | None = None) -> Path:
+    """Write the report for ``pipeline``/``run_id`` (None = all) to ``out_path``; return it.
+
+    Plots: metrics over time per model, per-segment bars with disparity, a PSI heatmap
+    (feature x window), calibration curves, the alerts timeline; each with its table.
+    ``bucket_ms``/``window_ms`` default to a round width giving ~12 buckets.
+    """
+    f = M.Filters(pipeline=pipeline or "", run_id=run_id or "")
+    n, lo, hi = M.time_range(backend, db, pipeline=f.pipeline, run_id=f.run_id)
+    bucket = bucket_ms or nice_bucket_ms(max(hi - lo, 1))
+    window = window_ms or bucket
+    title = f"Eddy report: {pipeline or 'all pipelines'}" + (f", run {run_id}" if run_id else "")
+    sections = [_header(n, lo, hi, pipeline, run_id, threshold, bucket, window, generated_ms)]
+    if n == 0:
+        sections.append("<p>No predictions match these filters.</p>")
+    else:
+        sections.append(_quality(backend, db, f, bucket, threshold))
+        sections.append(_calibration(backend, db, f))
+        sections.append(_segments(backend, db, f, segments, threshold))
+        sections.append(_drift(backend, db, f, window, lo, psi_threshold))
+        sections.append(_delays(backend, db, f))
+    sections.append(_alerts(backend, db, f, (lo, hi) if n else None))
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page(title, sections), encoding="utf-8")
+    return out
+
+
+def _header(n: int, lo: int, hi: int, pipeline: str | None, run_id: str | None,
+            threshold: float, bucket: int, window: int, generated_ms: int | None) -> str:
+    rows = [{"pipeline": pipeline or "(all)", "run": run_id or "(all)", "predictions": n,
+             "from": time_label(lo) if n else "", "to": time_label(hi) if n else "",
+             "threshold": threshold, "bucket_min": bucket / 60_000,
+             "drift_window_min": window / 60_000}]
+    gen = (f'<p class="note">generated {escape(time_label(generated_ms))} UTC</p>'
+           if generated_ms is not None else "")
+    return table(rows) + gen + '<p class="note">Times are UTC. Definitions: docs/analytics.md.</p>'
+
+
+def _quality(backend: Backend, db: str, f: M.Filters, bucket: int, threshold: float) -> str:
+    overall = M.model_metrics(backend, db, filters=f, threshold=threshold)
+    over_time = M.model_metrics(backend, db, filters=f, bucket_ms=bucket, threshold=threshold)
+    multi = len({r["run_id"] for r in overall}) > 1
+    charts = []
+    for metric, label in [("roc_auc", "ROC AUC"), ("log_loss", "log loss"),
+                          ("accuracy", "accuracy"), ("f1", f"F1 @ {threshold}"),
+                          ("bias", "bias = mean prediction - mean label"), ("n", "labelled rows")]:
+        series: dict[str, list[tuple[float, float | None]]] = {}
+        for r in over_time:
+            v = r[metric]
+            series.setdefault(_series_name(r, multi), []).append(
+                (r["bucket_ms"], float(v) if v is not None else None))
+        charts.append(line_chart(series, title=f"{label} per model over time", time_x=True))
+    cols = ["run_id", "model", "n", "accuracy", "log_loss", "roc_auc", "precision", "recall",
+            "f1", "bias", "mean_prediction", "mean_label"]
+    return ("<h2>Model quality</h2><h3>Whole period</h3>" + table(overall, cols)
+            + '<div class="charts">' + "".join(charts) + "</div>"
+            + details("Table: metrics per bucket", table(over_time)))
+
+
+def _calibration(backend: Backend, db: str, f: M.Filters) -> str:
+    rows = M.calibration(backend, db, filters=f)
+    multi = len({r["run_id"] for r in rows}) > 1
+    series: dict[str, list[tuple[float, float | None]]] = {}
+    for r in rows:
+        series.setdefault(_series_name(r, multi), []).append(
+            (r["mean_prediction"], r["observed_rate"]))
+    chart = line_chart(series, title="Calibration: observed rate vs mean prediction",
+                       x_range=(0, 1), y_range=(0, 1), diagonal=True)
+    return ("<h2>Calibration</h2>" + chart + details("Table: calibration bins", table(rows)))
+
+
+def _segments(backend: Backend, db: str, f: M.Filters, segments: Sequence[str],
+              threshold: float) -> str:
+    if not segments:
+        return "<h2>Segments</h2><p class=\"note\">No segments configured.</p>"
+    rows = M.segment_metrics(backend, db, segments=segments, filters=f, threshold=threshold)
+    multi = len({r["run_id"] for r in rows}) > 1
+    charts, worst = [], []
+    keys = sorted({(r["run_id"], r["model"], r["segment"]) for r in rows})
+    for run, model, seg in keys:
+        part = [r for r in rows if (r["run_id"], r["model"], r["segment"]) == (run, model, seg)]
+        groups = {r["segment_value"] or "(missing)": {
+            "tpr": r["tpr"], "fpr": r["fpr"], "precision": r["precision"],
+            "selection_rate": r["selection_rate"]} for r in part}
+        top = min(part, key=lambda r: r["rank_worst"])
+        worst.append(top)
+        name = _series_name({"run_id": run, "model": model}, multi)
+        charts.append(bar_chart(groups, title=f"{name}: {seg} (worst: {top['segment_value']}, "
+                                f"disparity {top['disparity']:.3g})", y_range=(0, 1),
+                                highlight=top["segment_value"] or "(missing)"))
+    cols = ["run_id", "model", "segment", "segment_value", "n", "tpr", "fpr", "precision",
+            "selection_rate", "accuracy", "roc_auc", "log_loss", "bias", "tpr_diff_overall",
+            "fpr_diff_overall", "precision_diff_overall", "selection_rate_diff_overall",
+            "tpr_ratio_best", "fpr_ratio_best", "selection_rate_ratio_best", "disparity",
+            "rank_worst"]
+    return ("<h2>Segments and disparity</h2><p class=\"note\">Bars: TPR, FPR, precision and "
+            "selection rate per segment value at the threshold; the worst value (largest "
+            "disparity vs all rows) is in red.</p><h3>Worst segment value per model</h3>"
+            + table(worst, cols) + '<div class="charts">' + "".join(charts) + "</div>"
+            + details("Table: every segment value", table(rows, cols)))
+
+
+def _drift(backend: Backend, db: str, f: M.Filters, window: int, lo: int,
+           psi_threshold: float) -> str:
+    ref_from = (lo // window) * window
+    rows = M.drift(backend, db, window_ms=window, pipeline=f.pipeline, run_id=f.run_id,
+                   ref_from_ms=ref_from, ref_to_ms=ref_from + window, psi_threshold=psi_threshold)
+    names = sorted({f"{r['kind']}:{r['name']}" for r in rows},
+                   key=lambda s: (["feature", "prediction", "label"].index(s.split(":")[0]), s))
+    cols = sorted({r["window_ms"] for r in rows})
+    values = {(f"{r['kind']}:{r['name']}", r["window_ms"]): r["psi"] for r in rows}
+    chart = (heatmap(names, cols, values, title="PSI vs the reference window (feature x window)")
+             if rows else empty_chart("PSI heatmap", "not enough data for drift"))
+    first = M.first_drift(rows)
+    flagged = [{"kind": k, "name": n, "first_drifted_window_ms": w} for (k, n), w in sorted(first.items())]
+    return ("<h2>Drift</h2><p class=\"note\">Reference window: "
+            f"{escape(time_label(ref_from))} + {window / 60_000:g} min. Drifted = PSI &ge; "
+            f"{psi_threshold} and KS above its critical value (alpha 0.001).</p>" + chart
+            + "<h3>First drifted window</h3>" + table(flagged, ["kind", "name", "first_drifted_window_ms"])
+            + details("Table: PSI and KS per window", table(rows)))
+
+
+def _delays(backend: Backend, db: str, f: M.Filters) -> str:
+    rows = M.label_delays(backend, db, filters=f)
+    cols = ["pipeline", "run_id", "n", "mean_ms", "min_ms", "p50_ms", "p75_ms", "p90_ms",
+            "p95_ms", "p99_ms", "max_ms"]
+    return "<h2>Label delays</h2>" + table(rows, cols)
+
+
+def _alerts(backend: Backend, db: str, f: M.Filters, span: tuple[int, int] | None) -> str:
+    rows = M.alerts(backend, db, filters=f)
+    events = M.model_events(backend, db, filters=f)
+    chart = timeline([(r["ts_ms"], str(r["model"]), f"{r['kind']} = {r['value']:.3g} "
+                       f"({r['action']})") for r in rows], title="Alerts timeline",
+                     x_range=span)
+    return ("<h2>Alerts and model events</h2>" + chart + table(rows)
+            + "<h3>Model events</h3>" + table(events))
