@@ -137,7 +137,7 @@ class ModelRegistry:
         redis_client: Any,
         namespace: str,
         *,
-        keep: int = 100,
+        keep: int = 20,
         on_event: Callable[[ModelEvent], None] | None = None,
     ):
         if keep < 0:

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from learners import DriftConfig, JoinConfig, ModelsConfig, ModelSpec, parse_duration_ms
+from learners import DriftConfig, JoinConfig, ModelsConfig, ModelSet, ModelSpec, parse_duration_ms
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "models.md"
 
@@ -91,3 +91,4 @@ def test_docs_yaml_example_parses():
     models = yaml.safe_load(blocks[0])["models"]
     cfg = ModelsConfig.model_validate(models)
     assert cfg.champion.name and cfg.challengers
+    assert ModelSet(cfg).names == [cfg.champion.name, *(c.name for c in cfg.challengers), "baseline"]
