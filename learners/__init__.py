@@ -4,6 +4,7 @@ from learners.build import build_model, check_task, resolve_import_path
 from learners.catalog import CATALOG, CatalogEntry, baseline_for, build_catalog_model
 from learners.config import (
     BASELINE_NAME,
+    DEFAULT_SEED,
     TASKS,
     DriftConfig,
     JoinConfig,
@@ -31,6 +32,7 @@ from learners.sync import refresh, restore, save_checkpoint
 __all__ = [
     "BASELINE_NAME",
     "CATALOG",
+    "DEFAULT_SEED",
     "ROLES",
     "STATUSES",
     "TASKS",

@@ -21,7 +21,7 @@ from typing import Any
 from river import base, reco
 
 from learners.catalog import CATALOG, build_catalog_model
-from learners.config import ModelSpec
+from learners.config import DEFAULT_SEED, ModelSpec
 from learners.exceptions import ModelSpecError
 
 
@@ -98,7 +98,7 @@ def check_task(model: Any, task: str, label: str) -> None:
         raise ModelSpecError(f"{label} built {type(model).__name__}, which is not {kind} as task {task!r} needs")
 
 
-def build_model(spec: ModelSpec, task: str, seed: int | None = None) -> Any:
+def build_model(spec: ModelSpec, task: str, seed: int = DEFAULT_SEED) -> Any:
     """Build the estimator of `spec` for `task`, seeded with `seed` where it takes one."""
     label = f"model {spec.name!r} ({spec.model})"
     if spec.is_import_path:

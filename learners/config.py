@@ -21,6 +21,9 @@ Task = Literal["binary", "multiclass", "regression", "anomaly", "recommendation"
 TASKS: tuple[str, ...] = ("binary", "multiclass", "regression", "anomaly", "recommendation")
 DriftAction = Literal["none", "reset", "promote"]
 
+#: The seed used when none is given: nothing random is ever unseeded.
+DEFAULT_SEED = 42
+
 #: The name the trivial baseline model gets in a `ModelSet`; reserved.
 BASELINE_NAME = "baseline"
 
@@ -141,7 +144,7 @@ class ModelsConfig(_Frozen):
     challengers: list[ModelSpec] = Field(default_factory=list)
     baseline: bool = True
     threshold: float = Field(0.5, ge=0.0, le=1.0)
-    seed: int = 42
+    seed: int = DEFAULT_SEED
     drift: DriftConfig = Field(default_factory=DriftConfig)
 
     @model_validator(mode="after")

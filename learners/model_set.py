@@ -176,7 +176,8 @@ class ModelSet:
         champions = [n for n, r in new.items() if r == "champion"]
         if len(champions) != 1:
             raise LearnersError(
-                f"roles {new} name {len(champions)} champions: exactly one model must be champion"
+                f"roles {new} name {len(champions)} champions: exactly one model must be "
+                "champion; run `eddy models promote NAME` for one of this pipeline's models"
             )
         self._roles = new
 

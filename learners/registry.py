@@ -218,10 +218,13 @@ class ModelRegistry:
         *,
         now_ms: int | None = None,
         roles: Mapping[str, str | None] | None = None,
-        action: str | None = None,
+        action: str | Mapping[str, str] | None = None,
         expected: Mapping[str, int] | None = None,
     ) -> dict[str, int]:
-        """Store several models atomically (a checkpoint sharing one `meta`); name -> version."""
+        """Store several models atomically (a checkpoint sharing one `meta`); name -> version.
+
+        `action` is one action for all, or per name (e.g. ``{"lr": "reset"}``; others default).
+        """
         ts = self._now(now_ms)
         names = list(models)
         meta_dict = dict(meta or {})
@@ -234,7 +237,8 @@ class ModelRegistry:
         args: list[Any] = [len(names), self.keep]
         actions: dict[str, str] = {}
         for name in names:
-            actions[name] = action or ("created" if first[name] else "snapshot")
+            given = action.get(name) if isinstance(action, Mapping) else action
+            actions[name] = given or ("created" if first[name] else "snapshot")
             try:
                 blob = pickle.dumps(models[name], protocol=pickle.HIGHEST_PROTOCOL)
             except Exception as exc:  # pickling errors have many types

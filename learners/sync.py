@@ -20,8 +20,12 @@ def save_checkpoint(
     meta: Mapping[str, Any] | None = None,
     *,
     now_ms: int | None = None,
+    actions: Mapping[str, str] | None = None,
 ) -> dict[str, int]:
     """Save every model of `model_set` atomically with `meta`; record and return the versions.
+
+    `actions` names a model's event action, e.g. ``{"lr": "reset"}`` after a drift reset
+    (default ``created`` for a first version, else ``snapshot``).
 
     Raises `RegistryConflict` if a model's current version is not the one `model_set` holds
     (someone rolled back or saved meanwhile): call `refresh`, then save again.
@@ -31,6 +35,7 @@ def save_checkpoint(
         meta,
         now_ms=now_ms,
         roles=model_set.roles,
+        action=actions,
         expected=model_set.versions,
     )
     model_set.set_versions(versions)

@@ -202,3 +202,22 @@ def test_purge_removes_the_namespace(redis_client, namespace):
     reg.save("lr", trained(5), now_ms=1, role="champion")
     assert reg.purge() >= 5
     assert reg.list() == [] and reg.current_version("lr") == 0
+
+
+def test_checkpoint_actions_name_a_reset(redis_client, namespace):
+    config = ModelsConfig(task="binary", champion={"name": "lr", "model": "logreg"})
+    model_set = ModelSet(config)
+    reg = ModelRegistry(redis_client, namespace)
+    save_checkpoint(reg, model_set, now_ms=1)
+    model_set.reset("lr")
+    save_checkpoint(reg, model_set, now_ms=2, actions={"lr": "reset"})
+    events = [(e["model"], e["version"], e["action"]) for e in reg.drain_events()]
+    assert events == [("lr", 1, "created"), ("baseline", 1, "created"), ("lr", 2, "reset"), ("baseline", 2, "snapshot")]
+    assert reg.snapshot("lr").action == "reset"
+
+
+def test_save_without_now_uses_the_redis_server_clock(redis_client, namespace):
+    reg = ModelRegistry(redis_client, namespace)
+    reg.save("lr", trained(5), role="champion")
+    seconds, _ = redis_client.time()
+    assert abs(reg.snapshot("lr").created_ms - seconds * 1000) < 5_000
