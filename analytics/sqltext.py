@@ -77,10 +77,11 @@ def literal(value: Any) -> str:
 def param_text(value: Any) -> str:
     """Render a query-parameter value in ClickHouse text format (as sent in ``param_x=``).
 
-    Scalars are sent bare (strings unquoted); arrays and tuples use literal syntax.
+    Scalars are sent bare (strings unquoted, backslash-escaped as ClickHouse's escaped text
+    format expects); arrays and tuples use literal syntax.
 
-    >>> param_text("a'b"), param_text(3), param_text(["x", "y"])
-    ("a'b", '3', "['x', 'y']")
+    >>> param_text("a\\tb"), param_text(3), param_text(["x", "y"])
+    ('a\\\\tb', '3', "['x', 'y']")
     """
     if isinstance(value, (list, tuple)):
         return literal(value)
@@ -91,7 +92,7 @@ def param_text(value: Any) -> str:
     if isinstance(value, (int, float)):
         return literal(value)
     if isinstance(value, str):
-        return value
+        return escape_string(value)
     raise ConfigError(f"cannot send {type(value).__name__} as a query parameter")
 
 

@@ -39,8 +39,9 @@ class ChdbBackend(Backend):
             self._session = Session(path + ("?mode=ro" if readonly else ""))
         except Exception as exc:  # chDB raises RuntimeError/ChdbError with the reason
             raise BackendUnavailable(
-                f"cannot open chDB folder {path}: {exc}. Only one process may own a chDB "
-                "folder: query it through that process (eddy's chDB server) instead"
+                f"cannot open chDB folder {path}: {exc}. A chDB folder belongs to one process "
+                "and a process holds one folder at a time: query the owner (eddy's chDB "
+                "server, http://...) instead"
             ) from exc
 
     def query_text(self, sql: str, fmt: str = "TabSeparatedWithNames",
@@ -51,11 +52,20 @@ class ChdbBackend(Backend):
             try:
                 res = self._session.query(sql, fmt, params=params_text(params) or None)
             except Exception as exc:  # ChdbError/RuntimeError: the message carries the code
+                self._drain()
                 raise classify_message(str(exc)) from exc
         if res is None:
             return ""
         data = res.bytes() if hasattr(res, "bytes") else res
         return data.decode("utf-8") if isinstance(data, bytes) else str(data)
+
+    def _drain(self) -> None:
+        """chDB keeps the output of the statements that ran before a failing one (in a
+        multi-statement query) and prepends it to the next result: flush it out now."""
+        try:
+            self._session.query("SELECT 0 FORMAT Null", "TabSeparated")
+        except Exception:  # noqa: S110 - best effort; the original error is raised anyway
+            pass
 
     def _insert_bytes(self, table: str, data: bytes) -> None:
         self.query_text(f"INSERT INTO {table} FORMAT JSONEachRow\n" + data.decode("utf-8"))

@@ -63,8 +63,9 @@ def connect(url: str, *, readonly: bool = False) -> Backend:
     if scheme == "chdb":
         from analytics.backends.chdb import ChdbBackend
 
-        path = urllib.parse.unquote(urllib.parse.urlsplit(url).path)
-        if not path.startswith("/"):
+        parts = urllib.parse.urlsplit(url)
+        path = urllib.parse.unquote(parts.path)
+        if parts.netloc or not path.startswith("/"):
             raise ConfigError(f"chDB URL needs an absolute path: chdb:///abs/path, got {url}")
         return ChdbBackend(path, readonly=readonly)
     if scheme in ("http", "https"):

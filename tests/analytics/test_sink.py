@@ -1,0 +1,109 @@
+import pytest
+
+from analytics.backends import HttpBackend
+from analytics.exceptions import BackendUnavailable, RowError, SinkFull
+from analytics.schema import ensure_schema
+from analytics.sink import Sink
+
+from .fixtures import ServerProcess
+
+T0 = 1767225600000
+
+
+def labels(n, start=0, prefix="e"):
+    return [{"pipeline": "p", "event_id": f"{prefix}{i}", "label": float(i % 2),
+             "label_ts": T0 + i} for i in range(start, start + n)]
+
+
+def count(backend, db, table="labels", final=False):
+    return backend.query(f"SELECT count() AS n FROM {db}.{table}{' FINAL' if final else ''}")[0]["n"]
+
+
+def test_same_rows_twice_are_written_once(chdb_backend, fresh_db):
+    sink = Sink(chdb_backend, fresh_db, max_batch_rows=100)
+    sink.add("labels", labels(250))
+    sink.flush()
+    sink.add("labels", labels(250))           # redelivered
+    sink.add("labels", labels(10, 245))       # overlapping, with 5 new
+    sink.add("labels", labels(3, 1000) * 2)   # duplicates inside one batch
+    sink.flush()
+    assert count(chdb_backend, fresh_db) == 258  # raw count: no duplicate even before merges
+    assert sink.stats.written == 258 and sink.stats.duplicates == 250 + 5 + 3
+
+
+def test_dedup_keys_with_ints_and_times(chdb_backend, fresh_db):
+    dlq = {"pipeline": "p", "source_topic": "p.events", "partition": 2, "offset": 7, "key": b"k",
+           "value": b"\x00bad", "error_class": "bad_magic", "reason": "magic byte 0x61",
+           "ts": T0, "schema_id": None}
+    alert = {"pipeline": "p", "run_id": "r", "model": "m", "kind": "loss_drift", "ts": T0 + 1,
+             "value": 0.3}
+    sink = Sink(chdb_backend, fresh_db)
+    for _ in range(2):
+        sink.add("dlq", [dlq, {**dlq, "offset": 8}])
+        sink.add("alerts", [alert])
+        sink.flush()
+    assert count(chdb_backend, fresh_db, "dlq") == 2 and count(chdb_backend, fresh_db, "alerts") == 1
+    assert chdb_backend.query(f"SELECT base64Decode(value) AS v FROM {fresh_db}.dlq LIMIT 1") == [{"v": "\x00bad"}]
+
+
+def test_batches_bounded_by_size_and_age(chdb_backend, fresh_db):
+    sink = Sink(chdb_backend, fresh_db, max_batch_rows=100, max_batch_age_ms=1000)
+    sink.add("labels", labels(150), now_ms=0)
+    assert sink.maybe_flush(10) == 100 and sink.buffered == 50      # one full batch
+    assert sink.maybe_flush(500) == 0                                 # remainder is young
+    assert sink.maybe_flush(1010) == 50 and sink.buffered == 0        # ... until it is old
+    assert count(chdb_backend, fresh_db) == 150
+
+
+def test_marks_become_committable_only_when_written(chdb_backend, fresh_db):
+    sink = Sink(chdb_backend, fresh_db, max_batch_rows=10)
+    sink.add("labels", labels(5), now_ms=0, mark=("t", 0, 1))
+    sink.add("predictions", [], now_ms=0, mark=("t", 0, 2))
+    sink.add("labels", labels(5, 5), now_ms=0, mark=("t", 0, 3))
+    assert sink.committable() == []
+    sink.maybe_flush(1)   # 10 rows = one full batch
+    assert sink.committable() == [("t", 0, 1), ("t", 0, 2), ("t", 0, 3)]
+
+
+def test_bad_rows_are_refused_before_buffering(chdb_backend, fresh_db):
+    sink = Sink(chdb_backend, fresh_db)
+    with pytest.raises(RowError):
+        sink.add("labels", labels(3) + [{"pipeline": "p"}])
+    assert sink.buffered == 0
+
+
+def test_outage_backpressure_and_catch_up(tmp_path):
+    """A real chDB server process is stopped and restarted under the sink."""
+    srv = ServerProcess(tmp_path / "chdb").start()
+    try:
+        backend = HttpBackend(srv.url, timeout_s=5)
+        ensure_schema(backend, "out", ttl_days=3650)
+        sink = Sink(backend, "out", max_batch_rows=100, max_buffered_rows=300,
+                    retry_initial_ms=100, retry_max_ms=1000)
+        sink.add("labels", labels(100), now_ms=0)
+        assert sink.maybe_flush(1) == 100
+
+        srv.stop()
+        sink.add("labels", labels(100, 100), now_ms=10)
+        assert sink.maybe_flush(20) == 0                      # outage: nothing written, no raise
+        assert not sink.healthy and sink.buffered == 100
+        assert sink.retry_at_ms == 120                        # backoff 100 ms
+        assert sink.maybe_flush(50) == 0 and sink.stats.failures == 1   # waits for the backoff
+        assert sink.maybe_flush(120) == 0 and sink.retry_at_ms == 320   # doubles
+        sink.add("labels", labels(200, 200), now_ms=130)
+        assert sink.backpressure                               # 300 buffered: pause consuming
+        with pytest.raises(SinkFull):
+            sink.add("labels", labels(1, 999), now_ms=140)
+        with pytest.raises(BackendUnavailable):
+            sink.flush(150)
+
+        srv.start()                                            # same folder, same port
+        assert sink.maybe_flush(10_000) == 300                 # catches up
+        assert sink.healthy and sink.buffered == 0 and not sink.backpressure
+        sink.add("labels", labels(400), now_ms=10_001)         # everything redelivered
+        sink.flush()
+        assert count(backend, "out") == 400 and count(backend, "out", final=True) == 400
+        ids = backend.query("SELECT min(event_id) AS lo, uniqExact(event_id) AS n FROM out.labels")
+        assert ids == [{"lo": "e0", "n": 400}]
+    finally:
+        srv.stop()
