@@ -109,7 +109,8 @@ class DriftMonitor:
         """Carry out ``alert["action"]`` on `model_set`; return what was done, or None.
 
         ``reset`` rebuilds the alerting model; ``promote`` (champion alerts only) makes the
-        challenger with the lowest recent loss champion if it beats the champion's recent loss.
+        challenger with the lowest recent loss champion if it beats the champion's recent loss
+        (a challenger needs ``min(recent_window, grace_period)`` recent losses to be ranked).
         ``alert["action"]`` and ``alert["detail"]`` are updated to tell what happened.
         """
         action = alert.get("action", "none")
@@ -130,10 +131,13 @@ class DriftMonitor:
             if roles.get(model) != "champion":
                 return self._skip(alert, f"{model!r} is not the champion")
             champion_recent = self.recent_loss(model)
+            enough = min(self.config.recent_window, self.config.grace_period)
             ranked = sorted(
                 (rec[0], name)
                 for name, role in roles.items()
-                if role == "challenger" and (rec := self.recent_loss(name)) is not None
+                if role == "challenger"
+                and (rec := self.recent_loss(name)) is not None
+                and rec[1] >= enough
             )
             if not ranked or champion_recent is None or ranked[0][0] >= champion_recent[0]:
                 return self._skip(alert, "no challenger has a lower recent loss than the champion")

@@ -141,6 +141,8 @@ class Learner:
                 )
             self._pending[event_id] = (label, now_ms)
             return self._count(LearnOutcome(event_id, "early", label, detail="waiting for snapshot"))
+        # a first copy may be waiting: learn once, now, and forget the waiting copy
+        self._pending.pop(event_id, None)
         return self._learn(event_id, label, snapshot, now_ms)
 
     def on_snapshot(

@@ -142,3 +142,20 @@ def test_promotion_reaches_scorers_through_the_registry(redis_client, namespace)
     events = registry.drain_events()
     assert ("fast", "promote") in {(e["model"], e["action"]) for e in events}
     assert ("slow", "demote") in {(e["model"], e["action"]) for e in events}
+
+
+def test_a_challenger_with_too_few_recent_losses_is_not_promoted():
+    config = ModelsConfig(
+        task="binary",
+        champion={"name": "a", "model": "logreg"},
+        challengers=[{"name": "b", "model": "logreg"}],
+        drift={"action": "promote", "grace_period": 30},
+    )
+    model_set = ModelSet(config)
+    mon = DriftMonitor(config.drift)
+    for i in range(100):
+        mon.update("a", 0.9, None, i)
+    for i in range(5):
+        mon.update("b", 0.01, None, i)
+    alert = {"model": "a", "kind": "loss_drift", "ts": 100, "value": 1.0, "action": "promote", "detail": "x"}
+    assert mon.apply(alert, model_set) is None and model_set.champion_name == "a"

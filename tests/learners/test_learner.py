@@ -120,3 +120,13 @@ def test_state_is_json_and_round_trips():
     assert other.offsets == {0: 8, 1: 4} and other.pending_ids == ["e2"]
     assert other.learn(label("e1"), SNAP, now_ms=3).status == "duplicate"
     assert other.on_snapshot("e2", SNAP, now_ms=4).status == "learned"
+
+
+def test_a_waiting_label_redelivered_with_its_snapshot_is_learned_once():
+    learner, recorder = new_learner(early_label_wait="1h")
+    assert learner.learn(label("e1"), None, now_ms=0).status == "early"
+    assert learner.learn(label("e1"), SNAP, now_ms=1).status == "learned"
+    assert learner.pending_ids == []
+    assert learner.on_snapshot("e1", SNAP, now_ms=2) is None
+    assert learner.retry(3, lambda ids: {i: SNAP for i in ids}) == []
+    assert len(recorder.records) == 1
