@@ -27,7 +27,8 @@ from learners.model_set import ROLES, ModelSet
 from learners.predict import Prediction, learn, loss, normalize_label, predict
 from learners.registry import Head, ModelRegistry, Snapshot, VersionInfo
 from learners.snapshot import decode_snapshot, encode_snapshot, make_snapshot
-from learners.sync import refresh, restore, save_checkpoint
+from learners.snapshot_store import SnapshotStore
+from learners.sync import Refresher, refresh, restore, save_checkpoint
 
 __all__ = [
     "BASELINE_NAME",
@@ -53,9 +54,11 @@ __all__ = [
     "ModelSpecError",
     "ModelsConfig",
     "Prediction",
+    "Refresher",
     "RegistryConflict",
     "RegistryError",
     "Snapshot",
+    "SnapshotStore",
     "VersionInfo",
     "VersionNotFound",
     "baseline_for",

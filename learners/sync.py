@@ -75,3 +75,31 @@ def restore(registry: ModelRegistry, model_set: ModelSet) -> dict[str, Any] | No
         if best is None or snap.meta.get("seq", -1) > best.get("seq", -1):
             best = snap.meta
     return best
+
+
+class Refresher:
+    """Polls the registry at most every `interval_ms` and hot-swaps changed models.
+
+    `lags_ms` records, for each swap, how long after its save the version went live here
+    (``now_ms - created_ms``): the snapshot lag of this worker.
+
+    Time is injected: call `maybe_refresh(now_ms)` from the worker's loop or timer.
+    """
+
+    def __init__(self, registry: ModelRegistry, model_set: ModelSet, interval_ms: int):
+        if interval_ms < 0:
+            raise ValueError(f"interval_ms={interval_ms}: give 0 (every call) or a positive interval")
+        self.registry = registry
+        self.model_set = model_set
+        self.interval_ms = interval_ms
+        self.last_ms: int | None = None
+        self.lags_ms: list[int] = []
+
+    def maybe_refresh(self, now_ms: int) -> dict[str, Snapshot]:
+        """Refresh if the interval has passed since the last poll; return what was loaded."""
+        if self.last_ms is not None and now_ms - self.last_ms < self.interval_ms:
+            return {}
+        self.last_ms = now_ms
+        loaded = refresh(self.registry, self.model_set)
+        self.lags_ms.extend(now_ms - snap.created_ms for snap in loaded.values())
+        return loaded
