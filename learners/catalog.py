@@ -127,10 +127,10 @@ def build_catalog_model(name: str, params: Mapping[str, Any], seed: int | None) 
     accepted = _accepted(entry.river_class)
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
-        extra = ", lr" if entry.optimizer_param else ""
+        extra = entry.optimizer_param is not None
         raise ModelSpecError(
             f"catalog model {name!r} does not accept {', '.join(unknown)}: "
-            f"accepted params are {', '.join(accepted)}{extra}"
+            f"accepted params are {', '.join(accepted + (['lr'] if extra else [])) or '(none)'}"
         )
     if entry.seeded and "seed" not in kwargs:
         kwargs["seed"] = seed
