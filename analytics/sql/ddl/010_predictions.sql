@@ -23,5 +23,5 @@ CREATE TABLE IF NOT EXISTS {db}.predictions
 ENGINE = ReplacingMergeTree(inserted_at)
 PARTITION BY toYYYYMMDD(event_ts)
 ORDER BY (run_id, model, event_id)
-TTL toDateTime(event_ts) + toIntervalDay({ttl_days})
+TTL toDateTime(inserted_at) + toIntervalDay({ttl_days})
 COMMENT 'eddy schema v1: predictions, deduplicated by (run_id, model, event_id)';

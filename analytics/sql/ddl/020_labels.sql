@@ -11,5 +11,5 @@ CREATE TABLE IF NOT EXISTS {db}.labels
 ENGINE = ReplacingMergeTree(inserted_at)
 PARTITION BY toYYYYMMDD(label_ts)
 ORDER BY (pipeline, event_id)
-TTL toDateTime(label_ts) + toIntervalDay({ttl_days})
+TTL toDateTime(inserted_at) + toIntervalDay({ttl_days})
 COMMENT 'eddy schema v1: labels, deduplicated by (pipeline, event_id)';

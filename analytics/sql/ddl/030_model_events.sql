@@ -13,5 +13,5 @@ CREATE TABLE IF NOT EXISTS {db}.model_events
 ENGINE = ReplacingMergeTree(inserted_at)
 PARTITION BY toYYYYMMDD(ts)
 ORDER BY (pipeline, run_id, model, version, action, ts)
-TTL toDateTime(ts) + toIntervalDay({ttl_days})
+TTL toDateTime(inserted_at) + toIntervalDay({ttl_days})
 COMMENT 'eddy schema v1: model events, deduplicated by (pipeline, run_id, model, version, action, ts)';

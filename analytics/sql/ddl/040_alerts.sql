@@ -14,5 +14,5 @@ CREATE TABLE IF NOT EXISTS {db}.alerts
 ENGINE = ReplacingMergeTree(inserted_at)
 PARTITION BY toYYYYMMDD(ts)
 ORDER BY (pipeline, run_id, model, kind, ts)
-TTL toDateTime(ts) + toIntervalDay({ttl_days})
+TTL toDateTime(inserted_at) + toIntervalDay({ttl_days})
 COMMENT 'eddy schema v1: alerts, deduplicated by (pipeline, run_id, model, kind, ts)';

@@ -16,5 +16,5 @@ CREATE TABLE IF NOT EXISTS {db}.dlq
 ENGINE = ReplacingMergeTree(inserted_at)
 PARTITION BY toYYYYMMDD(ts)
 ORDER BY (source_topic, `partition`, `offset`)
-TTL toDateTime(ts) + toIntervalDay({ttl_days})
+TTL toDateTime(inserted_at) + toIntervalDay({ttl_days})
 COMMENT 'eddy schema v1: dead letters (key/value base64), deduplicated by (source_topic, partition, offset)';

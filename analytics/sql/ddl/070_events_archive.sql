@@ -14,5 +14,5 @@ CREATE TABLE IF NOT EXISTS {db}.events_archive
 ENGINE = ReplacingMergeTree(inserted_at)
 PARTITION BY toYYYYMMDD(event_ts)
 ORDER BY (pipeline, event_id)
-TTL toDateTime(event_ts) + toIntervalDay({ttl_days})
+TTL toDateTime(inserted_at) + toIntervalDay({ttl_days})
 COMMENT 'eddy schema v1: event archive (payload base64 of the original bytes), deduplicated by (pipeline, event_id)';

@@ -11,5 +11,5 @@ CREATE TABLE IF NOT EXISTS {db}.quality_counters
 ENGINE = ReplacingMergeTree(inserted_at)
 PARTITION BY toYYYYMMDD(ts)
 ORDER BY (pipeline, run_id, counter, ts)
-TTL toDateTime(ts) + toIntervalDay({ttl_days})
+TTL toDateTime(inserted_at) + toIntervalDay({ttl_days})
 COMMENT 'eddy schema v1: quality counters, deduplicated by (pipeline, run_id, counter, ts)';
