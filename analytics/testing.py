@@ -37,7 +37,8 @@ def synthetic_stream(*, seed: int = 7, n_windows: int = 8, per_window: int = 150
     """Generate a binary-classification stream scored by a champion and a shadow challenger.
 
     - ``f_drift`` shifts from N(0, 1) to N(1.5, 1) at ``base_ms + drift_at * window_ms``;
-      ``f_stable``, ``f_amount`` and ``f_count`` keep their distribution.
+      ``f_stable``, ``f_amount`` and ``f_count`` keep their distribution. Labels follow the
+      unshifted value, the models read the shifted one: predictions drift, quality drops.
     - The champion over-scores segment ``region = C`` (+2 on the logit): higher FPR and
       selection rate there.
     - 90% of events get a label, ``label_ts = event_ts + Exp(10 min)``.
@@ -53,11 +54,13 @@ def synthetic_stream(*, seed: int = 7, n_windows: int = 8, per_window: int = 150
     f_count = rng.poisson(4.0, n).astype(float)
     region = rng.choice(np.array(["A", "B", "C", "D"]), n)
     channel = rng.choice(np.array(["web", "app"]), n)
+    # labels follow the latent (pre-shift) value; the models read the observed, shifted one
     logit = 1.4 * f_stable + 0.9 * (f_drift - after * 1.5) - 0.4 + 0.02 * (f_count - 4)
+    seen = 1.4 * f_stable + 0.9 * f_drift - 0.4 + 0.02 * (f_count - 4)
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(float)
-    champ_logit = logit + rng.normal(0, 0.6, n) + np.where(region == "C", 2.0, 0.0)
+    champ_logit = seen + rng.normal(0, 0.6, n) + np.where(region == "C", 2.0, 0.0)
     champ = 1 / (1 + np.exp(-champ_logit))
-    chall = 1 / (1 + np.exp(-(0.6 * logit + rng.normal(0, 1.0, n))))
+    chall = 1 / (1 + np.exp(-(0.6 * seen + rng.normal(0, 1.0, n))))
     labelled = rng.random(n) < 0.9
     delay = rng.exponential(600_000, n).astype(np.int64)
     predictions, labels = [], []

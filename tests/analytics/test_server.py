@@ -12,6 +12,8 @@ from analytics.sink import Sink
 
 from .fixtures import ServerProcess
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):

@@ -72,6 +72,7 @@ def test_bad_rows_are_refused_before_buffering(chdb_backend, fresh_db):
     assert sink.buffered == 0
 
 
+@pytest.mark.integration
 def test_outage_backpressure_and_catch_up(tmp_path):
     """A real chDB server process is stopped and restarted under the sink."""
     srv = ServerProcess(tmp_path / "chdb").start()
