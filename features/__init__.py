@@ -13,7 +13,7 @@ from features.hashing import stable_hash
 from features.memory_store import MemoryStateStore
 from features.redis_store import RedisStateStore
 from features.spec import DerivedFeature, FeatureSet, PassthroughFeature, WindowFeature
-from features.state import CommitResult, LoadResult, StateStore, StateWrite
+from features.state import CommitResult, LoadResult, StateStore
 
 __all__ = [
     "CommitResult",
@@ -32,7 +32,6 @@ __all__ = [
     "StateConflictError",
     "StateStore",
     "StateStoreError",
-    "StateWrite",
     "WindowFeature",
     "lookup",
     "parse_duration",

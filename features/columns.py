@@ -61,8 +61,15 @@ class ColumnPlan:
         )
 
 
-def extract(events: Sequence[Mapping], plan: ColumnPlan) -> Columns:
-    """Columns of `events` per `plan`; invalid events are listed in `Columns.problems`."""
+_HASH_CACHE_LIMIT = 1_000_000
+
+
+def extract(events: Sequence[Mapping], plan: ColumnPlan, hash_cache: dict | None = None) -> Columns:
+    """Columns of `events` per `plan`; invalid events are listed in `Columns.problems`.
+
+    `hash_cache` (str -> hash) is reused across batches when given; it is cleared when it
+    grows past a million entries.
+    """
     problems: dict[int, list[str]] = {}
 
     def bad(i: int, reason: str) -> None:
@@ -73,7 +80,12 @@ def extract(events: Sequence[Mapping], plan: ColumnPlan) -> Columns:
     ids = _str_column([e.get(plan.id_field) for e in events], f"id field {plan.id_field!r}", bad)
     keys = {ent: _str_column([e.get(ent) for e in events], f"key field {ent!r}", bad) for ent in plan.entities}
     numeric = {f: _float_column([e.get(f) for e in events], f, bad) for f in plan.numeric_fields}
-    hashes = {f: _hash_column([e.get(f) for e in events], f, bad) for f in plan.distinct_fields}
+    if hash_cache is None or len(hash_cache) > _HASH_CACHE_LIMIT:
+        if hash_cache is not None:
+            hash_cache.clear()
+        else:
+            hash_cache = {}
+    hashes = {f: _hash_column([e.get(f) for e in events], f, bad, hash_cache) for f in plan.distinct_fields}
     passthrough = np.zeros((m, len(plan.passthrough)), dtype=np.float64)
     for j, (fname, default) in enumerate(plan.passthrough):
         passthrough[:, j] = _passthrough_column([e.get(fname) for e in events], fname, default, bad)
@@ -140,7 +152,7 @@ def _float_column(values: list, name: str, bad) -> np.ndarray:
     return out
 
 
-def _hash_column(values: list, name: str, bad) -> np.ndarray:
+def _hash_column(values: list, name: str, bad, cache: dict) -> np.ndarray:
     types = set(map(type, values))
     if types <= _NUMBER_TYPES:
         try:
@@ -149,8 +161,12 @@ def _hash_column(values: list, name: str, bad) -> np.ndarray:
             arr = None
         if arr is not None and np.isfinite(arr).all():
             return (arr + 0.0).view(np.int64).copy()
+    if types == {str}:
+        get = cache.get
+        hs = [get(v) for v in values]
+        if None not in hs:
+            return np.array(hs, dtype=np.int64)
     out = np.zeros(len(values), dtype=np.int64)
-    cache: dict = {}
     for i, v in enumerate(values):
         if v is None:
             bad(i, f"missing value field {name!r}")

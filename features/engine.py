@@ -20,7 +20,7 @@ from features.columns import ColumnPlan, Columns, extract
 from features.exceptions import FeatureInputError, StateConflictError, StateStoreError
 from features.kernels import STATUS_FOREIGN_STATE, window_kernel
 from features.spec import FeatureSet
-from features.state import EntityLayout, StateStore, StateWrite, join_blobs, split_blobs
+from features.state import EntityLayout, StateStore, join_blobs, split_blobs
 
 
 @dataclass
@@ -93,6 +93,7 @@ class FeatureEngine:
         self.names: list[str] = feature_set.names
         self.stats = EngineStats()
         self._plan = ColumnPlan.build(feature_set, ts_field, id_field)
+        self._hash_cache: dict[str, int] = {}
         index = {n: j for j, n in enumerate(self.names)}
         self._layouts = {
             ent: EntityLayout.build(ent, feature_set.windows_of(ent), feature_set.allowed_lateness)
@@ -111,7 +112,7 @@ class FeatureEngine:
     # ------------------------------------------------------------------ public API
     def validate(self, events: Sequence[Mapping]) -> list[tuple[int, str]]:
         """(index, reason) for every event that `process` cannot take (send those to the DLQ)."""
-        return extract(events, self._plan).problem_list()
+        return extract(events, self._plan, self._hash_cache).problem_list()
 
     def process(
         self, events: Sequence[Mapping], *, partition_offsets: Mapping | None = None
@@ -178,7 +179,7 @@ class FeatureEngine:
 
     # ------------------------------------------------------------------ internals
     def _columns(self, events: Sequence[Mapping]) -> Columns:
-        cols = extract(events, self._plan)
+        cols = extract(events, self._plan, self._hash_cache)
         if cols.problems:
             listed = cols.problem_list()
             shown = "; ".join(f"#{i}: {r}" for i, r in listed[:5])
@@ -244,20 +245,26 @@ class FeatureEngine:
         """Commit, reloading/recomputing conflicting keys; False when a full reload is needed."""
         fs = self.feature_set
         for _attempt in range(self.max_retries):
-            writes: list[StateWrite] = []
-            where: list[tuple[_EntityRun, int]] = []
+            keys: list[tuple[str, str]] = []
+            tokens: list = []
+            blobs: list[bytes] = []
+            parts: list[tuple[_EntityRun, list[int]]] = []
             for run in runs:
-                for kidx, blob in run.new_blobs.items():
-                    writes.append(StateWrite(run.layout.entity, run.keys[kidx], run.tokens[kidx], blob))
-                    where.append((run, kidx))
+                ent, rkeys, rtokens = run.layout.entity, run.keys, run.tokens
+                kidxs = list(run.new_blobs)
+                keys.extend([(ent, rkeys[k]) for k in kidxs])
+                tokens.extend([rtokens[k] for k in kidxs])
+                blobs.extend(run.new_blobs.values())
+                parts.append((run, kidxs))
             result = self.store.commit(
-                writes, applied, state_ttl_ms=fs.state_ttl, dedup_horizon_ms=fs.dedup_horizon
+                keys, tokens, blobs, applied, state_ttl_ms=fs.state_ttl, dedup_horizon_ms=fs.dedup_horizon
             )
             if result.ok:
                 return True
             self.stats.conflicts += 1
             if result.seen_conflicts:
                 return False
+            where = [(run, k) for run, kidxs in parts for k in kidxs]
             stale = [where[i] for i in result.conflicts]
             reloaded = self.store.load([(r.layout.entity, r.keys[k]) for r, k in stale], [])
             touched: dict[int, tuple[_EntityRun, list[int]]] = {}

@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from features.state import CommitResult, EntityKey, LoadResult, StateStore, StateWrite
+from typing import Any
+
+from features.state import CommitResult, EntityKey, LoadResult, StateStore
 
 
 class MemoryStateStore(StateStore):
@@ -38,7 +40,9 @@ class MemoryStateStore(StateStore):
 
     def commit(
         self,
-        writes: Sequence[StateWrite],
+        keys: Sequence[EntityKey],
+        tokens: Sequence[Any],
+        blobs: Sequence[bytes],
         applied_ids: Sequence[str],
         *,
         state_ttl_ms: int,
@@ -46,14 +50,13 @@ class MemoryStateStore(StateStore):
     ) -> CommitResult:
         """Compare-and-set all writes and mark `applied_ids`, all or nothing."""
         with self._lock:
-            conflicts = [
-                i for i, w in enumerate(writes) if self._states.get((w.entity, w.key), (0, None))[0] != w.token
-            ]
+            states = self._states
+            conflicts = [i for i, (k, t) in enumerate(zip(keys, tokens, strict=True)) if states.get(k, (0,))[0] != t]
             seen_conflicts = [i for i, eid in enumerate(applied_ids) if eid in self._seen]
             if conflicts or seen_conflicts:
                 return CommitResult(conflicts=conflicts, seen_conflicts=seen_conflicts)
-            for w in writes:
-                self._states[(w.entity, w.key)] = (w.token + 1, w.blob)
+            for k, t, b in zip(keys, tokens, blobs, strict=True):
+                states[k] = (t + 1, b)
             self._seen.update(applied_ids)
         return CommitResult()
 

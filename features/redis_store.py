@@ -17,7 +17,9 @@ from collections.abc import Sequence
 import redis
 
 from features.exceptions import StateStoreError
-from features.state import CommitResult, EntityKey, LoadResult, StateStore, StateWrite
+from typing import Any
+
+from features.state import CommitResult, EntityKey, LoadResult, StateStore
 
 # KEYS: n state keys, then m seen keys.
 # ARGV: n, m, state_ttl_ms, dedup_ms, n expected tokens ("" = absent), n new values.
@@ -25,15 +27,23 @@ COMMIT_LUA = """
 local n = tonumber(ARGV[1])
 local m = tonumber(ARGV[2])
 local bad = {}
-for i = 1, n do
-  if redis.call('GETRANGE', KEYS[i], 0, 7) ~= ARGV[4 + i] then
-    bad[#bad + 1] = i - 1
+local seen = {}
+for lo = 1, n, 4000 do
+  local hi = math.min(lo + 3999, n)
+  local cur = redis.call('MGET', unpack(KEYS, lo, hi))
+  for i = lo, hi do
+    local v = cur[i - lo + 1]
+    local token = ''
+    if v then token = string.sub(v, 1, 8) end
+    if token ~= ARGV[4 + i] then bad[#bad + 1] = i - 1 end
   end
 end
-local seen = {}
-for j = 1, m do
-  if redis.call('EXISTS', KEYS[n + j]) == 1 then
-    seen[#seen + 1] = j - 1
+for lo = n + 1, n + m, 4000 do
+  local hi = math.min(lo + 3999, n + m)
+  if redis.call('EXISTS', unpack(KEYS, lo, hi)) > 0 then
+    for j = lo, hi do
+      if redis.call('EXISTS', KEYS[j]) == 1 then seen[#seen + 1] = j - n - 1 end
+    end
   end
 end
 if #bad > 0 or #seen > 0 then
@@ -42,8 +52,8 @@ end
 for i = 1, n do
   redis.call('SET', KEYS[i], ARGV[4 + n + i], 'PX', ARGV[3])
 end
-for j = 1, m do
-  redis.call('SET', KEYS[n + j], '1', 'PX', ARGV[4])
+for j = n + 1, n + m do
+  redis.call('SET', KEYS[j], '1', 'PX', ARGV[4])
 end
 return {bad, seen}
 """
@@ -101,23 +111,24 @@ class RedisStateStore(StateStore):
 
     def commit(
         self,
-        writes: Sequence[StateWrite],
+        keys: Sequence[EntityKey],
+        tokens: Sequence[Any],
+        blobs: Sequence[bytes],
         applied_ids: Sequence[str],
         *,
         state_ttl_ms: int,
         dedup_horizon_ms: int,
     ) -> CommitResult:
         """Run the compare-and-set script (one round trip)."""
-        if not writes and not applied_ids:
+        if not keys and not applied_ids:
             return CommitResult()
         sp, kp = self._state_prefix, self._seen_prefix
-        keys = [f"{sp}{w.entity}:{w.key}" for w in writes]
-        keys.extend(f"{kp}{i}" for i in applied_ids)
-        expected = [w.token for w in writes]
-        new_values = [_next_token(w.token) + w.blob for w in writes]
-        args = [len(writes), len(applied_ids), int(state_ttl_ms), int(dedup_horizon_ms), *expected, *new_values]
+        rkeys = [f"{sp}{e}:{k}" for e, k in keys]
+        rkeys.extend([f"{kp}{i}" for i in applied_ids])
+        new_values = [_next_token(t) + b for t, b in zip(tokens, blobs, strict=True)]
+        args = [len(keys), len(applied_ids), int(state_ttl_ms), int(dedup_horizon_ms), *tokens, *new_values]
         try:
-            bad, seen = self._commit(keys=keys, args=args)
+            bad, seen = self._commit(keys=rkeys, args=args)
         except redis.RedisError as exc:
             raise StateStoreError(f"committing feature state to Redis failed: {exc}; check the server") from exc
         return CommitResult(conflicts=[int(i) for i in bad], seen_conflicts=[int(j) for j in seen])

