@@ -23,7 +23,7 @@ class ConnectBackend(Backend):
         self.url = redact_url(dsn)
         self.readonly = readonly
         opts = parse_dsn(dsn)
-        settings = {"readonly": 1} if readonly else {}
+        settings = {"readonly": 2} if readonly else {}
         try:
             import clickhouse_connect
 
@@ -43,7 +43,8 @@ class ConnectBackend(Backend):
     def query_text(self, sql: str, fmt: str = "TabSeparatedWithNames",
                    params: Mapping[str, Any] | None = None) -> str:
         try:
-            data = self._client.raw_query(sql, parameters=dict(params or {}), fmt=fmt)
+            data = self._client.raw_query(sql, parameters=dict(params or {}), fmt=fmt,
+                                          settings={"output_format_json_quote_64bit_integers": 0})
         except Exception as exc:
             raise self._wrap(exc) from exc
         return data.decode("utf-8")

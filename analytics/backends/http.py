@@ -21,7 +21,8 @@ class HttpBackend(Backend):
     """POST queries to ``url`` (``http://host:port``) with urllib.
 
     ``readonly=False`` (default) sends ``readonly=0`` so Eddy's chDB server accepts writes; with
-    ``readonly=True`` the server refuses every write (``eddy sql`` without ``--write``).
+    ``readonly=True`` it sends ``readonly=2`` and the server refuses every write (``eddy sql``
+    without ``--write``); a ClickHouse server reads the same parameter the same way.
     Credentials in the URL go in ``X-ClickHouse-User``/``X-ClickHouse-Key`` headers and never
     appear in messages or ``repr``.
     """
@@ -42,8 +43,9 @@ class HttpBackend(Backend):
         self.timeout_s = timeout_s
 
     def _post(self, body: bytes, args: dict[str, str]) -> str:
-        if not self.readonly:
-            args = {**args, "readonly": "0"}
+        # readonly=2 (not 1) still lets a real ClickHouse server accept the format settings
+        args = {**args, "readonly": "2" if self.readonly else "0",
+                "output_format_json_quote_64bit_integers": "0"}
         full = self._base + "?" + urllib.parse.urlencode(args)
         req = urllib.request.Request(full, data=body, headers=self._headers, method="POST")
         try:
