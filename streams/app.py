@@ -1,0 +1,260 @@
+"""The Faust worker: score, learn and sink agents over a pipeline's topics, built in a factory.
+
+```
+<p>.events  --score agent-->  <p>.scores (champion), <p>.shadow-scores, <p>.dlq
+<p>.labels  --learn agent-->  model versions (Redis registry), <p>.model-events, <p>.alerts
+<p>.scores, .shadow-scores, .labels, .model-events, .alerts, .dlq  --sink agent-->  ClickHouse
+```
+
+Micro-batches come from `stream.take_events(batch_size, within=batch_window)`; each batch is
+decoded, scored and published as a whole (one Redis round trip for features, one for snapshots,
+produce futures awaited together) and acknowledged only after its outputs are written: at least
+once, made exactly-once in effect by event-id dedup in the feature store, snapshots keyed by
+source offset, and id-keyed ClickHouse tables.
+
+Learning: the labels topic has one partition, so exactly one worker of a group owns it and is the
+learner. It saves a model version after every batch of labels (so every score names the exact
+version that made it); other workers hot-swap to the newest version every `model_refresh` s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import faust
+import redis
+
+from learners import ModelRegistry, refresh, restore, save_checkpoint
+from schemas import DecodeFailure, dlq_record_from_failure
+from streams.config import PipelineConfig
+from streams.endpoints import Endpoints
+from streams.processor import Processor, Source
+from streams.sink_rows import SinkRouter
+from streams.wiring import Codecs, live_processor, model_registry, redis_client
+
+log = logging.getLogger("eddy.worker")
+
+#: Redis hash of a pipeline's live counters (read by `eddy status` and `make demo`).
+COUNTERS = "eddy:{ns}:counters"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class WorkerRuntime:
+    """Everything a worker holds besides the Faust app: processor, registry, codecs, counters."""
+
+    def __init__(self, config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_id: str) -> None:
+        self.config = config
+        self.redis = redis_client(endpoints.redis)
+        self.processor: Processor = live_processor(config, self.redis, run_id)
+        self.registry: ModelRegistry = model_registry(config, self.redis)
+        self.codecs = codecs
+        self.run_id = run_id
+        self.counters_key = COUNTERS.format(ns=config.pipeline)
+        meta = restore(self.registry, self.processor.models)
+        if meta and self.processor.learner is not None:
+            self.processor.learner.load_state(meta)
+            log.info("resumed models %s from the registry", self.processor.models.versions)
+
+    def count(self, **deltas: int) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for k, v in deltas.items():
+            if v:
+                pipe.hincrby(self.counters_key, k, v)
+        pipe.execute()
+
+
+def _retrying(what: str) -> Callable:
+    """Retry a batch step on Redis outages with backoff instead of crashing the agent."""
+
+    def wrap(fn: Callable) -> Callable:
+        async def run(*args: Any, **kwargs: Any) -> Any:
+            delay = 0.2
+            while True:
+                try:
+                    return fn(*args, **kwargs)
+                except (redis.ConnectionError, redis.TimeoutError) as exc:
+                    log.warning("%s: Redis unavailable (%s); retrying in %.1fs", what, type(exc).__name__, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+        return run
+
+    return wrap
+
+
+def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_id: str, *,
+              sink: Any | None = None, web_port: int | None = None) -> tuple[faust.App, WorkerRuntime]:
+    """A Faust app with the score, learn and (if `sink` is given) sink agents of `config`."""
+    topics = config.topics
+    wc = config.worker
+    app = faust.App(
+        f"eddy-{config.pipeline}",
+        broker=endpoints.kafka_url,
+        store="memory://",
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_partitions=config.partitions,
+        topic_replication_factor=1,
+        web_enabled=web_port is not None,
+        web_port=web_port or 6066,
+        web_bind="127.0.0.1",
+        broker_session_timeout=6.0,
+        broker_heartbeat_interval=1.0,
+        broker_rebalance_timeout=20.0,
+        broker_max_poll_records=wc.batch_size * 4,
+        stream_buffer_maxsize=wc.batch_size * 4,
+        consumer_auto_offset_reset="earliest",
+        producer_linger_ms=5,
+        producer_max_request_size=4_000_000,
+    )
+    rt = WorkerRuntime(config, endpoints, codecs, run_id)
+    proc = rt.processor
+    reader = codecs.event_schema
+
+    def t(name: str, partitions: int | None = None) -> faust.TopicT:
+        return app.topic(name, key_type=bytes, value_type=bytes, partitions=partitions)
+
+    events_t = t(topics.events, config.partitions)
+    labels_t = t(topics.labels, 1)
+    scores_t = t(topics.scores, config.partitions)
+    shadow_t = t(topics.shadow_scores, config.partitions)
+    model_events_t = t(topics.model_events, 1)
+    alerts_t = t(topics.alerts, 1)
+    dlq_t = t(topics.dlq, 1)
+
+    async def publish(pairs: list[tuple[faust.TopicT, bytes | None, bytes]]) -> None:
+        futures = [await app.producer.send(tp.get_topic_name(), key, value, None, None, None) for tp, key, value in pairs]
+        if futures:
+            await asyncio.gather(*futures)
+
+    def enc(attr: str, rec: dict) -> bytes:
+        return codecs.encode(attr, rec)
+
+    def learn_records(out: Any) -> list[tuple[faust.TopicT, bytes | None, bytes]]:
+        pairs: list[tuple[faust.TopicT, bytes | None, bytes]] = []
+        for alert in out.alerts:
+            rec = {"pipeline": config.pipeline, "run_id": run_id, "model": alert["model"], "kind": alert["kind"],
+                   "ts": int(alert["ts"]), "value": float(alert.get("value") or 0.0),
+                   "action": str(alert.get("action", "none")), "detail": str(alert.get("detail", ""))}
+            pairs.append((alerts_t, alert["model"].encode(), enc("alerts", rec)))
+        return pairs
+
+    def model_event_records() -> list[tuple[faust.TopicT, bytes | None, bytes]]:
+        pairs = []
+        for ev in rt.registry.drain_events():
+            rec = {"pipeline": config.pipeline, "run_id": run_id, "model": ev["model"], "version": int(ev["version"]),
+                   "action": ev["action"], "ts": int(ev["ts"]), "detail": str(ev.get("detail", ""))}
+            pairs.append((model_events_t, ev["model"].encode(), enc("model_events", rec)))
+        return pairs
+
+    @_retrying("score")
+    def score_batch(records: list, sources: list[Source], received: int) -> Any:
+        return proc.score(records, sources, now_ms(), received_ms=received)
+
+    @_retrying("learn")
+    def learn_batch(labels: list[dict], positions: list[tuple[int, int]]) -> Any:
+        out = proc.learn(labels, now_ms(), positions)
+        if out.outcomes:
+            save_checkpoint(rt.registry, proc.models, proc.learner.state(), now_ms=now_ms())
+        return out
+
+    @app.agent(events_t)
+    async def score(stream: faust.StreamT) -> None:
+        async for batch in stream.take_events(wc.batch_size, within=wc.batch_window):
+            received = now_ms()
+            values = [ev.message.value for ev in batch]
+            records, failures = codecs.codec.decode_batch(values, reader)
+            sources = [Source(ev.message.topic, ev.message.partition, ev.message.offset, ev.message.key, ev.message.value)
+                       for ev in batch]
+            pairs: list[tuple[faust.TopicT, bytes | None, bytes]] = []
+            good, good_src = [], []
+            for rec, fail, src in zip(records, failures, sources):
+                if fail is not None:
+                    pairs.append((dlq_t, src.key, enc("dlq", dlq_record_from_failure(
+                        config.pipeline, src.topic, src.partition, src.offset, src.key, src.value, fail, received))))
+                else:
+                    good.append(rec)
+                    good_src.append(src)
+            out = await score_batch(good, good_src, received)
+            for rec in out.scores:
+                pairs.append((scores_t, rec["key"].encode(), enc("scores", rec)))
+            for rec in out.shadow:
+                pairs.append((shadow_t, rec["key"].encode(), enc("shadow_scores", rec)))
+            for rec in out.dlq:
+                pairs.append((dlq_t, rec["key"], enc("dlq", rec)))
+            if out.learned:
+                save_checkpoint(rt.registry, proc.models, proc.learner.state(), now_ms=now_ms())
+                pairs += model_event_records()
+            await publish(pairs)
+            n_dlq = len(out.dlq) + sum(f is not None for f in failures)
+            rt.count(events=len(batch), scored=len(out.snapshots), dlq=n_dlq, late=out.late,
+                     redelivered=out.redelivered, learned=sum(o.status == "learned" for o in out.learned))
+
+    @app.agent(labels_t)
+    async def learn(stream: faust.StreamT) -> None:
+        async for batch in stream.take_events(wc.batch_size, within=wc.batch_window):
+            values = [ev.message.value for ev in batch]
+            records, failures = codecs.codec.decode_batch(values)
+            pairs: list[tuple[faust.TopicT, bytes | None, bytes]] = []
+            labels, positions = [], []
+            received = now_ms()
+            for ev, rec, fail in zip(batch, records, failures):
+                m = ev.message
+                if fail is None and not rec.get("event_id"):
+                    fail = DecodeFailure("rule_violation", "label has an empty event_id")
+                if fail is not None:
+                    pairs.append((dlq_t, m.key, enc("dlq", dlq_record_from_failure(
+                        config.pipeline, m.topic, m.partition, m.offset, m.key, m.value, fail, received))))
+                    continue
+                labels.append(rec)
+                positions.append((m.partition, m.offset))
+            out = await learn_batch(labels, positions)
+            pairs += learn_records(out) + model_event_records()
+            await publish(pairs)
+            counts: dict[str, int] = {}
+            for o in out.outcomes:
+                counts[f"labels_{o.status}"] = counts.get(f"labels_{o.status}", 0) + 1
+            rt.count(labels=len(batch), dlq=len(batch) - len(labels), **counts)
+
+    @app.timer(interval=1.0)
+    async def housekeeping() -> None:
+        # Early labels whose event has been scored since, expiry of orphans, model hot-swap.
+        if proc.learner is not None and proc.learner.pending_ids:
+            out = proc.retry_pending(now_ms())
+            if out.outcomes:
+                save_checkpoint(rt.registry, proc.models, proc.learner.state(), now_ms=now_ms())
+                counts: dict[str, int] = {}
+                for o in out.outcomes:
+                    counts[f"labels_{o.status}"] = counts.get(f"labels_{o.status}", 0) + 1
+                rt.count(**counts)
+                await publish(learn_records(out) + model_event_records())
+        try:
+            loaded = refresh(rt.registry, proc.models)
+            if loaded:
+                log.info("hot-swapped %s", {n: s.version for n, s in loaded.items()})
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            log.warning("model refresh skipped: Redis unavailable (%s)", type(exc).__name__)
+
+    if sink is not None:
+        router = SinkRouter(config, codecs, sink)
+        sink_t = app.topic(topics.events, topics.scores, topics.shadow_scores, topics.labels, topics.model_events, topics.alerts,
+                           topics.dlq, key_type=bytes, value_type=bytes)
+
+        @app.agent(sink_t)
+        async def sink_agent(stream: faust.StreamT) -> None:
+            loop = asyncio.get_running_loop()
+            async for batch in stream.take_events(config.sink.batch_rows, within=config.sink.flush_interval):
+                router.route([(ev.message.topic, ev.message.partition, ev.message.offset, ev.message.value)
+                              for ev in batch], now_ms())
+                delay = 0.2
+                while not await loop.run_in_executor(None, router.flush_blocking, now_ms()):
+                    await asyncio.sleep(delay)  # ClickHouse down: hold the batch (not acked), retry
+                    delay = min(delay * 2, 5.0)
+
+    return app, rt

@@ -1,0 +1,19 @@
+"""`eddy`: the command line. One module per noun; this file only assembles them."""
+
+from __future__ import annotations
+
+import typer
+
+from streams.cli import produce, sql, stack, worker
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Eddy: real-time scoring and online learning on event streams.")
+app.command()(stack.up)
+app.command()(stack.down)
+app.command()(stack.status)
+app.command()(worker.worker)
+app.command()(produce.produce)
+app.command()(sql.sql)
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,45 @@
+"""`eddy worker -c CONFIG`: run the Faust worker (score, learn and sink agents) of a pipeline."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from streams.cli.options import ClickhouseOpt, ConfigOpt, HomeOpt, KafkaOpt, RedisOpt, RegistryOpt, config, endpoints, fail, home_of
+from streams.exceptions import StreamsError
+
+
+def worker(
+    config_path: ConfigOpt,
+    kafka: KafkaOpt = None,
+    redis: RedisOpt = None,
+    clickhouse: ClickhouseOpt = None,
+    home: HomeOpt = None,
+    registry: RegistryOpt = None,
+    run_id: Annotated[str | None, typer.Option(envvar="EDDY_RUN_ID", help="Run id of the live run (default <pipeline>-live; stable across restarts so redeliveries dedup).")] = None,
+    sink: Annotated[bool, typer.Option("--sink/--no-sink", envvar="EDDY_SINK", help="Also run the ClickHouse sink agent.")] = True,
+    web_port: Annotated[int | None, typer.Option(envvar="EDDY_WEB_PORT", help="Serve Faust's web views on 127.0.0.1:PORT.")] = None,
+    loglevel: Annotated[str, typer.Option(envvar="EDDY_LOGLEVEL")] = "info",
+) -> None:
+    """Consume <p>.events and <p>.labels; publish scores; learn; write ClickHouse."""
+    import faust
+
+    from streams.app import build_app
+    from streams.kafka_io import ensure_topics
+    from streams.sinking import build_sink
+    from streams.wiring import Codecs, schema_registry
+
+    try:
+        cfg = config(config_path)
+        eps = endpoints(kafka, redis, clickhouse, home)
+        codecs = Codecs.build(cfg, schema_registry(registry, home_of(home)))
+        ensure_topics(eps.kafka, cfg.topics.layout())
+        the_sink = build_sink(cfg, eps.clickhouse) if sink else None
+        app, _rt = build_app(cfg, eps, codecs, run_id or f"{cfg.pipeline}-live", sink=the_sink, web_port=web_port)
+    except StreamsError as exc:
+        fail(exc)
+        return
+    logging.getLogger("eddy").setLevel(loglevel.upper())
+    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

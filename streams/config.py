@@ -1,0 +1,182 @@
+"""The pipeline config: one YAML file, parsed into one frozen, validated object.
+
+Every section is a pydantic model with unknown keys forbidden, so a typo is an error that names the
+key. Sections owned by other packages (features, models, ingestion rules) are their own models and
+are composed here.
+
+Example:
+    >>> cfg = PipelineConfig.model_validate({
+    ...     "pipeline": "demo",
+    ...     "event": {"schema": "event.avsc", "id_field": "id", "key_field": "k", "time_field": "ts"},
+    ...     "features": {"windows": [{"name": "n_10m", "entity": "k", "agg": "count",
+    ...                               "window": "10m", "bucket": "1m"}]},
+    ...     "models": {"task": "binary", "champion": {"name": "lr", "model": "logreg"}},
+    ... })
+    >>> cfg.topics.events, cfg.topics.scores
+    ('demo.events', 'demo.scores')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from features import FeatureSet
+from features.durations import parse_duration
+from learners import ModelsConfig
+from schemas import IngestRules
+from streams.exceptions import ConfigError
+
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class EventConfig(_Frozen):
+    """Where the events' contract and identity fields are."""
+
+    schema_path: str = Field(alias="schema", description="Avro .avsc of the events (relative to the config file).")
+    id_field: str = Field(description="Unique event id; the dedup and label-join key.")
+    key_field: str = Field(description="Kafka message key and the score's `key` (usually the main entity).")
+    time_field: str = Field(description="Event time, epoch milliseconds (long / timestamp-millis).")
+
+
+class LabelConfig(_Frozen):
+    """How delayed labels join the served features."""
+
+    snapshot_ttl: int = Field(default=7 * 86_400_000, description="How long a served feature vector waits for its label (ms). Env: EDDY_SNAPSHOT_TTL.")
+    early_label_wait: int = Field(default=600_000, description="How long a label that arrived before its event is retried before it is an orphan (ms).")
+    dedup_horizon: int = Field(default=7 * 86_400_000, description="A second label for the same event within this horizon is a duplicate (ms).")
+
+    @field_validator("snapshot_ttl", "early_label_wait", "dedup_horizon", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> int:
+        return parse_duration(v)
+
+
+class TopicConfig(_Frozen):
+    """Topic names (derived from the pipeline name) and partitioning."""
+
+    prefix: str
+    partitions: int = Field(default=4, ge=1, description="Partitions of the events topic (scoring parallelism).")
+
+    @property
+    def events(self) -> str:
+        return f"{self.prefix}.events"
+
+    @property
+    def labels(self) -> str:
+        return f"{self.prefix}.labels"
+
+    @property
+    def scores(self) -> str:
+        return f"{self.prefix}.scores"
+
+    @property
+    def shadow_scores(self) -> str:
+        return f"{self.prefix}.shadow-scores"
+
+    @property
+    def model_events(self) -> str:
+        return f"{self.prefix}.model-events"
+
+    @property
+    def alerts(self) -> str:
+        return f"{self.prefix}.alerts"
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.prefix}.dlq"
+
+    def layout(self) -> dict[str, int]:
+        """Every topic of the pipeline and its partition count.
+
+        The labels topic has ONE partition on purpose: the worker that owns it is the single
+        learner (see docs/models.md); events and scores scale with `partitions`.
+        """
+        return {self.events: self.partitions, self.labels: 1, self.scores: self.partitions,
+                self.shadow_scores: self.partitions, self.model_events: 1, self.alerts: 1, self.dlq: 1}
+
+
+class WorkerConfig(_Frozen):
+    """Micro-batching and model hand-over of the worker."""
+
+    batch_size: int = Field(default=1000, ge=1, description="Max events per micro-batch.")
+    batch_window: float = Field(default=0.05, gt=0, description="Max seconds to wait to fill a micro-batch.")
+    publish_every: int = Field(default=1, ge=1, description="The learner publishes a model version every N learned labels (1 = every label: scores use the freshest model).")
+    publish_interval: float = Field(default=1.0, gt=0, description="...or at the latest every this many seconds when labels arrive.")
+    model_refresh: float = Field(default=1.0, gt=0, description="Seconds between scorer checks for a newer published model (other processes).")
+
+
+class SinkConfig(_Frozen):
+    """ClickHouse sink batching."""
+
+    database: str = "eddy"
+    batch_rows: int = Field(default=5000, ge=1)
+    flush_interval: float = Field(default=0.5, gt=0)
+    ttl_days: int = Field(default=90, ge=1)
+
+
+class PipelineConfig(_Frozen):
+    """A whole pipeline: events, features, models, labels, segments, rules."""
+
+    pipeline: str = Field(description="Pipeline name; prefixes topics, Redis keys and ClickHouse rows.")
+    event: EventConfig
+    features: FeatureSet
+    models: ModelsConfig
+    labels: LabelConfig = LabelConfig()
+    segments: list[str] = Field(default_factory=list, description="Event fields used for bias analysis.")
+    rules: IngestRules = Field(default_factory=IngestRules)
+    partitions: int = Field(default=4, ge=1)
+    worker: WorkerConfig = WorkerConfig()
+    sink: SinkConfig = SinkConfig()
+    base_dir: str = Field(default=".", exclude=True, description="Folder of the config file (set by load_config).")
+
+    @field_validator("pipeline")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError(f"pipeline name {v!r} must match {_NAME.pattern} (it prefixes topic names)")
+        return v
+
+    @property
+    def topics(self) -> TopicConfig:
+        return TopicConfig(prefix=self.pipeline, partitions=self.partitions)
+
+    @property
+    def schema_file(self) -> Path:
+        return (Path(self.base_dir) / self.event.schema_path).resolve()
+
+    def digest(self) -> str:
+        """A stable hash of everything that changes results (not of file paths)."""
+        payload = self.model_dump_json(exclude={"base_dir"})
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def load_config(path: str | Path) -> PipelineConfig:
+    """Read and validate a pipeline YAML file; errors name the file and the bad key."""
+    p = Path(path)
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {p} does not exist; pass -c PATH (see examples/fraud/config.yaml)") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p} must hold a mapping at the top level, got {type(raw).__name__}")
+    raw["base_dir"] = str(p.resolve().parent)
+    try:
+        return PipelineConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"{p} is not a valid pipeline config:"]
+        for err in exc.errors():
+            where = ".".join(str(x) for x in err["loc"])
+            lines.append(f"  - {where}: {err['msg']}")
+        raise ConfigError("\n".join(lines)) from exc

@@ -1,0 +1,133 @@
+"""Thin Kafka clients for the CLI, tests and replay (no consumer groups: Tansu joins are slow).
+
+- `make_producer`: confluent-kafka producer (batched, fast), with `send` and `flush`.
+- `read_topic`: read every message of a topic from the beginning until it goes quiet, with
+  aiokafka and `assign()` (no group join).
+- `ensure_topics`: create a pipeline's topics with the right partition counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaException, Producer
+
+from streams.exceptions import StreamsError
+
+
+class KafkaIOError(StreamsError):
+    """Kafka could not be reached or refused a request."""
+
+
+class _Producer:
+    def __init__(self, servers: str, **extra: object) -> None:
+        conf = {"bootstrap.servers": servers, "linger.ms": 5, "batch.num.messages": 10000,
+                "queue.buffering.max.messages": 500000, "enable.idempotence": False, **extra}
+        self._p = Producer(conf)
+        self._errors: list[str] = []
+
+    def _report(self, err, _msg) -> None:  # noqa: ANN001
+        if err is not None:
+            self._errors.append(str(err))
+
+    def send(self, topic: str, key: bytes | None, value: bytes) -> None:
+        while True:
+            try:
+                self._p.produce(topic, value=value, key=key, on_delivery=self._report)
+                break
+            except BufferError:
+                self._p.poll(0.05)
+        self._p.poll(0)
+
+    def flush(self, timeout: float = 60.0) -> None:
+        left = self._p.flush(timeout)
+        if left:
+            raise KafkaIOError(f"{left} message(s) not delivered within {timeout:.0f}s: is the broker up?")
+        if self._errors:
+            raise KafkaIOError(f"{len(self._errors)} delivery error(s), first: {self._errors[0]}")
+
+    def close(self) -> None:
+        self._p.flush(5)
+
+
+def make_producer(servers: str, **extra: object) -> _Producer:
+    """A producer for `host:port[,host:port]`; `flush()` raises if anything was not delivered."""
+    try:
+        return _Producer(servers, **extra)
+    except KafkaException as exc:
+        raise KafkaIOError(f"cannot create a Kafka producer for {servers}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    timestamp: int
+
+
+async def _read_topic(servers: str, topic: str, timeout: float, idle: float) -> list[Message]:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        await consumer.topics()  # refresh metadata
+        parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        # The end is where the topic goes quiet: Tansu's ListOffsets(latest) answers the base
+        # offset of the last batch + 1, not the high watermark, so end_offsets() undercounts.
+        out: list[Message] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        quiet_since = loop.time()
+        while loop.time() - quiet_since < idle:
+            if loop.time() > deadline:
+                raise KafkaIOError(f"reading {topic} did not finish within {timeout:.0f}s (messages keep arriving?)")
+            batch = await consumer.getmany(timeout_ms=200, max_records=10000)
+            if any(batch.values()):
+                quiet_since = loop.time()
+            for msgs in batch.values():
+                out.extend(Message(topic, m.partition, m.offset, m.key, m.value, m.timestamp) for m in msgs)
+        out.sort(key=lambda m: (m.partition, m.offset))
+        return out
+    finally:
+        await consumer.stop()
+
+
+def read_topic(servers: str, topic: str, timeout: float = 120.0, idle: float = 1.0) -> list[Message]:
+    """Every message of `topic` until it has been quiet for `idle` s, sorted by (partition, offset)."""
+    return asyncio.run(_read_topic(servers, topic, timeout, idle))
+
+
+def ensure_topics(servers: str, partitions: dict[str, int], timeout: float = 15.0) -> list[str]:
+    """Create missing topics with the given partition counts; returns the ones created.
+
+    Existing topics are left as they are (their partition count is not changed).
+    """
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": servers})
+    try:
+        existing = set(admin.list_topics(timeout=timeout).topics)
+    except KafkaException as exc:
+        raise KafkaIOError(f"cannot list topics on {servers}: {exc}; is the broker up?") from exc
+    missing = [NewTopic(t, num_partitions=n, replication_factor=1) for t, n in partitions.items() if t not in existing]
+    if not missing:
+        return []
+    created = []
+    for topic, fut in admin.create_topics(missing, request_timeout=timeout).items():
+        try:
+            fut.result(timeout)
+            created.append(topic)
+        except KafkaException as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise KafkaIOError(f"cannot create topic {topic}: {exc}") from exc
+    return created

@@ -1,0 +1,213 @@
+"""The deterministic core shared by the live worker and replay: score a batch, learn labels.
+
+`Processor.score` takes decoded events (with where they came from) and returns what to publish:
+champion scores, shadow scores (challengers, baseline), DLQ records, and the snapshots it stored.
+`Processor.learn` joins labels to the served snapshots and teaches every model. Neither does
+Kafka I/O nor reads a clock: `now_ms` is passed in, so replay can run the very same code.
+
+>>> # see tests/streams/test_processor.py for a full example on in-memory stores
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from features import FeatureEngine
+from learners import Learner, LearnOutcome, ModelSet, Prediction
+from schemas import check_rules, make_dlq_record
+from streams.config import PipelineConfig
+from streams.snapshots import Served, Snapshot, SnapshotStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a message came from (replay from an archive uses topic '' and offset -1)."""
+
+    topic: str = ""
+    partition: int = -1
+    offset: int = -1
+    key: bytes | None = None
+    value: bytes = b""
+
+
+@dataclass
+class ScoreOutput:
+    """What one scored batch produced."""
+
+    scores: list[dict[str, Any]] = field(default_factory=list)
+    shadow: list[dict[str, Any]] = field(default_factory=list)
+    dlq: list[dict[str, Any]] = field(default_factory=list)
+    snapshots: list[Snapshot] = field(default_factory=list)
+    learned: list[LearnOutcome] = field(default_factory=list)
+    redelivered: int = 0
+    late: int = 0
+
+
+@dataclass
+class LearnOutput:
+    """What one batch of labels produced."""
+
+    outcomes: list[LearnOutcome] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    actions: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Processor:
+    """Features -> models -> score records and snapshots; labels -> snapshots -> learn_one."""
+
+    def __init__(self, config: PipelineConfig, engine: FeatureEngine, models: ModelSet, learner: Learner | None,
+                 snapshots: SnapshotStore, run_id: str) -> None:
+        self.config = config
+        self.engine = engine
+        self.models = models
+        self.learner = learner
+        self.snapshots = snapshots
+        self.run_id = run_id
+        self.names = engine.names
+        self._ev = config.event
+        self.counters: dict[str, int] = {"events": 0, "scored": 0, "dlq": 0, "late": 0, "redelivered": 0, "duplicates": 0}
+
+    # ------------------------------------------------------------------ scoring
+    def score(self, records: Sequence[dict[str, Any]], sources: Sequence[Source], now_ms: int,
+              received_ms: int | None = None) -> ScoreOutput:
+        """Score a micro-batch of decoded events, in order."""
+        out = ScoreOutput()
+        self.counters["events"] += len(records)
+        ok: list[int] = []
+        for i, rec in enumerate(records):
+            problems = check_rules(rec, self.config.rules, now_ms) if self.config.rules else []
+            if problems:
+                out.dlq.append(self._dlq(sources[i], "rule_violation", "; ".join(problems), now_ms))
+            else:
+                ok.append(i)
+        events = [records[i] for i in ok]
+        invalid = self.engine.validate(events)
+        for j, reason in invalid:
+            out.dlq.append(self._dlq(sources[ok[j]], "rule_violation", reason, now_ms))
+        if invalid:
+            bad = {ok[j] for j, _ in invalid}
+            ok = [i for i in ok if i not in bad]
+            events = [records[i] for i in ok]
+        if not events:
+            self.counters["dlq"] += len(out.dlq)
+            return out
+        fb = self.engine.process(events)
+        rows = self.engine.rows(fb)
+        # Redelivered or duplicated ids: their state was applied once already.
+        to_score: list[int] = []
+        seen_idx = [j for j in range(len(events)) if fb.seen[j]]
+        prior = dict(zip((events[j][self._ev.id_field] for j in seen_idx),
+                         self.snapshots.get_many([events[j][self._ev.id_field] for j in seen_idx])))
+        for j in range(len(events)):
+            if not fb.seen[j]:
+                to_score.append(j)
+                continue
+            src = sources[ok[j]]
+            snap = prior.get(events[j][self._ev.id_field])
+            if snap is not None and snap.same_source(src.topic, src.partition, src.offset):
+                self._emit(snap, out)  # a redelivery: publish exactly what was served
+                out.redelivered += 1
+            elif snap is not None or any(events[k][self._ev.id_field] == events[j][self._ev.id_field] for k in to_score):
+                out.dlq.append(self._dlq(src, "duplicate", f"event id {events[j][self._ev.id_field]!r} was already scored "
+                                         f"(within the dedup horizon); the first one counts", now_ms))
+                self.counters["duplicates"] += 1
+            else:
+                to_score.append(j)  # applied before a crash, never served: serve it now
+        xs = [rows[j] for j in to_score]
+        preds = self.models.predict_many_full(xs)
+        versions = self.models.versions
+        roles = self.models.roles
+        names = self.models.names
+        served_ts = now_ms
+        latency = float(now_ms - received_ms) if received_ms is not None else 0.0
+        seg_fields = self.config.segments
+        for n, j in enumerate(to_score):
+            ev = events[j]
+            src = sources[ok[j]]
+            served = tuple(
+                Served(m, versions[m], roles[m], float(preds[m][n].score), preds[m][n].label) for m in names
+            )
+            snap = Snapshot(
+                event_id=ev[self._ev.id_field], key=str(ev.get(self._ev.key_field, "")), event_ts=int(ev[self._ev.time_field]),
+                served_ts=served_ts, latency_ms=latency, features=fb.values[j], served=served,
+                topic=src.topic, partition=src.partition, offset=src.offset,
+                segments=tuple((s, str(ev.get(s, ""))) for s in seg_fields), late=bool(fb.late[j]),
+            )
+            out.snapshots.append(snap)
+            self._emit(snap, out)
+            out.late += int(fb.late[j])
+        self.snapshots.put_many(out.snapshots)
+        if self.learner is not None and self.learner.pending_ids:
+            pending = set(self.learner.pending_ids)
+            for snap in out.snapshots:
+                if snap.event_id in pending:
+                    outcome = self.learner.on_snapshot(snap.event_id, self.learner_view(snap), now_ms)
+                    if outcome is not None:
+                        out.learned.append(outcome)
+        self.counters["scored"] += len(out.snapshots)
+        self.counters["late"] += out.late
+        self.counters["redelivered"] += out.redelivered
+        self.counters["dlq"] += len(out.dlq)
+        return out
+
+    def _emit(self, snap: Snapshot, out: ScoreOutput) -> None:
+        features = dict(zip(self.names, (v if math.isfinite(v) else 0.0 for v in snap.features.tolist())))
+        segments = dict(snap.segments)
+        for s in snap.served:
+            rec = {
+                "event_id": snap.event_id, "key": snap.key, "event_ts": snap.event_ts, "model": s.model,
+                "model_version": int(s.version), "role": s.role, "shadow": s.role != "champion",
+                "prediction": s.prediction, "predicted_label": s.predicted_label, "served_ts": snap.served_ts,
+                "latency_ms": snap.latency_ms, "run_id": self.run_id, "features": features,
+                "segments": segments, "late": snap.late, "degraded": False,
+            }
+            (out.shadow if rec["shadow"] else out.scores).append(rec)
+
+    def _dlq(self, src: Source, error_class: str, reason: str, now_ms: int) -> dict[str, Any]:
+        return make_dlq_record(self.config.pipeline, src.topic, src.partition, src.offset, src.key, src.value,
+                               error_class, reason, now_ms)
+
+    # ------------------------------------------------------------------ learning
+    def learner_view(self, snap: Snapshot) -> dict[str, Any]:
+        """The snapshot in the form `learners.Learner` takes: the exact x and served predictions."""
+        return {
+            "x": snap.x(self.names),
+            "predictions": {s.model: Prediction(s.prediction, s.predicted_label) for s in snap.served},
+        }
+
+    def fetch(self, event_ids: list[str]) -> dict[str, dict[str, Any] | None]:
+        """Snapshots of many events in one round trip, in the learner's form."""
+        snaps = self.snapshots.get_many(event_ids)
+        return {e: (self.learner_view(s) if s is not None else None) for e, s in zip(event_ids, snaps)}
+
+    def learn(self, labels: Sequence[dict[str, Any]], now_ms: int,
+              positions: Sequence[tuple[int, int]] | None = None) -> LearnOutput:
+        """Join each label to its served snapshot and teach every model, in order."""
+        if self.learner is None:
+            raise RuntimeError("this processor has no learner (a scorer-only worker)")
+        out = LearnOutput()
+        found = self.fetch([lab["event_id"] for lab in labels])
+        for i, lab in enumerate(labels):
+            part, off = positions[i] if positions else (None, None)
+            outcome = self.learner.learn(lab, found.get(lab["event_id"]), now_ms, partition=part, offset=off)
+            out.outcomes.append(outcome)
+            out.alerts.extend(outcome.alerts)
+            out.actions.extend(outcome.actions)
+        return out
+
+    def retry_pending(self, now_ms: int) -> LearnOutput:
+        """Look again for the snapshots of early labels; expire the ones that waited too long."""
+        out = LearnOutput()
+        if self.learner is None:
+            return out
+        for outcome in self.learner.retry(now_ms, self.fetch):
+            out.outcomes.append(outcome)
+            out.alerts.extend(outcome.alerts)
+            out.actions.extend(outcome.actions)
+        return out

@@ -1,0 +1,113 @@
+"""Served-feature snapshots: what an event was scored with, kept until its label arrives.
+
+One snapshot per event id holds the exact feature vector given to the models (float64, in the
+config's feature order), the prediction and version of every model, the served-at time and the
+Kafka position the event came from (so a redelivery is told apart from a duplicate). Live workers
+keep them in Redis with a TTL (`labels.snapshot_ttl`); replay keeps them in memory.
+
+Layout in Redis: `eddy:{namespace}:snap:{event_id}` -> a pickled tuple (see `Snapshot.pack`);
+about 150 bytes + 8 bytes per feature + 24 per model (measured in docs/models.md).
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Served:
+    """One model's output for an event."""
+
+    model: str
+    version: int
+    role: str
+    prediction: float
+    predicted_label: str | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What an event was served with."""
+
+    event_id: str
+    key: str
+    event_ts: int
+    served_ts: int
+    latency_ms: float
+    features: np.ndarray
+    served: tuple[Served, ...]
+    topic: str = ""
+    partition: int = -1
+    offset: int = -1
+    segments: tuple[tuple[str, str], ...] = ()
+    late: bool = False
+
+    def x(self, names: list[str]) -> dict[str, float]:
+        """The River input dict exactly as it was scored."""
+        return dict(zip(names, self.features.tolist()))
+
+    def same_source(self, topic: str, partition: int, offset: int) -> bool:
+        return (self.topic, self.partition, self.offset) == (topic, partition, offset)
+
+    def pack(self) -> bytes:
+        served = tuple((s.model, s.version, s.role, s.prediction, s.predicted_label) for s in self.served)
+        payload = (1, self.event_id, self.key, self.event_ts, self.served_ts, self.latency_ms,
+                   self.features.astype(np.float64).tobytes(), served, self.topic, self.partition,
+                   self.offset, self.segments, self.late)
+        return pickle.dumps(payload, protocol=5)
+
+    @classmethod
+    def unpack(cls, data: bytes) -> Snapshot:
+        (_v, event_id, key, event_ts, served_ts, latency, feats, served, topic, partition, offset,
+         segments, late) = pickle.loads(data)
+        return cls(event_id, key, event_ts, served_ts, latency, np.frombuffer(feats, dtype=np.float64),
+                   tuple(Served(*s) for s in served), topic, partition, offset, tuple(segments), late)
+
+
+class SnapshotStore(Protocol):
+    """Put and get snapshots by event id, a batch per round trip."""
+
+    def put_many(self, snapshots: list[Snapshot]) -> None: ...
+
+    def get_many(self, event_ids: list[str]) -> list[Snapshot | None]: ...
+
+
+class MemorySnapshots:
+    """In-process snapshots for replay and unit tests (no TTL: a replay is bounded)."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, Snapshot] = {}
+
+    def put_many(self, snapshots: list[Snapshot]) -> None:
+        for s in snapshots:
+            self._data[s.event_id] = s
+
+    def get_many(self, event_ids: list[str]) -> list[Snapshot | None]:
+        return [self._data.get(e) for e in event_ids]
+
+
+class RedisSnapshots:
+    """Snapshots in Redis with a TTL; one pipelined round trip per batch."""
+
+    def __init__(self, client, namespace: str, ttl_ms: int) -> None:  # noqa: ANN001 - redis.Redis
+        self._r = client
+        self._prefix = f"eddy:{namespace}:snap:"
+        self._ttl = int(ttl_ms)
+
+    def put_many(self, snapshots: list[Snapshot]) -> None:
+        if not snapshots:
+            return
+        pipe = self._r.pipeline(transaction=False)
+        for s in snapshots:
+            pipe.set(self._prefix + s.event_id, s.pack(), px=self._ttl)
+        pipe.execute()
+
+    def get_many(self, event_ids: list[str]) -> list[Snapshot | None]:
+        if not event_ids:
+            return []
+        raw = self._r.mget([self._prefix + e for e in event_ids])
+        return [Snapshot.unpack(b) if b is not None else None for b in raw]

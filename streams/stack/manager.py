@@ -1,0 +1,134 @@
+"""`eddy up / down / status`: the embedded stack as background processes with a state file.
+
+The state file (`<home>/stack.json`, home = `$EDDY_HOME` or `./.eddy`) records each service's
+endpoint and pid; every other command reads its endpoints from there unless given explicitly.
+`up` is idempotent (a running stack is reused), `down` stops what the state file names.
+
+Who owns the chDB folder: the `chdb` service of the stack (`python -m analytics.server`), a small
+process that opens `<home>/chdb` and answers ClickHouse's HTTP interface. Workers, the sink and
+`eddy sql` all talk to it over HTTP, so any number of them can run beside each other.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from streams.exceptions import StackError
+from streams.stack.binaries import redis_binary, tansu_binary
+from streams.stack.ports import free_port, port_in_use, wait_for_port
+from streams.stack.process import alive, spawn, terminate
+
+HOST = "127.0.0.1"
+SERVICES = ("kafka", "redis", "clickhouse")
+
+
+@dataclass
+class StackState:
+    """What `eddy up` started: endpoints, pids and where their logs are."""
+
+    home: str
+    kafka: str = ""
+    redis: str = ""
+    clickhouse: str = ""
+    chdb_path: str = ""
+    pids: dict[str, int] = field(default_factory=dict)
+    started_at: float = 0.0
+
+    @property
+    def path(self) -> Path:
+        return Path(self.home) / "stack.json"
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2))
+        tmp.replace(self.path)
+
+    @classmethod
+    def load(cls, home: Path) -> StackState | None:
+        p = home / "stack.json"
+        if not p.exists():
+            return None
+        try:
+            return cls(**json.loads(p.read_text()))
+        except (ValueError, TypeError) as exc:
+            raise StackError(f"{p} is corrupt ({exc}); remove it and run `eddy up` again") from exc
+
+    def health(self) -> dict[str, bool]:
+        return {name: alive(self.pids.get(name)) for name in SERVICES}
+
+
+def _port(requested: int | None, what: str, flag: str) -> int:
+    if requested is None or requested == 0:
+        return free_port(HOST)
+    if port_in_use(requested, HOST):
+        raise StackError(f"port {requested} for {what} is taken by another process: stop it, or pick another with {flag} (0 = any free port)")
+    return requested
+
+
+def _start(name: str, argv: list[str], port: int, home: Path, timeout: float) -> int:
+    log = home / "logs" / f"{name}.log"
+    pid = spawn(argv, log)
+    if not wait_for_port(port, timeout, HOST):
+        terminate(pid, grace=1.0)
+        tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+        raise StackError(f"{name} did not listen on {HOST}:{port} within {timeout:.0f}s; its log {log} ends with:\n{tail}")
+    return pid
+
+
+def up(home: Path, kafka_port: int | None = None, redis_port: int | None = None, clickhouse_port: int | None = None) -> StackState:
+    """Start Tansu, Redis and the chDB server unless a healthy stack is already recorded in `home`."""
+    home = home.resolve()
+    existing = StackState.load(home)
+    if existing and all(existing.health().values()):
+        return existing
+    if existing:
+        down(home)
+    home.mkdir(parents=True, exist_ok=True)
+    state = StackState(home=str(home), chdb_path=str(home / "chdb"), started_at=time.time())
+    started: list[int] = []
+    try:
+        kp = _port(kafka_port, "the Kafka broker", "--kafka-port")
+        url = f"tcp://{HOST}:{kp}"
+        pid = _start("kafka", [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url], kp, home, 15)
+        started.append(pid)
+        state.pids["kafka"], state.kafka = pid, f"{HOST}:{kp}"
+
+        rp = _port(redis_port, "Redis", "--redis-port")
+        argv = [str(redis_binary()), "--port", str(rp), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", str(home)]
+        pid = _start("redis", argv, rp, home, 15)
+        started.append(pid)
+        state.pids["redis"], state.redis = pid, f"redis://{HOST}:{rp}/0"
+
+        cp = _port(clickhouse_port, "the chDB server", "--clickhouse-port")
+        argv = [sys.executable, "-m", "analytics.server", "--path", state.chdb_path, "--host", HOST, "--port", str(cp)]
+        pid = _start("clickhouse", argv, cp, home, 60)
+        started.append(pid)
+        state.pids["clickhouse"], state.clickhouse = pid, f"http://{HOST}:{cp}"
+    except BaseException:
+        for pid in started:
+            terminate(pid, grace=2.0)
+        raise
+    state.save()
+    return state
+
+
+def down(home: Path) -> StackState | None:
+    """Stop every process the state file names and remove the state file. Idempotent."""
+    home = home.resolve()
+    state = StackState.load(home)
+    if state is None:
+        return None
+    for name in reversed(SERVICES):
+        terminate(state.pids.get(name), grace=10.0)
+    state.path.unlink(missing_ok=True)
+    return state
+
+
+def status(home: Path) -> StackState | None:
+    """The recorded stack (or None); `state.health()` tells which processes are alive."""
+    return StackState.load(home.resolve())
