@@ -10,6 +10,7 @@ from features.exceptions import (
     StateStoreError,
 )
 from features.hashing import stable_hash
+from features.kernels import warm_up
 from features.memory_store import MemoryStateStore
 from features.redis_store import RedisStateStore
 from features.spec import DerivedFeature, FeatureSet, PassthroughFeature, WindowFeature
@@ -36,4 +37,5 @@ __all__ = [
     "lookup",
     "parse_duration",
     "stable_hash",
+    "warm_up",
 ]

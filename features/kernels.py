@@ -432,3 +432,17 @@ def window_kernel(
             out_words[cnt_pos] = cnt
     out_off[n_keys] = pos
     return values, late, out_words[:pos], out_off, changed, STATUS_OK, -1
+
+
+def warm_up() -> None:
+    """Compile (or load from Numba's on-disk cache) the kernel, so the first batch is fast.
+
+    >>> warm_up()
+    """
+    one = np.ones(1, dtype=np.int64)
+    window_kernel(
+        np.array([COUNT], dtype=np.int64), one, one, np.zeros(1, np.int64), 0,
+        np.array([0, 1], dtype=np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64),
+        np.zeros(1, np.bool_), np.zeros((1, 1)), np.zeros((1, 1), np.int64),
+        np.zeros(0, np.int64), np.zeros(2, np.int64),
+    )
