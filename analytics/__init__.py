@@ -6,10 +6,10 @@ Submodules: ``analytics.metrics`` (Python API over the SQL), ``analytics.report`
 """
 
 from analytics.backends import Backend, ChdbBackend, ConnectBackend, HttpBackend, connect
+from analytics.chdb_server import ChdbServer, serve_chdb
 from analytics.kafka_engine import ensure_kafka_engine, kafka_engine_statements
 from analytics.report import build_report
 from analytics.schema import ddl_statements, ensure_schema, ensure_views, view_statements
-from analytics.server import ChdbServer, serve_chdb
 from analytics.sink import Sink
 
 __all__ = [

@@ -48,7 +48,7 @@ class ChdbServer:
         """Run one query under the lock; the read-only session when ``readonly``."""
         backend = self._ro if readonly else self._rw
         with self._lock:
-            return backend.query_text(sql, fmt, params or None).encode("utf-8")
+            return backend.query_wire(sql, fmt, params).encode("utf-8")
 
     def start(self) -> "ChdbServer":
         """Serve in a background thread."""

@@ -46,11 +46,16 @@ class ChdbBackend(Backend):
 
     def query_text(self, sql: str, fmt: str = "TabSeparatedWithNames",
                    params: Mapping[str, Any] | None = None) -> str:
+        return self.query_wire(sql, fmt, params_text(params))
+
+    def query_wire(self, sql: str, fmt: str, wire_params: Mapping[str, str]) -> str:
+        """Like ``query_text`` with parameters already in ClickHouse text form (``param_x``
+        values as received over HTTP): the chDB server passes them through untouched."""
         if self._session is None:
             raise BackendUnavailable(f"chDB session on {self.path} is closed")
         with self._lock:
             try:
-                res = self._session.query(sql, fmt, params=params_text(params) or None)
+                res = self._session.query(sql, fmt, params=dict(wire_params) or None)
             except Exception as exc:  # ChdbError/RuntimeError: the message carries the code
                 self._drain()
                 raise classify_message(str(exc)) from exc

@@ -85,3 +85,28 @@ def test_sink_through_the_server(server):
     sink.add("labels", rows)
     sink.flush()
     assert backend.query("SELECT count() AS n FROM srv.labels WHERE event_id LIKE 'x%'") == [{"n": 50}]
+
+
+def test_metrics_and_report_over_http(server, tmp_path):
+    from analytics import metrics as M
+    from analytics.report import build_report
+    from analytics.schema import ensure_views
+    from analytics.testing import synthetic_stream
+
+    backend = HttpBackend(server.url)
+    ensure_schema(backend, "web", ttl_days=3650)
+    ensure_views(backend, "web")
+    s = synthetic_stream(n_windows=2, per_window=200, pipeline="it's \\ web")
+    sink = Sink(backend, "web", max_batch_rows=1000)
+    sink.add("predictions", s.predictions)
+    sink.add("labels", s.labels)
+    sink.flush()
+    f = M.Filters(pipeline="it's \\ web")          # quotes and backslashes travel as data
+    rows = M.segment_metrics(backend, "web", segments=["region", "it's"], filters=f)
+    assert {r["segment"] for r in rows} == {"region", "it's"}
+    assert sum(r["n"] for r in rows if r["segment"] == "region" and r["model"] == "champion") == \
+        sum(1 for r in s.labels)
+    ro = HttpBackend(server.url, readonly=True)   # analysts read through a read-only endpoint
+    assert M.model_metrics(ro, "web", filters=f)[0]["n"] == len(s.labels)
+    out = build_report(ro, "web", out_path=tmp_path / "r.html", segments=["region"])
+    assert "Segments and disparity" in out.read_text()

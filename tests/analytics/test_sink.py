@@ -108,3 +108,25 @@ def test_outage_backpressure_and_catch_up(tmp_path):
         assert ids == [{"lo": "e0", "n": 400}]
     finally:
         srv.stop()
+
+
+def test_runs_and_archive_rows_round_trip(chdb_backend, fresh_db):
+    run = {"run_id": "replay-1", "pipeline": "p", "kind": "replay", "created_at": T0,
+           "config_yaml": "a: 1\n", "config_hash": "abc", "code_version": "0.1.0",
+           "packages": {"river": "0.23"}, "schema_ids": {"p.events-value": 3},
+           "seeds": {"models": 2**40}, "inputs": {"topics": ["p.events"], "to_ms": T0},
+           "like_run": None}
+    event = {"pipeline": "p", "event_id": "e1", "event_ts": T0, "topic": "p.events",
+             "partition": 0, "offset": 12, "payload": b"\x00\x00\x00\x00\x03avro", "schema_id": 3}
+    sink = Sink(chdb_backend, fresh_db)
+    sink.add("runs", [run, run])
+    sink.add("events_archive", [event])
+    sink.add("quality_counters", [{"ts": T0, "pipeline": "p", "run_id": "r", "counter": "late",
+                                  "value": 4}])
+    sink.flush()
+    got = chdb_backend.query(f"SELECT seeds, schema_ids, JSONExtractString(inputs, 'topics', 1) AS t "
+                             f"FROM {fresh_db}.runs")
+    assert got == [{"seeds": {"models": 2**40}, "schema_ids": {"p.events-value": 3}, "t": "p.events"}]
+    (a,) = chdb_backend.query(f"SELECT base64Decode(payload) = unhex('0000000003') || 'avro' AS ok "
+                              f"FROM {fresh_db}.events_archive")
+    assert a == {"ok": 1}
