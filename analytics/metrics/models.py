@@ -21,6 +21,7 @@ def model_metrics(backend: Backend, db: str = "eddy", *, filters: Filters = Filt
 
 
 def calibration(backend: Backend, db: str = "eddy", *, filters: Filters = Filters(),
-                n_bins: int = 10) -> list[dict[str, Any]]:
-    """Reliability curve: per run, model and bin: n, mean_prediction, observed_rate."""
-    return run_query(backend, "calibration", db, {**filters.params(), "n_bins": int(n_bins)})
+                n_bins: int = 10, bucket_ms: int = ALL_TIME_MS) -> list[dict[str, Any]]:
+    """Reliability curve: per run, model, bucket and bin: n, mean_prediction, observed_rate."""
+    params = {**filters.params(), "n_bins": int(n_bins), "bucket_ms": int(bucket_ms)}
+    return run_query(backend, "calibration", db, params)

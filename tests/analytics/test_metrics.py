@@ -161,3 +161,18 @@ def test_queries_take_exactly_their_parameters(chdb_backend, stream_db):
     # hostile parameter values are data, never SQL
     assert run_query(chdb_backend, "time_range", stream_db,
                      {"pipeline": "x' OR 1=1 --", "run_id": ""})[0]["n"] == 0
+
+
+def test_segments_and_calibration_per_time_bucket(chdb_backend, stream_db, stream):
+    w = stream.window_ms
+    rows = M.segment_metrics(chdb_backend, stream_db, segments=["region"], bucket_ms=w)
+    champ = [r for r in rows if r["model"] == "champion"]
+    assert len({r["bucket_ms"] for r in champ}) == 8
+    total = {r["segment_value"]: r["n"] for r in M.segment_metrics(
+        chdb_backend, stream_db, segments=["region"]) if r["model"] == "champion"}
+    for value, n in total.items():
+        assert sum(r["n"] for r in champ if r["segment_value"] == value) == n
+    # the biased value is the worst in every bucket, not just overall
+    assert {r["segment_value"] for r in champ if r["rank_worst"] == 1} == {stream.biased_segment[1]}
+    cal = M.calibration(chdb_backend, stream_db, bucket_ms=w)
+    assert len({r["bucket_ms"] for r in cal}) == 8

@@ -130,3 +130,13 @@ def test_runs_and_archive_rows_round_trip(chdb_backend, fresh_db):
     (a,) = chdb_backend.query(f"SELECT base64Decode(payload) = unhex('0000000003') || 'avro' AS ok "
                               f"FROM {fresh_db}.events_archive")
     assert a == {"ok": 1}
+
+
+def test_a_write_error_that_is_not_an_outage_is_raised_and_rows_kept(chdb_backend):
+    from analytics.exceptions import QueryError
+
+    sink = Sink(chdb_backend, "no_such_db")
+    sink.add("labels", labels(3), now_ms=0)
+    with pytest.raises(QueryError):
+        sink.maybe_flush(10_000)
+    assert sink.buffered == 3

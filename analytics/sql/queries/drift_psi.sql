@@ -70,8 +70,8 @@ FROM
 (
     SELECT
         g.kind AS kind, g.name AS name, g.window_ms AS window_ms, g.n AS n, g.n_ref AS n_ref,
-        greatest(rb.c / g.n_ref, 1e-4) AS pr,
-        greatest(wb.c / g.n, 1e-4) AS pw
+        greatest(ifNull(rb.c, 0) / g.n_ref, 1e-4) AS pr,
+        greatest(ifNull(wb.c, 0) / g.n, 1e-4) AS pw
     FROM grid AS g
     LEFT JOIN ref_bins AS rb ON rb.kind = g.kind AND rb.name = g.name AND rb.bin = g.bin
     LEFT JOIN win_bins AS wb ON wb.kind = g.kind AND wb.name = g.name AND wb.window_ms = g.window_ms AND wb.bin = g.bin

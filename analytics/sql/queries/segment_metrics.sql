@@ -1,9 +1,10 @@
 -- segment_metrics (query v1): model quality and fairness per segment value, with disparity.
--- Params: pipeline, run_id, from_ms, to_ms, threshold, segments (Array(String): segment names,
+-- Params: pipeline, run_id, from_ms, to_ms, bucket_ms (time buckets of event time; a huge
+--         value gives one bucket), threshold, segments (Array(String): segment names,
 --         keys of the predictions' `segments` map; an event without the key counts under ''),
 --         min_count (segment values with fewer rows are reported but are never the "best"
 --         reference and are ranked after the others).
--- Per (run_id, model, segment, segment_value), with y = label >= 0.5, yhat = prediction >= threshold:
+-- Per (run_id, model, bucket_ms, segment, segment_value), with y = label >= 0.5, yhat = prediction >= threshold:
 --   tpr = tp/(tp+fn), fpr = fp/(fp+tn), precision = tp/(tp+fp), selection_rate = (tp+fp)/n,
 --   accuracy, log_loss, roc_auc, bias as in model_metrics.
 -- Disparity, for m in (tpr, fpr, precision, selection_rate):
@@ -13,10 +14,10 @@
 --   (the four-fifths rule reads selection_rate_ratio_best < 0.8).
 --   disparity  = max(|tpr_diff_overall|, |fpr_diff_overall|, |precision_diff_overall|,
 --                    |selection_rate_diff_overall|)   (NULL differences count as 0)
---   rank_worst = 1 for the segment value with the largest disparity within (run, model, segment).
+--   rank_worst = 1 for the segment value with the largest disparity within (run, model, bucket, segment).
 SELECT
     *,
-    row_number() OVER (PARTITION BY run_id, model, segment
+    row_number() OVER (PARTITION BY run_id, model, bucket_ms, segment
                        ORDER BY n >= {min_count:UInt32} DESC, disparity DESC, segment_value) AS rank_worst
 FROM
 (
@@ -64,6 +65,7 @@ FROM
             SELECT
                 run_id,
                 model,
+                bucket_ms,
                 segment,
                 segments[segment] AS segment_value,
                 count() AS n,
@@ -79,6 +81,7 @@ FROM
             (
                 SELECT
                     run_id, model, segments, prediction, label, y,
+                    intDiv(toUnixTimestamp64Milli(event_ts), {bucket_ms:Int64}) * {bucket_ms:Int64} AS bucket_ms,
                     greatest(least(prediction, 1 - 1e-15), 1e-15) AS pc,
                     toUInt8(prediction >= {threshold:Float64}) AS yhat
                 FROM {db}.labelled_predictions
@@ -88,9 +91,9 @@ FROM
                   AND event_ts < fromUnixTimestamp64Milli({to_ms:Int64}, 'UTC')
             )
             ARRAY JOIN {segments:Array(String)} AS segment
-            GROUP BY run_id, model, segment, segment_value
+            GROUP BY run_id, model, bucket_ms, segment, segment_value
         )
-        WINDOW seg AS (PARTITION BY run_id, model, segment)
+        WINDOW seg AS (PARTITION BY run_id, model, bucket_ms, segment)
     )
 )
-ORDER BY run_id, model, segment, rank_worst
+ORDER BY run_id, model, bucket_ms, segment, rank_worst
