@@ -28,7 +28,7 @@ from analytics.backends.base import Backend
 from analytics.exceptions import BackendUnavailable, SinkFull
 from analytics.rows import encode_row, key_of
 from analytics.sqltext import identifier, literal
-from analytics.tables import table_spec
+from analytics.tables import TABLES, table_spec
 
 _MAX_DEDUP_SQL = 200_000  # stay under ClickHouse's max_query_size (256 KiB) per dedup query
 
@@ -58,6 +58,7 @@ class Sink:
 
     ``max_batch_rows``/``max_batch_age_ms`` bound a batch by size and by age (age measured with
     the ``now_ms`` the caller passes: time is injected). ``max_buffered_rows`` bounds memory.
+    One thread may ``add`` while one other thread flushes; several adding threads need a lock.
     """
 
     def __init__(self, backend: Backend, db: str = "eddy", *, max_batch_rows: int = 1000,
@@ -75,8 +76,10 @@ class Sink:
         self.retry_max_ms = retry_max_ms
         self.dedup = dedup
         self.stats = SinkStats()
-        self._buffers: dict[str, deque[_Item]] = {}
-        self._since: dict[str, int | None] = {}
+        # one deque per table, created up front: the dict never changes size, so one thread may
+        # add() while another flushes (deque append/popleft are thread-safe)
+        self._buffers: dict[str, deque[_Item]] = {t: deque() for t in TABLES}
+        self._since: dict[str, int | None] = {t: None for t in TABLES}
         self._marks: deque[tuple[int, Hashable]] = deque()
         self._seq = 0
         self._retry_at: int | None = None
@@ -121,7 +124,7 @@ class Sink:
         for row in rows:
             encoded = encode_row(table, row)
             items.append(_Item(self._seq + len(items), key_of(table, row), encoded))
-        buf = self._buffers.setdefault(table, deque())
+        buf = self._buffers[table]
         if items:
             if not buf:
                 self._since[table] = now_ms
@@ -135,8 +138,12 @@ class Sink:
 
     def committable(self) -> list[Hashable]:
         """Marks whose rows (and every row added before them) are durable, oldest first."""
-        heads = [b[0].seq for b in self._buffers.values() if b]
-        low = min(heads) if heads else self._seq
+        low = self._seq  # read before the heads: rows added meanwhile have larger sequences
+        for buf in list(self._buffers.values()):
+            try:
+                low = min(low, buf[0].seq)
+            except IndexError:  # emptied by a flush in another thread
+                pass
         out = []
         while self._marks and self._marks[0][0] < low:
             out.append(self._marks.popleft()[1])
@@ -153,7 +160,7 @@ class Sink:
             return 0
         written = 0
         try:
-            for table, buf in self._buffers.items():
+            for table, buf in list(self._buffers.items()):
                 if buf and self._since.get(table) is None:
                     self._since[table] = now_ms
                 while buf and (len(buf) >= self.max_batch_rows
@@ -168,7 +175,7 @@ class Sink:
         """Write everything buffered now; raises BackendUnavailable (rows kept) if down."""
         written = 0
         try:
-            for table, buf in self._buffers.items():
+            for table, buf in list(self._buffers.items()):
                 while buf:
                     written += self._flush_batch(table, buf)
                 self._since[table] = None

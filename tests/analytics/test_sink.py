@@ -140,3 +140,26 @@ def test_a_write_error_that_is_not_an_outage_is_raised_and_rows_kept(chdb_backen
     with pytest.raises(QueryError):
         sink.maybe_flush(10_000)
     assert sink.buffered == 3
+
+
+def test_add_in_one_thread_while_another_flushes(chdb_backend, fresh_db):
+    import threading
+
+    sink = Sink(chdb_backend, fresh_db, max_batch_rows=500, max_buffered_rows=50_000)
+    done = threading.Event()
+
+    def produce():
+        for i in range(0, 20_000, 100):
+            sink.add("labels", labels(100, i), now_ms=i, mark=i)
+        done.set()
+
+    t = threading.Thread(target=produce)
+    t.start()
+    marks = []
+    while not done.is_set() or sink.buffered:
+        sink.flush()
+        marks += sink.committable()
+    t.join()
+    marks += sink.committable()
+    assert count(chdb_backend, fresh_db) == 20_000 and sink.stats.duplicates == 0
+    assert marks == list(range(0, 20_000, 100))
