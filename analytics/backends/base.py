@@ -38,7 +38,8 @@ class Backend(ABC):
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a SELECT and return its rows as dicts (JSONEachRow decoded)."""
         text = self.query_text(sql, "JSONEachRow", params)
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        # split on "\n" only: str.splitlines() would also split inside values on \x85, \u2028...
+        return [json.loads(line) for line in text.split("\n") if line.strip()]
 
     def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert encoded rows (see ``analytics.rows.encode_row``) into ``db.table``."""

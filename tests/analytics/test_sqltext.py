@@ -5,7 +5,7 @@ from analytics.exceptions import ConfigError
 from analytics.sqltext import identifier, literal, param_text, render, split_statements
 
 HOSTILE = ["it's", "back\\slash", "new\nline", "tab\t", "nul\0byte", "'); DROP TABLE x; --",
-           "{db}", "{x:String}", "üñí©ødé", ""]
+           "{db}", "{x:String}", "üñí©ødé", "", "nel\x85", "ls\u2028"]
 
 
 def test_identifier_rejects_injection():
