@@ -127,6 +127,12 @@ def _segments(backend: Backend, db: str, f: M.Filters, segments: Sequence[str],
         charts.append(bar_chart(groups, title=f"{name}: {seg} (worst: {top['segment_value']}, "
                                 f"disparity {top['disparity']:.3g})", y_range=(0, 1),
                                 highlight=top["segment_value"] or "(missing)"))
+        diffs = {r["segment_value"] or "(missing)": {
+            "tpr": r["tpr_diff_overall"], "fpr": r["fpr_diff_overall"],
+            "precision": r["precision_diff_overall"],
+            "selection_rate": r["selection_rate_diff_overall"]} for r in part}
+        charts.append(bar_chart(diffs, title=f"{name}: {seg}, difference vs all rows",
+                                reference=0.0, highlight=top["segment_value"] or "(missing)"))
     cols = ["run_id", "model", "segment", "segment_value", "n", "tpr", "fpr", "precision",
             "selection_rate", "accuracy", "roc_auc", "log_loss", "bias", "tpr_diff_overall",
             "fpr_diff_overall", "precision_diff_overall", "selection_rate_diff_overall",
@@ -169,6 +175,8 @@ def _delays(backend: Backend, db: str, f: M.Filters) -> str:
 def _alerts(backend: Backend, db: str, f: M.Filters, span: tuple[int, int] | None) -> str:
     rows = M.alerts(backend, db, filters=f)
     events = M.model_events(backend, db, filters=f)
+    if span is not None and rows:
+        span = (min(span[0], rows[0]["ts_ms"]), max(span[1], rows[-1]["ts_ms"]))
     chart = timeline([(r["ts_ms"], str(r["model"]), f"{r['kind']} = {r['value']:.3g} "
                        f"({r['action']})") for r in rows], title="Alerts timeline",
                      x_range=span)

@@ -130,7 +130,7 @@ def bar_chart(groups: Mapping[str, Mapping[str, float | None]], *, title: str,
     vals = [v for g in groups.values() for v in g.values() if v is not None and math.isfinite(v)]
     if not vals:
         return empty_chart(title)
-    y0, y1 = y_range or (min(0.0, min(vals)), max(vals + ([reference] if reference else [])))
+    y0, y1 = y_range or (min(0.0, min(vals)), max([0.0, *vals]))
     if y1 == y0:
         y1 = y0 + 1
     pw, ph = W - L - R, H - T - B

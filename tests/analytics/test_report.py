@@ -32,7 +32,7 @@ def test_report_is_self_contained_with_every_plot(report):
     parser = _Tags()
     parser.feed(html)
     tags = [t for t, _ in parser.tags]
-    assert tags.count("svg") >= 6 + 1 + 4 + 1 + 1   # quality, calibration, segments, PSI, alerts
+    assert tags.count("svg") >= 6 + 1 + 8 + 1 + 1   # quality, calibration, segments, PSI, alerts
     for _, attrs in parser.tags:
         for key in ("src", "href"):
             assert key not in attrs, attrs               # nothing loaded from anywhere
