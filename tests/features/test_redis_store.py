@@ -16,6 +16,8 @@ from features import (
 )
 from features.state import EntityLayout, decode_blob
 
+pytestmark = pytest.mark.integration  # a real redis-server (session fixture)
+
 FS = FeatureSet(
     windows=[
         {"name": "n", "entity": "card", "agg": "count", "window": "1d", "bucket": "1h"},
