@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import redis
 
 from features.exceptions import StateStoreError
@@ -22,10 +23,17 @@ from typing import Any
 from features.state import CommitResult, EntityKey, LoadResult, StateStore
 
 # KEYS: n state keys, then m seen keys.
-# ARGV: n, m, state_ttl_ms, dedup_ms, n expected tokens ("" = absent), n new values.
+# ARGV: n, m, state_ttl_ms, dedup_ms,
+#       expected tokens (n x 8 bytes, all-zero = key absent),
+#       new values concatenated (token + blob each), their lengths (n x uint32 little-endian).
+# Packing the per-key arguments into three strings keeps the command small to encode.
 COMMIT_LUA = """
 local n = tonumber(ARGV[1])
 local m = tonumber(ARGV[2])
+local expected = ARGV[5]
+local values = ARGV[6]
+local lengths = ARGV[7]
+local absent = string.rep('\\0', 8)
 local bad = {}
 local seen = {}
 for lo = 1, n, 4000 do
@@ -33,9 +41,9 @@ for lo = 1, n, 4000 do
   local cur = redis.call('MGET', unpack(KEYS, lo, hi))
   for i = lo, hi do
     local v = cur[i - lo + 1]
-    local token = ''
+    local token = absent
     if v then token = string.sub(v, 1, 8) end
-    if token ~= ARGV[4 + i] then bad[#bad + 1] = i - 1 end
+    if token ~= string.sub(expected, 8 * i - 7, 8 * i) then bad[#bad + 1] = i - 1 end
   end
 end
 for lo = n + 1, n + m, 4000 do
@@ -49,8 +57,11 @@ end
 if #bad > 0 or #seen > 0 then
   return {bad, seen}
 end
+local pos = 1
 for i = 1, n do
-  redis.call('SET', KEYS[i], ARGV[4 + n + i], 'PX', ARGV[3])
+  local len = struct.unpack('<I4', lengths, 4 * i - 3)
+  redis.call('SET', KEYS[i], string.sub(values, pos, pos + len - 1), 'PX', ARGV[3])
+  pos = pos + len
 end
 for j = n + 1, n + m do
   redis.call('SET', KEYS[j], '1', 'PX', ARGV[4])
@@ -59,6 +70,7 @@ return {bad, seen}
 """
 
 _TOKEN_LEN = 8
+_ABSENT = bytes(_TOKEN_LEN)  # the token of a key that does not exist (real tokens start at 1)
 
 
 class RedisStateStore(StateStore):
@@ -103,7 +115,7 @@ class RedisStateStore(StateStore):
         for v in raw:
             if v is None:
                 blobs.append(None)
-                tokens.append(b"")
+                tokens.append(_ABSENT)
             else:
                 tokens.append(v[:_TOKEN_LEN])
                 blobs.append(v[_TOKEN_LEN:])
@@ -125,15 +137,23 @@ class RedisStateStore(StateStore):
         sp, kp = self._state_prefix, self._seen_prefix
         rkeys = [f"{sp}{e}:{k}" for e, k in keys]
         rkeys.extend([f"{kp}{i}" for i in applied_ids])
-        new_values = [_next_token(t) + b for t, b in zip(tokens, blobs, strict=True)]
-        args = [len(keys), len(applied_ids), int(state_ttl_ms), int(dedup_horizon_ms), *tokens, *new_values]
+        expected = b"".join(tokens)
+        if len(expected) != _TOKEN_LEN * len(keys):
+            raise StateStoreError("version tokens must come from RedisStateStore.load; reload and retry")
+        # next token = expected + 1 (uint64 counter), prefixed to each blob
+        nxt = (np.frombuffer(expected, dtype="<u8") + np.uint64(1)).tobytes()
+        parts: list[bytes] = []
+        for i, blob in enumerate(blobs):
+            parts.append(nxt[_TOKEN_LEN * i : _TOKEN_LEN * (i + 1)])
+            parts.append(blob)
+        lengths = np.fromiter((len(b) for b in blobs), dtype="<u4", count=len(blobs)) + _TOKEN_LEN
+        args = [
+            len(keys), len(applied_ids), int(state_ttl_ms), int(dedup_horizon_ms),
+            expected, b"".join(parts), lengths.astype("<u4").tobytes(),
+        ]
         try:
             bad, seen = self._commit(keys=rkeys, args=args)
         except redis.RedisError as exc:
             raise StateStoreError(f"committing feature state to Redis failed: {exc}; check the server") from exc
         return CommitResult(conflicts=[int(i) for i in bad], seen_conflicts=[int(j) for j in seen])
 
-
-def _next_token(token: bytes) -> bytes:
-    current = int.from_bytes(token, "little") if token else 0
-    return ((current + 1) % (1 << 64)).to_bytes(_TOKEN_LEN, "little")
