@@ -49,10 +49,11 @@ def now_ms() -> int:
 class WorkerRuntime:
     """Everything a worker holds besides the Faust app: processor, registry, codecs, counters."""
 
-    def __init__(self, config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_id: str) -> None:
+    def __init__(self, config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_id: str,
+                 learner: bool = True) -> None:
         self.config = config
         self.redis = redis_client(endpoints.redis)
-        self.processor: Processor = live_processor(config, self.redis, run_id)
+        self.processor: Processor = live_processor(config, self.redis, run_id, learner=learner)
         self.registry: ModelRegistry = model_registry(config, self.redis)
         self.codecs = codecs
         self.run_id = run_id
@@ -88,13 +89,40 @@ def _retrying(what: str) -> Callable:
     return wrap
 
 
+ROLES = ("score", "learn", "sink")
+
+
+def app_id(pipeline: str, roles: frozenset[str]) -> str:
+    """The consumer group of a worker: one per set of roles, so role processes never share one.
+
+    >>> app_id("fraud", frozenset(ROLES)), app_id("fraud", frozenset({"score"}))
+    ('eddy-fraud', 'eddy-fraud-score')
+    """
+    if roles == frozenset(ROLES):
+        return f"eddy-{pipeline}"
+    return f"eddy-{pipeline}-" + "-".join(r for r in ROLES if r in roles)
+
+
 def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_id: str, *,
-              sink: Any | None = None, web_port: int | None = None) -> tuple[faust.App, WorkerRuntime]:
-    """A Faust app with the score, learn and (if `sink` is given) sink agents of `config`."""
+              roles: frozenset[str] = frozenset(ROLES), sink: Any | None = None,
+              web_port: int | None = None) -> tuple[faust.App, WorkerRuntime]:
+    """A Faust app with the agents of `roles` (score, learn, sink) of `config`.
+
+    One process with every role is the simplest deployment. Under a backlog, Faust delivers
+    all topics through one conductor, so a busy score agent delays the learn agent; running
+    the roles as separate processes (`eddy worker --roles score`, `--roles learn`,
+    `--roles sink`) removes that coupling and uses more cores. Scorers then hot-swap the
+    learner's published versions every `worker.model_refresh` seconds.
+    """
+    unknown = set(roles) - set(ROLES)
+    if unknown or not roles:
+        raise ValueError(f"unknown roles {sorted(unknown)}: use some of {', '.join(ROLES)}")
+    if "sink" in roles and sink is None:
+        raise ValueError("the sink role needs a sink (see streams.sinking.build_sink)")
     topics = config.topics
     wc = config.worker
     app = faust.App(
-        f"eddy-{config.pipeline}",
+        app_id(config.pipeline, roles),
         broker=endpoints.kafka_url,
         store="memory://",
         key_serializer="raw",
@@ -113,7 +141,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         producer_linger_ms=5,
         producer_max_request_size=4_000_000,
     )
-    rt = WorkerRuntime(config, endpoints, codecs, run_id)
+    rt = WorkerRuntime(config, endpoints, codecs, run_id, learner="learn" in roles)
     proc = rt.processor
     reader = codecs.event_schema
 
@@ -134,7 +162,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             await asyncio.gather(*futures)
 
     def enc(attr: str, rec: dict) -> bytes:
-        return codecs.encode(attr, rec)
+        return codecs.encode(attr, rec, trusted=True)
 
     def learn_records(out: Any) -> list[tuple[faust.TopicT, bytes | None, bytes]]:
         pairs: list[tuple[faust.TopicT, bytes | None, bytes]] = []
@@ -164,7 +192,6 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             save_checkpoint(rt.registry, proc.models, proc.learner.state(), now_ms=now_ms())
         return out
 
-    @app.agent(events_t)
     async def score(stream: faust.StreamT) -> None:
         async for batch in stream.take_events(wc.batch_size, within=wc.batch_window):
             received = now_ms()
@@ -188,15 +215,14 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                 pairs.append((shadow_t, rec["key"].encode(), enc("shadow_scores", rec)))
             for rec in out.dlq:
                 pairs.append((dlq_t, rec["key"], enc("dlq", rec)))
-            if out.learned:
+            if out.learned and proc.learner is not None:
                 save_checkpoint(rt.registry, proc.models, proc.learner.state(), now_ms=now_ms())
                 pairs += model_event_records()
             await publish(pairs)
             n_dlq = len(out.dlq) + sum(f is not None for f in failures)
             rt.count(events=len(batch), scored=len(out.snapshots), dlq=n_dlq, late=out.late,
-                     redelivered=out.redelivered, learned=sum(o.status == "learned" for o in out.learned))
+                     redelivered=out.redelivered, labels_learned=sum(o.status == "learned" for o in out.learned))
 
-    @app.agent(labels_t)
     async def learn(stream: faust.StreamT) -> None:
         async for batch in stream.take_events(wc.batch_size, within=wc.batch_window):
             values = [ev.message.value for ev in batch]
@@ -222,7 +248,6 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                 counts[f"labels_{o.status}"] = counts.get(f"labels_{o.status}", 0) + 1
             rt.count(labels=len(batch), dlq=len(batch) - len(labels), **counts)
 
-    @app.timer(interval=1.0)
     async def housekeeping() -> None:
         # Early labels whose event has been scored since, expiry of orphans, model hot-swap.
         if proc.learner is not None and proc.learner.pending_ids:
@@ -241,12 +266,18 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             log.warning("model refresh skipped: Redis unavailable (%s)", type(exc).__name__)
 
-    if sink is not None:
+    if "score" in roles:
+        app.agent(events_t, name="score")(score)
+    if "learn" in roles:
+        app.agent(labels_t, name="learn")(learn)
+    if roles & {"score", "learn"}:
+        app.timer(interval=wc.model_refresh)(housekeeping)
+    if "sink" in roles:
         router = SinkRouter(config, codecs, sink)
         sink_t = app.topic(topics.events, topics.scores, topics.shadow_scores, topics.labels, topics.model_events, topics.alerts,
                            topics.dlq, key_type=bytes, value_type=bytes)
 
-        @app.agent(sink_t)
+        @app.agent(sink_t, name="sink")
         async def sink_agent(stream: faust.StreamT) -> None:
             loop = asyncio.get_running_loop()
             async for batch in stream.take_events(config.sink.batch_rows, within=config.sink.flush_interval):

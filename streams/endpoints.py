@@ -55,8 +55,12 @@ def resolve_one(service: str, value: str | None = None, home: Path | None = None
     """One endpoint (`kafka`, `redis` or `clickhouse`): the argument, its env var, or the stack."""
     value = value or os.environ.get(f"EDDY_{service.upper()}")
     if not value:
-        state = StackState.load((home or default_home()).resolve())
+        home = (home or default_home()).resolve()
+        state = StackState.load(home)
         value = getattr(state, service) if state is not None else ""
+        if not value and service == "clickhouse" and (home / "chdb").is_dir():
+            # The stack is down but its chDB folder is free: open it in-process.
+            value = f"chdb://{home / 'chdb'}"
     if not value:
         raise EndpointError(
             f"no endpoint for {service}: run `eddy up` to start the embedded stack, "

@@ -65,8 +65,9 @@ class Codecs:
     def subject(self, attr: str) -> str:
         return f"{getattr(self.config.topics, attr)}-value"
 
-    def encode(self, attr: str, record: dict) -> bytes:
-        return self.codec.encode(self.subject(attr), record)
+    def encode(self, attr: str, record: dict, trusted: bool = False) -> bytes:
+        """Wire-format bytes for the value of topic `attr`; `trusted` skips validation (own records)."""
+        return self.codec.encode(self.subject(attr), record, validate=not trusted)
 
 
 def namespace(config: PipelineConfig, run_id: str | None = None, replay: bool = False) -> str:

@@ -19,7 +19,7 @@ def worker(
     home: HomeOpt = None,
     registry: RegistryOpt = None,
     run_id: Annotated[str | None, typer.Option(envvar="EDDY_RUN_ID", help="Run id of the live run (default <pipeline>-live; stable across restarts so redeliveries dedup).")] = None,
-    sink: Annotated[bool, typer.Option("--sink/--no-sink", envvar="EDDY_SINK", help="Also run the ClickHouse sink agent.")] = True,
+    roles: Annotated[str, typer.Option(envvar="EDDY_ROLES", help="Comma-separated agents to run: score, learn, sink (default all). Run them as separate processes to use more cores.")] = "score,learn,sink",
     web_port: Annotated[int | None, typer.Option(envvar="EDDY_WEB_PORT", help="Serve Faust's web views on 127.0.0.1:PORT.")] = None,
     loglevel: Annotated[str, typer.Option(envvar="EDDY_LOGLEVEL")] = "info",
 ) -> None:
@@ -36,9 +36,11 @@ def worker(
         eps = endpoints(kafka, redis, clickhouse, home)
         codecs = Codecs.build(cfg, schema_registry(registry, home_of(home)))
         ensure_topics(eps.kafka, cfg.topics.layout())
-        the_sink = build_sink(cfg, eps.clickhouse) if sink else None
-        app, _rt = build_app(cfg, eps, codecs, run_id or f"{cfg.pipeline}-live", sink=the_sink, web_port=web_port)
-    except StreamsError as exc:
+        wanted = frozenset(r.strip() for r in roles.split(",") if r.strip())
+        the_sink = build_sink(cfg, eps.clickhouse) if "sink" in wanted else None
+        app, _rt = build_app(cfg, eps, codecs, run_id or f"{cfg.pipeline}-live", roles=wanted, sink=the_sink,
+                             web_port=web_port)
+    except (StreamsError, ValueError) as exc:
         fail(exc)
         return
     logging.getLogger("eddy").setLevel(loglevel.upper())

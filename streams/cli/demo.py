@@ -1,0 +1,138 @@
+"""`eddy demo`: the bundled fraud pipeline end to end on the embedded stack, with a summary."""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from analytics import connect
+from streams.cli.options import HomeOpt, fail, home_of
+from streams.config import load_config
+from streams.exceptions import StreamsError
+from streams.harness import EmbeddedStack, WorkerGroup, counters, labels_done, produce_merged, wait_until
+from streams.stack import status as stack_status
+
+console = Console()
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fraud"
+
+SUMMARY_SQL = """
+SELECT model, any(role) AS role, count() AS labelled,
+       round(avg(toUInt8(prediction >= {threshold}) = y), 4) AS accuracy,
+       round(arrayAUC(groupArray(prediction), groupArray(y)), 4) AS roc_auc,
+       round(avg(-(y * log(greatest(prediction, 1e-15)) + (1 - y) * log(greatest(1 - prediction, 1e-15)))), 4) AS log_loss
+FROM {db}.labelled_predictions
+WHERE pipeline = '{pipeline}' AND run_id = '{run_id}'
+GROUP BY model ORDER BY role = 'champion' DESC, model
+"""
+
+
+def _generator():  # noqa: ANN202 - the example's module
+    spec = importlib.util.spec_from_file_location("fraud_generate", EXAMPLE / "generate.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def demo(
+    home: HomeOpt = None,
+    events: Annotated[int, typer.Option(help="How many payments to generate.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Seed of the generator.")] = 7,
+    rate: Annotated[float, typer.Option(help="Records/s offered to Kafka (events + labels; 0 = as fast as possible).")] = 3_000.0,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the worker to finish.")] = 600.0,
+) -> None:
+    """Generate card payments with delayed fraud labels, score and learn them live, report."""
+    cfg_path = EXAMPLE / "config.yaml"
+    cfg = load_config(cfg_path)
+    home = home_of(home)
+    gen = _generator()
+    evs, labs = gen.generate(events, seed)
+    console.print(f"[bold]Eddy demo[/bold]: {len(evs):,} payments ({int(sum(r['label'] for r in labs)):,} fraudulent), "
+                  f"{len(labs):,} delayed labels, pipeline [cyan]{cfg.pipeline}[/cyan]")
+    existing = stack_status(home)
+    owns_stack = existing is None or not all(existing.health().values())
+    stack = EmbeddedStack(home)
+    try:
+        with console.status("starting the embedded stack (Tansu, Redis, chDB)..."):
+            stack.__enter__()
+        eps = stack.endpoints
+        console.print(f"stack: kafka {eps.kafka}  redis {eps.redis}  clickhouse {eps.clickhouse}")
+        run_id = f"{cfg.pipeline}-live"
+        before = counters(cfg, eps.redis)
+        with WorkerGroup(cfg_path, stack) as worker:
+            t0 = time.perf_counter()
+            with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=console) as bar:
+                sent = bar.add_task("produce events+labels", total=len(evs) + len(labs))
+                produce_merged(cfg, stack, evs, labs, rate=rate, progress=lambda n: bar.update(sent, completed=n))
+                scored = bar.add_task("scored", total=len(evs))
+                learned = bar.add_task("labels joined", total=len(labs))
+
+                def tick() -> None:
+                    c = counters(cfg, eps.redis)
+                    bar.update(scored, completed=c.get("scored", 0) - before.get("scored", 0))
+                    bar.update(learned, completed=labels_done(c) - labels_done(before))
+                    if not worker.alive():
+                        raise StreamsError(f"the worker exited; its log ends with:\n{worker.log_tail()}")
+
+                def done() -> bool:
+                    tick()
+                    c = counters(cfg, eps.redis)
+                    return (c.get("scored", 0) - before.get("scored", 0) >= len(evs)
+                            and labels_done(c) - labels_done(before) >= len(labs))
+
+                wait_until(done, timeout, "every event scored and every label joined")
+            elapsed = time.perf_counter() - t0
+            backend = connect(eps.clickhouse)
+            db = cfg.sink.database
+            champion = cfg.models.champion.name
+
+            n_models = 1 + len(cfg.models.challengers) + int(cfg.models.baseline)
+
+            def in_clickhouse() -> bool:
+                rows = backend.query(f"SELECT count() AS n FROM {db}.predictions FINAL WHERE pipeline = '{cfg.pipeline}' "
+                                     f"AND run_id = '{run_id}'")
+                return rows[0]["n"] >= len(evs) * n_models
+
+            with console.status("waiting for the ClickHouse sink..."):
+                wait_until(in_clickhouse, timeout, "the scores in ClickHouse")
+                wait_until(lambda: backend.query(f"SELECT count() AS n FROM {db}.labels FINAL WHERE pipeline = '{cfg.pipeline}'")[0]["n"] >= len(labs),
+                           timeout, "the labels in ClickHouse")
+            span = backend.query(f"SELECT count() AS n, toUnixTimestamp64Milli(min(served_ts)) AS t0, toUnixTimestamp64Milli(max(served_ts)) AS t1 "
+                                 f"FROM {db}.predictions FINAL WHERE pipeline = '{cfg.pipeline}' AND run_id = '{run_id}' AND model = '{champion}'")[0]
+            summary = backend.query(SUMMARY_SQL.format(db=db, pipeline=cfg.pipeline, run_id=run_id, threshold=cfg.models.threshold))
+        _report(cfg, evs, labs, elapsed, span, summary, counters(cfg, eps.redis), db, home)
+    except StreamsError as exc:
+        fail(exc)
+    finally:
+        if owns_stack:
+            stack.__exit__(None, None, None)
+            console.print(f"stopped the embedded stack; the chDB data stays in {home}/chdb")
+
+
+def _report(cfg, evs, labs, elapsed, span, summary, c, db, home) -> None:  # noqa: ANN001
+    scoring_s = max((span["t1"] - span["t0"]) / 1000.0, 1e-3)
+    console.print()
+    console.print(f"[bold green]events produced: {len(evs):,}   events scored: {span['n']:,}   "
+                  f"labels joined: {labels_done(c):,}[/bold green]")
+    console.print(f"throughput: {span['n'] / scoring_s:,.0f} events/s scored (first to last score, {scoring_s:.1f}s); "
+                  f"whole run {elapsed:.1f}s including produce at the offered rate")
+    console.print(f"late: {c.get('late', 0)}   dead-lettered: {c.get('dlq', 0)}   early labels: {c.get('labels_early', 0)}   "
+                  f"orphans: {c.get('labels_orphan', 0)}")
+    table = Table(title="prequential metrics (each prediction made before its label was learned), from ClickHouse")
+    for col in ("model", "role", "labelled", "accuracy", "roc_auc", "log_loss"):
+        table.add_column(col)
+    for r in summary:
+        table.add_row(*(str(r[k]) for k in ("model", "role", "labelled", "accuracy", "roc_auc", "log_loss")))
+    console.print(table)
+    console.print("\nQuery further (the chDB folder is readable after the stack stops):")
+    console.print(f"  eddy sql \"SELECT count() FROM {db}.scores WHERE run_id = '{cfg.pipeline}-live'\"")
+    console.print(f"  eddy sql \"SELECT model, count(), avg(prediction) FROM {db}.labelled_predictions GROUP BY model\"")
+    console.print("  see docs/analytics.md for the SQL cookbook (drift, bias, label delays)")

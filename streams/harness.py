@@ -1,0 +1,206 @@
+"""A test kit that ships with Eddy: run a real pipeline end to end from Python.
+
+Used by `eddy demo`, the integration tests and the benchmarks, so they all drive the same path a
+user does: the embedded stack, `eddy worker` as a separate process, Avro records on the topics.
+
+    with EmbeddedStack(tmp_path) as stack:
+        with WorkerProcess(config_path, stack) as worker:
+            produce_merged(cfg, stack, events, labels)
+            wait_for_counters(cfg, stack, scored=len(events), labels_done=len(labels))
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from streams.config import PipelineConfig
+from streams.endpoints import Endpoints
+from streams.exceptions import StreamsError
+from streams.kafka_io import ensure_topics, make_producer
+from streams.stack import down, up
+from streams.stack.process import terminate
+from streams.wiring import Codecs, redis_client, schema_registry
+
+
+class EmbeddedStack:
+    """`eddy up` in `home` on free ports; `eddy down` on exit (also on errors)."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = Path(home).resolve()
+        self.state = None
+
+    def __enter__(self) -> EmbeddedStack:
+        self.state = up(self.home)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        down(self.home)
+
+    @property
+    def endpoints(self) -> Endpoints:
+        assert self.state is not None
+        return Endpoints(self.state.kafka, self.state.redis, self.state.clickhouse)
+
+    def env(self) -> dict[str, str]:
+        """Environment for child processes: the stack's endpoints and home."""
+        e = self.endpoints
+        return {"EDDY_HOME": str(self.home), "EDDY_KAFKA": e.kafka, "EDDY_REDIS": e.redis, "EDDY_CLICKHOUSE": e.clickhouse}
+
+
+class WorkerProcess:
+    """`eddy worker -c CONFIG` as a child process with its log in `log_path`."""
+
+    def __init__(self, config_path: Path, stack: EmbeddedStack, log_path: Path | None = None,
+                 extra_args: Sequence[str] = (), env: dict[str, str] | None = None) -> None:
+        self.config_path = Path(config_path)
+        self.stack = stack
+        self.log_path = log_path or stack.home / "logs" / f"worker-{os.getpid()}-{time.monotonic_ns()}.log"
+        self.extra_args = list(extra_args)
+        self.env = env or {}
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> WorkerProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        argv = [sys.executable, "-m", "streams.cli.main", "worker", "-c", str(self.config_path), *self.extra_args]
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         env={**os.environ, **self.stack.env(), **self.env}, start_new_session=True)
+        return self
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self, grace: float = 20.0) -> None:
+        if self.proc is not None:
+            terminate(self.proc.pid, grace=grace)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
+
+    def __enter__(self) -> WorkerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class WorkerGroup:
+    """One `eddy worker` process per role (score, learn, sink): the deployment that uses every core."""
+
+    def __init__(self, config_path: Path, stack: EmbeddedStack, roles: Sequence[str] = ("score", "learn", "sink"),
+                 env: dict[str, str] | None = None) -> None:
+        self.workers = {r: WorkerProcess(config_path, stack, stack.home / "logs" / f"worker-{r}.log",
+                                         ["--roles", r], env) for r in roles}
+
+    def __enter__(self) -> WorkerGroup:
+        for w in self.workers.values():
+            w.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for w in self.workers.values():
+            w.stop()
+
+    def alive(self) -> bool:
+        return all(w.alive() for w in self.workers.values())
+
+    def log_tail(self) -> str:
+        return "\n".join(f"--- {r} ---\n{w.log_tail(1500)}" for r, w in self.workers.items())
+
+
+def merge_by_time(events: Sequence[dict], labels: Sequence[dict], time_field: str) -> list[tuple[str, dict]]:
+    """Events and labels in one time-ordered stream: a label whose ts <= an event's ts goes
+    first; ties keep each input's order (the replay rule of docs/concepts.md).
+
+    >>> merge_by_time([{"ts": 1}, {"ts": 3}], [{"ts": 1}, {"ts": 2}], "ts")
+    [('labels', {'ts': 1}), ('events', {'ts': 1}), ('labels', {'ts': 2}), ('events', {'ts': 3})]
+    """
+    out: list[tuple[str, dict]] = []
+    i = j = 0
+    while i < len(events) or j < len(labels):
+        if j < len(labels) and (i >= len(events) or labels[j]["ts"] <= events[i][time_field]):
+            out.append(("labels", labels[j]))
+            j += 1
+        else:
+            out.append(("events", events[i]))
+            i += 1
+    return out
+
+
+def produce_merged(config: PipelineConfig, stack_or_kafka: EmbeddedStack | str, events: Sequence[dict],
+                   labels: Sequence[dict] = (), rate: float = 0.0, registry: Any = None,
+                   progress: Callable[[int], None] | None = None) -> int:
+    """Publish events and labels interleaved by time at `rate` records/s (0 = as fast as possible)."""
+    kafka = stack_or_kafka.endpoints.kafka if isinstance(stack_or_kafka, EmbeddedStack) else stack_or_kafka
+    home = stack_or_kafka.home if isinstance(stack_or_kafka, EmbeddedStack) else None
+    codecs = Codecs.build(config, registry or schema_registry(None, home))
+    ensure_topics(kafka, config.topics.layout())
+    producer = make_producer(kafka)
+    topics = {"events": config.topics.events, "labels": config.topics.labels}
+    key_of = {"events": config.event.key_field, "labels": "event_id"}
+    t0 = time.perf_counter()
+    n = 0
+    for kind, rec in merge_by_time(events, labels, config.event.time_field):
+        producer.send(topics[kind], str(rec[key_of[kind]]).encode(), codecs.encode(kind, rec))
+        n += 1
+        if rate > 0:
+            ahead = n / rate - (time.perf_counter() - t0)
+            if ahead > 0:
+                time.sleep(ahead)
+        if progress is not None and n % 1000 == 0:
+            progress(n)
+    producer.flush()
+    if progress is not None:
+        progress(n)
+    return n
+
+
+def counters(config: PipelineConfig, redis_url: str) -> dict[str, int]:
+    """The live counters of a pipeline (`eddy:<p>:counters` in Redis)."""
+    raw = redis_client(redis_url).hgetall(f"eddy:{config.pipeline}:counters")
+    return {k.decode(): int(v) for k, v in raw.items()}
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.25,
+               on_tick: Callable[[], None] | None = None) -> None:
+    """Poll `predicate` until true; raise StreamsError naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if on_tick is not None:
+            on_tick()
+        time.sleep(interval)
+    raise StreamsError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def labels_done(c: dict[str, int]) -> int:
+    """Labels with a final outcome (learned, orphan, duplicate); 'early' ones are still pending."""
+    return sum(c.get(k, 0) for k in ("labels_learned", "labels_orphan", "labels_duplicate"))
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    import json
+
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def total(rows: Iterable[dict[str, Any]], key: str) -> int:
+    return sum(int(r[key]) for r in rows)
