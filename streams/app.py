@@ -28,7 +28,7 @@ from typing import Any
 import faust
 import redis
 
-from learners import ModelRegistry, refresh, restore, save_checkpoint
+from learners import ModelRegistry, RegistryConflict, refresh, restore, save_checkpoint
 from schemas import DecodeFailure, dlq_record_from_failure
 from streams.config import PipelineConfig
 from streams.endpoints import Endpoints
@@ -181,6 +181,25 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             pairs.append((model_events_t, ev["model"].encode(), enc("model_events", rec)))
         return pairs
 
+    def checkpoint(actions: list[dict]) -> None:
+        # Drift actions changed only this process's ModelSet: persist them in the registry so
+        # scorers in other processes follow (and the next refresh does not undo a promotion).
+        # A CLI rollback/promote made since our last refresh makes the save conflict: adopt it
+        # (refresh), then save again.
+        t = now_ms()
+        resets = {}
+        for a in actions:
+            if a.get("action") == "promote":
+                rt.registry.promote(a["model"], now_ms=t)
+            elif a.get("action") == "reset":
+                resets[a["model"]] = "reset"
+        try:
+            save_checkpoint(rt.registry, proc.models, proc.learner.state(), now_ms=t, actions=resets)
+        except RegistryConflict as exc:
+            log.info("checkpoint refused (%s): adopting the registry's models and saving again", exc)
+            refresh(rt.registry, proc.models)
+            save_checkpoint(rt.registry, proc.models, proc.learner.state(), now_ms=t, actions=resets)
+
     @_retrying("score")
     def score_batch(records: list, sources: list[Source], received: int) -> Any:
         return proc.score(records, sources, now_ms(), received_ms=received)
@@ -189,7 +208,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
     def learn_batch(labels: list[dict], positions: list[tuple[int, int]]) -> Any:
         out = proc.learn(labels, now_ms(), positions)
         if out.outcomes:
-            save_checkpoint(rt.registry, proc.models, proc.learner.state(), now_ms=now_ms())
+            checkpoint(out.actions)
         return out
 
     async def score(stream: faust.StreamT) -> None:
@@ -216,7 +235,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             for rec in out.dlq:
                 pairs.append((dlq_t, rec["key"], enc("dlq", rec)))
             if out.learned and proc.learner is not None:
-                save_checkpoint(rt.registry, proc.models, proc.learner.state(), now_ms=now_ms())
+                checkpoint([a for o in out.learned for a in o.actions])
                 pairs += model_event_records()
             await publish(pairs)
             n_dlq = len(out.dlq) + sum(f is not None for f in failures)
@@ -253,7 +272,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         if proc.learner is not None and proc.learner.pending_ids:
             out = proc.retry_pending(now_ms())
             if out.outcomes:
-                save_checkpoint(rt.registry, proc.models, proc.learner.state(), now_ms=now_ms())
+                checkpoint(out.actions)
                 counts: dict[str, int] = {}
                 for o in out.outcomes:
                     counts[f"labels_{o.status}"] = counts.get(f"labels_{o.status}", 0) + 1
