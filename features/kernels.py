@@ -52,9 +52,8 @@ def _decode_key(
         maxb[f] = EMPTY
         dcount[f] = 0
         dstart[f] = 0
-        if agg[f] != DISTINCT:
-            for s in range(base[f], base[f] + rsize[f]):
-                wb[s] = EMPTY
+        for s in range(base[f], base[f] + rsize[f]):
+            wb[s] = EMPTY
     if start == end:
         return STATUS_OK
     if in_words[start] != fingerprint:
@@ -100,6 +99,32 @@ def _decode_key(
     if p != end:
         return STATUS_CORRUPT_STATE
     return STATUS_OK
+
+
+@njit(cache=True)
+def _mix(h):
+    """Scramble a 64-bit hash (float bits have structured low bits) for table slots."""
+    x = h ^ (h >> 31)
+    x = x * np.int64(-7046029254386353131)
+    return x ^ (x >> 29)
+
+
+@njit(cache=True)
+def _table_slot(tk, tu, tb, mask, h):
+    """Index of h in the open-addressing table at tb (or of the empty slot where it goes)."""
+    s = _mix(h) & mask
+    while tu[tb + s] and tk[tb + s] != h:
+        s = (s + 1) & mask
+    return tb + s
+
+
+@njit(cache=True)
+def _bump(wb, c0, s, bb, delta):
+    """Add delta to the per-bucket count at ring slot s, (re)claiming the slot for bucket bb."""
+    if wb[s] != bb:
+        wb[s] = bb
+        c0[s] = 0.0
+    c0[s] += delta
 
 
 @njit(cache=True)
@@ -154,12 +179,11 @@ def window_kernel(
     fixed = 1
     n_dist = 0
     for f in range(n_feat):
+        base[f + 1] = base[f] + rsize[f]
         if agg[f] == DISTINCT:
-            base[f + 1] = base[f]
             fixed += 2
             n_dist += 1
         else:
-            base[f + 1] = base[f] + rsize[f]
             fixed += 2 + rsize[f] * (1 + BUCKET_WORDS[agg[f]])
     n_slots = base[n_feat]
     wb = np.empty(n_slots, np.int64)
@@ -171,6 +195,7 @@ def window_kernel(
     dstart = np.zeros(n_feat, np.int64)
     dcount = np.zeros(n_feat, np.int64)
     dbase = np.zeros(n_feat + 1, np.int64)
+    tbase = np.zeros(n_feat + 1, np.int64)
 
     total = 0
     for k in range(n_keys):
@@ -212,6 +237,34 @@ def window_kernel(
                         ph[q] = in_words[p + 1]
                         dn[f] += 1
                     p += 2
+        # per distinct feature: table hash -> newest bucket holding it, and per-bucket counts
+        # of the hashes whose newest bucket it is (answers in-order windows in O(n))
+        for f in range(n_feat):
+            size = 0
+            if agg[f] == DISTINCT:
+                size = 8
+                while size < 2 * (dcount[f] + n_ev):
+                    size *= 2
+            tbase[f + 1] = tbase[f] + size
+        tk = np.empty(tbase[n_feat], np.int64)
+        tv = np.empty(tbase[n_feat], np.int64)
+        tu = np.zeros(tbase[n_feat], np.bool_)
+        for f in range(n_feat):
+            if agg[f] != DISTINCT:
+                continue
+            tb = tbase[f]
+            mask = tbase[f + 1] - tb - 1
+            for q in range(dbase[f], dbase[f] + dn[f]):
+                idx = _table_slot(tk, tu, tb, mask, ph[q])
+                if not tu[idx]:
+                    tu[idx] = True
+                    tk[idx] = ph[q]
+                    tv[idx] = pb[q]
+                elif pb[q] > tv[idx]:
+                    tv[idx] = pb[q]
+            for idx in range(tb, tbase[f + 1]):
+                if tu[idx]:
+                    _bump(wb, c0, base[f] + tv[idx] % rsize[f], tv[idx], 1.0)
 
         for j in range(key_start[k], key_start[k + 1]):
             i = order[j]
@@ -239,23 +292,55 @@ def window_kernel(
 
                 if a == DISTINCT:
                     hx = hashes[f, i]
-                    k2 = 0
-                    if has:
+                    tb = tbase[f]
+                    mask = tbase[f + 1] - tb - 1
+                    idx = _table_slot(tk, tu, tb, mask, hx)
+                    if not has:
+                        values[i, f] = 1.0 if include else 0.0
+                    elif b >= maxb[f]:
+                        # window ends at the newest bucket: a hash is in it iff its newest
+                        # bucket is >= lo, so sum the per-bucket counts
+                        cnt = 0.0
+                        for bb in range(lo, hi + 1):
+                            s = base[f] + bb % rs
+                            if wb[s] == bb:
+                                cnt += c0[s]
+                        if include and ((not tu[idx]) or tv[idx] < lo):
+                            cnt += 1.0
+                        values[i, f] = cnt
+                    else:
+                        # an older window: scan the pairs
+                        k2 = 0
                         for q in range(dbase[f], dbase[f] + dn[f]):
                             if pb[q] >= lo and pb[q] <= hi:
                                 scratch[k2] = ph[q]
                                 k2 += 1
-                    if include:
-                        scratch[k2] = hx
-                        k2 += 1
-                    values[i, f] = _count_distinct(scratch, k2)
+                        if include:
+                            scratch[k2] = hx
+                            k2 += 1
+                        values[i, f] = _count_distinct(scratch, k2)
                     if apply:
-                        found = False
-                        for q in range(dbase[f], dbase[f] + dn[f]):
-                            if pb[q] == b and ph[q] == hx:
-                                found = True
-                                break
-                        if not found:
+                        append = True
+                        if not tu[idx]:
+                            tu[idx] = True
+                            tk[idx] = hx
+                            tv[idx] = b
+                            _bump(wb, c0, base[f] + b % rs, b, 1.0)
+                        elif tv[idx] == b:
+                            append = False
+                        elif tv[idx] < b:
+                            old = tv[idx]
+                            so = base[f] + old % rs
+                            if wb[so] == old:
+                                c0[so] -= 1.0
+                            tv[idx] = b
+                            _bump(wb, c0, base[f] + b % rs, b, 1.0)
+                        else:  # the hash is already in a newer bucket; is (b, hx) stored?
+                            for q in range(dbase[f], dbase[f] + dn[f]):
+                                if pb[q] == b and ph[q] == hx:
+                                    append = False
+                                    break
+                        if append:
                             q = dbase[f] + dn[f]
                             pb[q] = b
                             ph[q] = hx

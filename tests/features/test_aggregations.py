@@ -163,3 +163,16 @@ def test_several_entities_keep_separate_state():
     ]
     got = FeatureEngine(fs, MemoryStateStore(), "ts", "id").process(evs).values.tolist()
     assert got == [[1, 1, 1], [1, 3, 2], [2, 4, 1]]
+
+
+def test_distinct_on_a_hot_key_matches_reference():
+    rng = np.random.default_rng(11)
+    n = 3000
+    ts = np.cumsum(rng.integers(0, 50, n)) - rng.integers(0, 2000, n) * (rng.random(n) < 0.1)
+    evs = [{"id": f"e{i}", "ts": int(t), "k": "hot", "x": f"card{rng.integers(0, 500)}"} for i, t in enumerate(ts)]
+    evs += [dict(evs[j]) for j in rng.integers(0, n, 100)]
+    fs = one_feature("distinct", allowed_lateness=1000, window="10s", bucket="500ms")
+    engine = FeatureEngine(fs, MemoryStateStore(), "ts", "id")
+    got = np.concatenate([engine.process(evs[a : a + 700]).values[:, 0] for a in range(0, len(evs), 700)])
+    rows, _, _ = ReferenceEngine(fs, "ts", "id").process(evs)
+    assert got.tolist() == [r[0] for r in rows]
