@@ -1,0 +1,139 @@
+"""`eddy models ls|rollback|promote -c CONFIG`: a pipeline's model versions in the registry.
+
+Every change is made in the Redis registry (one atomic step) and published as a model event
+(Avro, built-in `model_event` schema) on `<p>.model-events`, where the sink logs it. Running
+workers pick the change up at their next `worker.model_refresh` poll: a rollback is a new
+version whose content is the old one, a promotion is a role change.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from redis.exceptions import RedisError
+from rich.table import Table
+
+from eddy.errors import EddyError
+from learners import ModelRegistry
+from streams.cli.options import ConfigOpt, HomeOpt, KafkaOpt, RedisOpt, RegistryOpt, config, fail, home_of
+from streams.config import PipelineConfig
+from streams.endpoints import resolve_one
+
+app = typer.Typer(no_args_is_help=True, help="List, roll back and promote a pipeline's model versions.")
+
+RunIdOpt = Annotated[str | None, typer.Option("--run-id", envvar="EDDY_RUN_ID", help="Run id written on the model events (default <pipeline>-live).")]
+
+
+def _registry(cfg: PipelineConfig, redis: str | None, home: Any) -> ModelRegistry:
+    from streams.wiring import model_registry, redis_client
+
+    return model_registry(cfg, redis_client(resolve_one("redis", redis, home_of(home))))
+
+
+def _publish(cfg: PipelineConfig, events: list[dict], kafka: str | None, home: Any, registry_spec: str | None,
+             run_id: str | None) -> None:
+    """Publish registry events on `<p>.model-events` (Avro), as the worker does."""
+    if not events:
+        return
+    from streams.kafka_io import ensure_topics, make_producer
+    from streams.wiring import Codecs, schema_registry
+
+    servers = resolve_one("kafka", kafka, home_of(home))
+    codecs = Codecs.build(cfg, schema_registry(registry_spec, home_of(home)))
+    ensure_topics(servers, cfg.topics.layout())
+    producer = make_producer(servers)
+    for ev in events:
+        rec = {"pipeline": cfg.pipeline, "run_id": run_id or f"{cfg.pipeline}-live", "model": ev["model"],
+               "version": int(ev["version"]), "action": ev["action"], "ts": int(ev["ts"]),
+               "detail": str(ev.get("detail", ""))}
+        producer.send(cfg.topics.model_events, ev["model"].encode(), codecs.encode("model_events", rec))
+    producer.flush()
+
+
+def _when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def version_rows(registry: ModelRegistry) -> list[dict[str, Any]]:
+    """One row per retained version: model, version, role, created (UTC), action, current."""
+    rows = []
+    for v in registry.list():
+        action = v.action if v.source_version is None else f"{v.action} (of v{v.source_version})"
+        rows.append({"model": v.name, "version": v.version, "role": v.role, "created": _when(v.created_ms),
+                     "action": action, "current": "*" if v.current else ""})
+    return rows
+
+
+@app.command("ls")
+def ls(
+    config_path: ConfigOpt,
+    redis: RedisOpt = None,
+    home: HomeOpt = None,
+    current_only: Annotated[bool, typer.Option("--current", help="Only each model's current version.")] = False,
+) -> None:
+    """Table of the retained versions of every model (current marked with *)."""
+    try:
+        rows = version_rows(_registry(config(config_path), redis, home))
+    except (EddyError, RedisError) as exc:
+        fail(exc)
+        return
+    if current_only:
+        rows = [r for r in rows if r["current"]]
+    if not rows:
+        typer.echo("no model versions yet: start `eddy worker` and send labels")
+        return
+    table = Table()
+    for col in ("model", "version", "role", "created", "action", "current"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*(str(r[c]) for c in ("model", "version", "role", "created", "action", "current")))
+    Console(width=200).print(table)
+
+
+@app.command("rollback")
+def rollback(
+    name: Annotated[str, typer.Argument(help="Model name (see `eddy models ls`).")],
+    version: Annotated[int, typer.Argument(help="The version whose content becomes current again.")],
+    config_path: ConfigOpt,
+    redis: RedisOpt = None,
+    kafka: KafkaOpt = None,
+    home: HomeOpt = None,
+    registry: RegistryOpt = None,
+    run_id: RunIdOpt = None,
+) -> None:
+    """Serve the content of VERSION again, as a new version (versions only grow)."""
+    try:
+        cfg = config(config_path)
+        reg = _registry(cfg, redis, home)
+        new = reg.rollback(name, version, now_ms=int(time.time() * 1000))
+        _publish(cfg, reg.drain_events(), kafka, home, registry, run_id)
+    except (EddyError, RedisError) as exc:
+        fail(exc)
+        return
+    typer.echo(f"{name}: v{new} now serves the content of v{version}")
+
+
+@app.command("promote")
+def promote(
+    name: Annotated[str, typer.Argument(help="The challenger to make champion.")],
+    config_path: ConfigOpt,
+    redis: RedisOpt = None,
+    kafka: KafkaOpt = None,
+    home: HomeOpt = None,
+    registry: RegistryOpt = None,
+    run_id: RunIdOpt = None,
+) -> None:
+    """Make NAME champion; the old champion takes NAME's former role."""
+    try:
+        cfg = config(config_path)
+        reg = _registry(cfg, redis, home)
+        old = reg.promote(name, now_ms=int(time.time() * 1000))
+        _publish(cfg, reg.drain_events(), kafka, home, registry, run_id)
+    except (EddyError, RedisError) as exc:
+        fail(exc)
+        return
+    typer.echo(f"{name} is champion" + (f" (was {old})" if old else " (already was)"))
