@@ -1,0 +1,143 @@
+"""The delayed-label join, proven end to end through `streams.Processor`: for every learned label,
+the x given to `learn_one` equals, bit for bit and in key order, the x that was served for that
+event (the snapshot and the features on the published score record) — for labels that arrive
+after their event, in a later batch, before their event (early), and with a scorer and a learner
+in two processes that share only the snapshot store (early labels found by `retry_pending`)."""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+
+import pytest
+
+from learners import LearnRecorder
+from streams.config import load_config
+from streams.processor import Processor, Source
+from streams.snapshots import Snapshot
+from streams.wiring import memory_processor
+from tests.integration.fixtures import fraud_generator, write_config
+
+N = 600
+BATCH = 40
+
+
+class PackingSnapshotsFake:
+    """A fake of `RedisSnapshots`: stores the same bytes (`Snapshot.pack`) in a dict, so the
+    learner reads back what Redis would give it."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, bytes] = {}
+
+    def put_many(self, snapshots: list[Snapshot]) -> None:
+        for s in snapshots:
+            self.data[s.event_id] = s.pack()
+
+    def get_many(self, event_ids: list[str]) -> list[Snapshot | None]:
+        return [Snapshot.unpack(self.data[e]) if e in self.data else None for e in event_ids]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory):
+    cfg = load_config(write_config(Path(tmp_path_factory.mktemp("join")), "join_test", partitions=1))
+    events, labels = fraud_generator().generate(N, seed=5)
+    return cfg, events, labels
+
+
+def schedule(events: list[dict], labels: list[dict], seed: int) -> list[tuple[list[dict], list[dict]]]:
+    """Steps of (labels, events): events in batches; each label delivered between 2 batches
+    before and 3 after its event's batch (before = an early label), plus a few duplicates."""
+    rng = random.Random(seed)
+    batch_of = {e["event_id"]: i // BATCH for i, e in enumerate(events)}
+    n_steps = len(events) // BATCH + 5
+    steps: list[tuple[list[dict], list[dict]]] = [([], events[i * BATCH:(i + 1) * BATCH]) for i in range(n_steps)]
+    for lab in labels:
+        at = min(max(batch_of[lab["event_id"]] + rng.randint(-2, 3), 0), n_steps - 1)
+        steps[at][0].append(lab)
+        if rng.random() < 0.03:
+            steps[min(at + 1, n_steps - 1)][0].append(dict(lab))  # a redelivered label
+    return steps
+
+
+def sources(events: list[dict], start: int) -> list[Source]:
+    return [Source("join_test.events", 0, start + i) for i in range(len(events))]
+
+
+def check_join(recorder: LearnRecorder, served: dict[str, Snapshot], published: dict[str, dict], names: list[str]) -> int:
+    """Every learned x equals the served one bit for bit; returns how many were checked."""
+    assert recorder.records, "nothing was learned"
+    seen: set[str] = set()
+    for (event_id, x), copy in zip(recorder.records, recorder.copies):
+        assert event_id not in seen, f"{event_id} learned twice"
+        seen.add(event_id)
+        snap = served[event_id]
+        assert list(x) == names, "key order differs from the served feature order"
+        want = snap.features.tolist()
+        assert [v.hex() for v in x.values()] == [v.hex() for v in want], event_id
+        assert copy == x, "a model mutated the x it learned from"
+        for name, value in published[event_id].items():
+            if math.isfinite(x[name]):  # score records carry non-finite features as 0.0
+                assert value.hex() == x[name].hex(), (event_id, name)
+    return len(seen)
+
+
+def test_one_processor_learns_exactly_the_served_x(data):
+    cfg, events, labels = data
+    proc = memory_processor(cfg, "join-run")
+    proc.snapshots = PackingSnapshotsFake()
+    recorder = LearnRecorder()
+    proc.learner.on_learn = recorder
+    served: dict[str, Snapshot] = {}
+    published: dict[str, dict] = {}
+    statuses: dict[str, int] = {}
+    offset = 0
+    now = 1_000
+    for labs, evs in schedule(events, labels, seed=1):
+        now += 100
+        out = proc.learn(labs, now)
+        for o in out.outcomes:
+            statuses[o.status] = statuses.get(o.status, 0) + 1
+        sc = proc.score(evs, sources(evs, offset), now)
+        offset += len(evs)
+        for o in sc.learned:
+            statuses["on_snapshot"] = statuses.get("on_snapshot", 0) + 1
+        served.update({s.event_id: s for s in sc.snapshots})
+        published.update({r["event_id"]: r["features"] for r in sc.scores})
+    assert statuses.get("early", 0) > 20, statuses  # labels that overtook their event
+    assert statuses.get("on_snapshot", 0) == statuses["early"]  # each learned as its event was scored
+    assert statuses.get("duplicate", 0) > 0
+    assert proc.learner.counts["learned"] == len(labels)
+    assert proc.learner.counts["orphan"] == 0
+    assert check_join(recorder, served, published, proc.names) == len(labels)
+
+
+def test_scorer_and_learner_processes_share_only_snapshots(data):
+    """A scorer without a learner and a learner that never scores: early labels are found by
+    `retry_pending` once the scorer has written their snapshot."""
+    cfg, events, labels = data
+    store = PackingSnapshotsFake()
+    scorer = memory_processor(cfg, "join-run")
+    scorer = Processor(cfg, scorer.engine, scorer.models, None, store, "join-run")
+    learner = memory_processor(cfg, "join-run")
+    learner.snapshots = store
+    recorder = LearnRecorder()
+    learner.learner.on_learn = recorder
+    served: dict[str, Snapshot] = {}
+    published: dict[str, dict] = {}
+    early = retried = 0
+    offset = 0
+    now = 1_000
+    for labs, evs in schedule(events, labels, seed=2):
+        now += 100
+        out = learner.learn(labs, now)
+        early += sum(o.status == "early" for o in out.outcomes)
+        sc = scorer.score(evs, sources(evs, offset), now)
+        assert not sc.learned
+        offset += len(evs)
+        served.update({s.event_id: s for s in sc.snapshots})
+        published.update({r["event_id"]: r["features"] for r in sc.scores})
+        retried += sum(o.status == "learned" for o in learner.retry_pending(now + 50).outcomes)
+    assert early > 20 and retried == early
+    assert learner.learner.counts["learned"] == len(labels)
+    assert check_join(recorder, served, published, learner.names) == len(labels)
