@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from streams.cli import demo, models, produce, sql, stack, worker
+from streams.cli import demo, features, models, produce, report, sql, stack, worker
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Eddy: real-time scoring and online learning on event streams.")
@@ -16,6 +16,8 @@ app.command()(produce.produce)
 app.command()(sql.sql)
 app.command()(demo.demo)
 app.add_typer(models.app, name="models")
+app.command()(report.report)
+app.add_typer(features.app, name="features")
 
 if __name__ == "__main__":
     app()

@@ -91,3 +91,41 @@ def test_served_features_equal_the_reference(run, clickhouse):
             if abs(got[name] - want) > 1e-9 * max(1.0, abs(want)):
                 mismatches.append((ev["event_id"], name, got[name], want))
     assert not mismatches, mismatches[:10]
+
+
+def test_online_lookup_equals_the_reference(run, stack):
+    """`eddy features get` / OnlineFeatures: a key's current values equal the reference's."""
+    from typer.testing import CliRunner
+
+    from streams.cli.main import app
+
+    cfg, events, _labels, _c = run
+    ref = ReferenceEngine(cfg.features, cfg.event.time_field, cfg.event.id_field)
+    ref.process(events)
+    now = events[-1]["ts"] + 1
+    for entity in ("card_id", "merchant_id"):
+        key = events[-1][entity]
+        result = CliRunner().invoke(app, ["features", "get", entity, key, "-c", str(cfg.base_dir) + f"/{cfg.pipeline}.yaml",
+                                          "--redis", stack.endpoints.redis, "--at", str(now), "--json"])
+        assert result.exit_code == 0, result.output
+        import json
+
+        got = json.loads(result.output)
+        want = ref.lookup(entity, key, now)
+        assert got.keys() == want.keys()
+        for name in want:
+            assert abs(got[name] - want[name]) <= 1e-9 * max(1.0, abs(want[name])), (entity, name)
+
+
+def test_report_renders_from_the_run(run, stack, tmp_path):
+    from typer.testing import CliRunner
+
+    from streams.cli.main import app
+
+    cfg, *_ = run
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(app, ["report", "-c", str(cfg.base_dir) + f"/{cfg.pipeline}.yaml", "-o", str(out),
+                                      "--clickhouse", stack.endpoints.clickhouse])
+    assert result.exit_code == 0, result.output
+    html = out.read_text()
+    assert "<svg" in html and "logreg" in html
