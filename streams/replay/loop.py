@@ -1,0 +1,155 @@
+"""The deterministic replay loop: one `Processor`, merged inputs, ``now_ms`` = the item's time.
+
+Labels are taught through `Processor.learn` (consecutive labels with the same ``ts`` in one call);
+events are scored through `Processor.score` in runs: the events between two labels see the same
+models (models change only when a label is learned), so a run is scored as one micro-batch (the
+feature engine computes the whole run at once, the models score it event by event). A run is cut:
+
+- after an event whose label is already waiting (an "early" label: ``label.ts <= event.ts``);
+  `Processor.score` learns it right after the batch, so it must be the batch's last event;
+- at ``batch_size`` events, and when its time span would exceed the config's ``max_past`` /
+  ``max_future`` ingestion rules (the batch clock is its last event's ``ts``; with these cuts every
+  rule gives the same verdict as a per-event clock).
+
+Every score record's ``served_ts`` is its event's ``ts`` (the replay clock), ``latency_ms`` 0.
+Early labels whose event does not come within ``early_label_wait`` become orphans exactly when
+the replay clock passes their deadline, as in the live worker.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.processor import LearnOutput, Processor, ScoreOutput, Source
+from streams.replay.merge import Item
+
+#: ``on_scores(records)``: every score record of a batch (champion, challengers, baseline).
+ScoreSink = Callable[[list[dict[str, Any]]], None]
+#: ``progress(items_done, events_done)``.
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class ReplayStats:
+    """What a replay did (label outcomes by status, events by fate)."""
+
+    events: int = 0
+    scored: int = 0
+    dlq: int = 0
+    labels: int = 0
+    predictions: int = 0
+    batches: int = 0
+    outcomes: dict[str, int] = field(default_factory=lambda: {"learned": 0, "duplicate": 0, "early": 0, "orphan": 0})
+    pending_at_end: int = 0
+    dlq_records: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in self.__dict__.items() if k != "dlq_records"}
+        d["outcomes"] = dict(self.outcomes)
+        return d
+
+
+class ReplayLoop:
+    """Drives one `Processor` over merged items; see the module doc."""
+
+    def __init__(self, processor: Processor, *, on_scores: ScoreSink | None = None, batch_size: int = 2000,
+                 progress: Progress | None = None, progress_every: int = 5000) -> None:
+        if processor.learner is None:
+            raise ValueError("replay needs a processor with a learner (streams.wiring.memory_processor)")
+        self.p = processor
+        self.on_scores = on_scores
+        self.batch_size = max(1, int(batch_size))
+        self.progress = progress
+        self.progress_every = progress_every
+        self.stats = ReplayStats()
+        self._id = processor.config.event.id_field
+        self._wait = processor.learner.join.early_label_wait_ms
+        self._early: OrderedDict[str, int] = OrderedDict()  # event_id -> ts the label became early
+        rules = processor.config.rules
+        spans = [v for v in (getattr(rules, "max_past", None), getattr(rules, "max_future", None)) if v is not None]
+        self._span = min(spans) if spans else None
+
+    # ------------------------------------------------------------------ driving
+    def run(self, items: Sequence[Item]) -> ReplayStats:
+        """Process every item in order; returns the stats (also on ``self.stats``)."""
+        i, n = 0, len(items)
+        next_report = self.progress_every
+        while i < n:
+            it = items[i]
+            self._expire(it.ts)
+            if it.kind == "label":
+                j = i + 1
+                while j < n and items[j].kind == "label" and items[j].ts == it.ts:
+                    j += 1
+                self._learn(items[i:j], it.ts)
+            else:
+                j = self._event_run_end(items, i)
+                self._score(items[i:j])
+            i = j
+            if self.progress is not None and i >= next_report:
+                self.progress(i, self.stats.events)
+                next_report = i + self.progress_every
+        self.stats.pending_at_end = len(self._early)
+        if self.progress is not None:
+            self.progress(n, self.stats.events)
+        return self.stats
+
+    def _event_run_end(self, items: Sequence[Item], i: int) -> int:
+        n, early, limit = len(items), self._early, i + self.batch_size
+        start = items[i].ts
+        j = i
+        while j < n and j < limit:
+            it = items[j]
+            if it.kind != "event" or (self._span is not None and it.ts - start > self._span):
+                break
+            j += 1
+            if early and it.record.get(self._id) in early:
+                break
+        return j
+
+    # ------------------------------------------------------------------ steps
+    def _score(self, batch: Sequence[Item]) -> None:
+        now = batch[-1].ts
+        sources = [Source(b.topic, b.partition, b.offset, b.key, b.value) for b in batch]
+        out: ScoreOutput = self.p.score([b.record for b in batch], sources, now_ms=now)
+        s = self.stats
+        s.batches += 1
+        s.events += len(batch)
+        s.scored += len(out.snapshots)
+        s.dlq += len(out.dlq)
+        s.dlq_records.extend(out.dlq)
+        for o in out.learned:
+            self._account(o.status, o.event_id, now)
+        records = out.scores + out.shadow
+        for rec in records:
+            rec["served_ts"] = rec["event_ts"]
+            rec["latency_ms"] = 0.0
+        s.predictions += len(records)
+        if self.on_scores is not None and records:
+            self.on_scores(records)
+
+    def _learn(self, batch: Sequence[Item], now: int) -> None:
+        out: LearnOutput = self.p.learn([b.record for b in batch], now_ms=now,
+                                        positions=[(b.partition, b.offset) for b in batch])
+        self.stats.labels += len(batch)
+        for o in out.outcomes:
+            self._account(o.status, o.event_id, now)
+
+    def _expire(self, now: int) -> None:
+        if not self._early:
+            return
+        oldest = next(iter(self._early.values()))
+        if now - oldest < self._wait:
+            return
+        for o in self.p.retry_pending(now).outcomes:
+            self._account(o.status, o.event_id, now)
+
+    def _account(self, status: str, event_id: str, now: int) -> None:
+        self.stats.outcomes[status] = self.stats.outcomes.get(status, 0) + 1
+        if status == "early":
+            self._early[event_id] = now
+        elif status in ("learned", "orphan"):
+            self._early.pop(event_id, None)
