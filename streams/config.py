@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from features import FeatureSet
 from features.durations import parse_duration
-from learners import ModelsConfig
+from learners import CATALOG, ModelsConfig
 from schemas import IngestRules
 from streams.exceptions import ConfigError
 
@@ -145,6 +145,14 @@ class PipelineConfig(_Frozen):
         if not _NAME.match(v):
             raise ValueError(f"pipeline name {v!r} must match {_NAME.pattern} (it prefixes topic names)")
         return v
+
+    @model_validator(mode="after")
+    def _models_exist(self) -> PipelineConfig:
+        for spec in self.models.specs:
+            if ":" not in spec.model and spec.model not in CATALOG:
+                raise ValueError(f"models: {spec.name!r} uses unknown model {spec.model!r}; use one of "
+                                 f"{', '.join(sorted(CATALOG))} or an import path 'package.module:factory'")
+        return self
 
     @property
     def topics(self) -> TopicConfig:

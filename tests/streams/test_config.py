@@ -1,0 +1,58 @@
+"""The pipeline config: the bundled examples load; mistakes give errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from streams.config import load_config
+from streams.exceptions import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_fraud_example_loads():
+    cfg = load_config(ROOT / "examples" / "fraud" / "config.yaml")
+    assert cfg.topics.events == "fraud.events"
+    assert cfg.topics.layout()[cfg.topics.labels] == 1
+    assert len(cfg.features.windows) == 6
+    assert cfg.schema_file.exists()
+
+
+def _write(tmp_path: Path, mutate) -> Path:  # noqa: ANN001
+    raw = yaml.safe_load((ROOT / "examples" / "fraud" / "config.yaml").read_text())
+    mutate(raw)
+    p = tmp_path / "c.yaml"
+    p.write_text(yaml.safe_dump(raw))
+    return p
+
+
+@pytest.mark.parametrize(
+    ("mutate", "needle"),
+    [
+        (lambda r: r.update(unknown_key=1), "unknown_key"),
+        (lambda r: r["event"].update(id_feild="x"), "id_feild"),
+        (lambda r: r.update(pipeline="Bad Name!"), "pipeline"),
+        (lambda r: r["features"]["windows"][0].update(window="7m", bucket="2m"), "windows"),
+        (lambda r: r["models"]["champion"].update(model="no_such_model"), "no_such_model"),
+        (lambda r: r["labels"].update(snapshot_ttl="soon"), "snapshot_ttl"),
+    ],
+)
+def test_bad_configs_name_the_problem(tmp_path, mutate, needle):
+    with pytest.raises(ConfigError) as err:
+        load_config(_write(tmp_path, mutate))
+    assert needle in str(err.value)
+
+
+def test_missing_file_says_what_to_do(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_digest_is_stable_and_sensitive(tmp_path):
+    a = load_config(ROOT / "examples" / "fraud" / "config.yaml")
+    b = load_config(_write(tmp_path, lambda r: None))
+    c = load_config(_write(tmp_path, lambda r: r["models"].update(seed=43)))
+    assert a.digest() == b.digest() != c.digest()
