@@ -80,6 +80,44 @@ def _start(name: str, argv: list[str], port: int, home: Path, timeout: float) ->
     return pid
 
 
+def _argv(state: StackState, name: str, port: int) -> list[str]:
+    if name == "kafka":
+        url = f"tcp://{HOST}:{port}"
+        return [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url]
+    if name == "redis":
+        return [str(redis_binary()), "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no",
+                "--dir", state.home]
+    return [sys.executable, "-m", "analytics.server", "--path", state.chdb_path, "--host", HOST, "--port", str(port)]
+
+
+def _port_of(endpoint: str) -> int:
+    return int(endpoint.rstrip("/").rsplit(":", 1)[1].split("/")[0])
+
+
+def stop_service(home: Path, name: str) -> None:
+    """Stop one service of the stack (outage drills); `start_service` brings it back on its port."""
+    state = StackState.load(home.resolve())
+    if state is None:
+        raise StackError(f"no stack recorded in {home}: run `eddy up` first")
+    terminate(state.pids.get(name), grace=10.0)
+
+
+def start_service(home: Path, name: str) -> StackState:
+    """(Re)start one service on the port recorded for it (a restarted Redis comes back empty)."""
+    state = StackState.load(home.resolve())
+    if state is None:
+        raise StackError(f"no stack recorded in {home}: run `eddy up` first")
+    if name not in SERVICES:
+        raise StackError(f"unknown service {name!r}: use one of {', '.join(SERVICES)}")
+    if alive(state.pids.get(name)):
+        return state
+    port = _port_of(getattr(state, name))
+    timeout = 60 if name == "clickhouse" else 15
+    state.pids[name] = _start(name, _argv(state, name, port), port, Path(state.home), timeout)
+    state.save()
+    return state
+
+
 def up(home: Path, kafka_port: int | None = None, redis_port: int | None = None, clickhouse_port: int | None = None) -> StackState:
     """Start Tansu, Redis and the chDB server unless a healthy stack is already recorded in `home`."""
     home = home.resolve()
@@ -93,20 +131,17 @@ def up(home: Path, kafka_port: int | None = None, redis_port: int | None = None,
     started: list[int] = []
     try:
         kp = _port(kafka_port, "the Kafka broker", "--kafka-port")
-        url = f"tcp://{HOST}:{kp}"
-        pid = _start("kafka", [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url], kp, home, 15)
+        pid = _start("kafka", _argv(state, "kafka", kp), kp, home, 15)
         started.append(pid)
         state.pids["kafka"], state.kafka = pid, f"{HOST}:{kp}"
 
         rp = _port(redis_port, "Redis", "--redis-port")
-        argv = [str(redis_binary()), "--port", str(rp), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", str(home)]
-        pid = _start("redis", argv, rp, home, 15)
+        pid = _start("redis", _argv(state, "redis", rp), rp, home, 15)
         started.append(pid)
         state.pids["redis"], state.redis = pid, f"redis://{HOST}:{rp}/0"
 
         cp = _port(clickhouse_port, "the chDB server", "--clickhouse-port")
-        argv = [sys.executable, "-m", "analytics.server", "--path", state.chdb_path, "--host", HOST, "--port", str(cp)]
-        pid = _start("clickhouse", argv, cp, home, 60)
+        pid = _start("clickhouse", _argv(state, "clickhouse", cp), cp, home, 60)
         started.append(pid)
         state.pids["clickhouse"], state.clickhouse = pid, f"http://{HOST}:{cp}"
     except BaseException:
