@@ -4,14 +4,13 @@ Everything here is a pure function of arrays (the inputs are never modified). On
 every window feature of one entity for a whole micro-batch:
 
 - events arrive sorted by key (``order`` + ``key_start``); inside a key they keep input order;
-- each key's state comes in as a run of int64 words in ``in_words`` (see `features.state` for the
-  layout) and goes out the same way in ``out_words``;
+- each key's state comes in as a byte run of ``in_bytes`` (see `features.state` for the layout:
+  varints and raw little-endian 64-bit values) and goes out the same way in ``out_bytes``;
 - for every event and feature the kernel first aggregates the *state* part of the window
   (``P``), then adds the event itself unless it is read-only (already seen), then applies the
   event to its bucket unless it is read-only or too late.
 
-Aggregation codes (`AGG_CODE`) and the number of float/int words stored per bucket
-(`BUCKET_WORDS`) are shared with `features.state`.
+Aggregation codes (`AGG_CODE`) are shared with `features.state`.
 """
 
 from __future__ import annotations
@@ -33,8 +32,6 @@ AGG_CODE = {
     "since_prev": SINCE_PREV,
     "distinct": DISTINCT,
 }
-# words stored per non-empty bucket, after the bucket id (distinct: one hash per pair)
-BUCKET_WORDS = np.array([1, 1, 2, 1, 1, 3, 2, 1, 1], dtype=np.int64)
 EMPTY = np.iinfo(np.int64).min
 
 STATUS_OK = 0
@@ -43,8 +40,62 @@ STATUS_CORRUPT_STATE = 2
 
 
 @njit(cache=True)
+def _get_varint(buf, p, end):
+    """Unsigned LEB128 at buf[p]; returns (value, next p) or (0, -1) when truncated."""
+    result = 0
+    shift = 0
+    while p < end and shift < 64:
+        byte = np.int64(buf[p])
+        p += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, p
+        shift += 7
+    return 0, -1
+
+
+@njit(cache=True)
+def _put_varint(buf, p, v):
+    """Write v >= 0 as unsigned LEB128 at buf[p]; returns the next p."""
+    while v >= 0x80:
+        buf[p] = np.uint8((v & 0x7F) | 0x80)
+        v >>= 7
+        p += 1
+    buf[p] = np.uint8(v)
+    return p + 1
+
+
+@njit(cache=True)
+def _get_i64(buf, p):
+    v = np.int64(0)
+    for j in range(8):
+        v |= np.int64(buf[p + j]) << (8 * j)
+    return v
+
+
+@njit(cache=True)
+def _put_i64(buf, p, v):
+    for j in range(8):
+        buf[p + j] = np.uint8((v >> (8 * j)) & 0xFF)
+    return p + 8
+
+
+@njit(cache=True)
+def _get_f64(buf, p, bits, fview):
+    bits[0] = _get_i64(buf, p)
+    return fview[0]
+
+
+@njit(cache=True)
+def _put_f64(buf, p, x, bits, fview):
+    fview[0] = x
+    return _put_i64(buf, p, bits[0])
+
+
+@njit(cache=True)
 def _decode_key(
-    in_words, in_f, start, end, fingerprint, agg, rsize, base, wb, c0, c1, c2, wt, maxb, dstart, dcount
+    buf, start, end, fingerprint, agg, bucket_ms, rsize, base, wb, c0, c1, c2, wt, maxb, dstart, dcount,
+    bits, fview,
 ):
     """Load one key's state into the ring work arrays; returns a status code."""
     n_feat = agg.shape[0]
@@ -56,46 +107,75 @@ def _decode_key(
             wb[s] = EMPTY
     if start == end:
         return STATUS_OK
-    if in_words[start] != fingerprint:
+    if end - start < 8:
+        return STATUS_CORRUPT_STATE
+    if _get_i64(buf, start) != fingerprint:
         return STATUS_FOREIGN_STATE
-    p = start + 1
+    p = start + 8
     for f in range(n_feat):
-        if p + 2 > end:
+        cnt, p = _get_varint(buf, p, end)
+        if p < 0:
             return STATUS_CORRUPT_STATE
-        mb = in_words[p]
-        cnt = in_words[p + 1]
-        p += 2
+        if cnt == 0:
+            continue
+        zz, p = _get_varint(buf, p, end)
+        if p < 0:
+            return STATUS_CORRUPT_STATE
+        mb = (zz >> 1) ^ -(zz & 1)
         maxb[f] = mb
         a = agg[f]
         if a == DISTINCT:
             dstart[f] = p
             dcount[f] = cnt
-            p += 2 * cnt
-            if p > end:
-                return STATUS_CORRUPT_STATE
+            for _ in range(cnt):
+                _, p = _get_varint(buf, p, end)
+                if p < 0 or p + 8 > end:
+                    return STATUS_CORRUPT_STATE
+                p += 8
             continue
-        width = 1 + BUCKET_WORDS[a]
-        if p + cnt * width > end:
-            return STATUS_CORRUPT_STATE
+        h = bucket_ms[f]
         cut = mb - rsize[f] + 1
         for _ in range(cnt):
-            bb = in_words[p]
+            off, p = _get_varint(buf, p, end)
+            if p < 0:
+                return STATUS_CORRUPT_STATE
+            bb = mb - off
+            x0 = 0.0
+            x1 = 0.0
+            x2 = 0.0
+            tt = EMPTY
+            if a == COUNT or a == MEAN or a == STD:
+                n_, p = _get_varint(buf, p, end)
+                if p < 0:
+                    return STATUS_CORRUPT_STATE
+                x0 = float(n_)
+            elif a == LAST or a == SINCE_PREV:
+                d, p = _get_varint(buf, p, end)
+                if p < 0:
+                    return STATUS_CORRUPT_STATE
+                tt = bb * h + d
+            n_f = 0
+            if a == SUM or a == MIN or a == MAX or a == LAST or a == MEAN:
+                n_f = 1
+            elif a == STD:
+                n_f = 2
+            if p + 8 * n_f > end:
+                return STATUS_CORRUPT_STATE
+            if a == SUM or a == MIN or a == MAX or a == LAST:
+                x0 = _get_f64(buf, p, bits, fview)
+            elif a == MEAN:
+                x1 = _get_f64(buf, p, bits, fview)
+            elif a == STD:
+                x1 = _get_f64(buf, p, bits, fview)
+                x2 = _get_f64(buf, p + 8, bits, fview)
+            p += 8 * n_f
             if bb >= cut and bb <= mb:  # drop buckets outside the ring (config change)
                 s = base[f] + bb % rsize[f]
                 wb[s] = bb
-                if a == LAST:
-                    wt[s] = in_words[p + 1]
-                    c0[s] = in_f[p + 2]
-                elif a == SINCE_PREV:
-                    wt[s] = in_words[p + 1]
-                else:
-                    c0[s] = in_f[p + 1]
-                    if a == MEAN:
-                        c1[s] = in_f[p + 2]
-                    elif a == STD:
-                        c1[s] = in_f[p + 2]
-                        c2[s] = in_f[p + 3]
-            p += width
+                wt[s] = tt
+                c0[s] = x0
+                c1[s] = x1
+                c2[s] = x2
     if p != end:
         return STATUS_CORRUPT_STATE
     return STATUS_OK
@@ -153,7 +233,7 @@ def window_kernel(
     read_only,
     vals,
     hashes,
-    in_words,
+    in_bytes,
     in_off,
 ):
     """Compute every window feature of one entity for a micro-batch.
@@ -165,9 +245,9 @@ def window_kernel(
         order: int64[m] event indices sorted by key, input order kept inside a key.
         ts: int64[m] event times (ms); read_only: bool[m] (already-seen events).
         vals: float64[F, m] value per feature; hashes: int64[F, m] for distinct features.
-        in_words: int64[...] concatenated state blobs; in_off: int64[K+1] word offsets.
+        in_bytes: uint8[...] concatenated state blobs; in_off: int64[K+1] byte offsets.
 
-    Returns ``(values float64[m, F], late bool[m], out_words int64[...], out_off int64[K+1],
+    Returns ``(values float64[m, F], late bool[m], out_bytes uint8[...], out_off int64[K+1],
     changed bool[K], status, bad_key)``; ``status`` is non-zero (and ``bad_key`` the key index)
     when a state blob belongs to another feature layout or is corrupt.
     """
@@ -176,15 +256,15 @@ def window_kernel(
     m = ts.shape[0]
     rsize = n_buckets + late_buckets
     base = np.zeros(n_feat + 1, np.int64)
-    fixed = 1
+    fixed = 8
     n_dist = 0
     for f in range(n_feat):
         base[f + 1] = base[f] + rsize[f]
+        fixed += 20
         if agg[f] == DISTINCT:
-            fixed += 2
             n_dist += 1
         else:
-            fixed += 2 + rsize[f] * (1 + BUCKET_WORDS[agg[f]])
+            fixed += rsize[f] * 36
     n_slots = base[n_feat]
     wb = np.empty(n_slots, np.int64)
     wt = np.empty(n_slots, np.int64)
@@ -199,10 +279,10 @@ def window_kernel(
 
     total = 0
     for k in range(n_keys):
-        total += fixed + (in_off[k + 1] - in_off[k]) + 2 * n_dist * (key_start[k + 1] - key_start[k])
-    out_words = np.empty(total, np.int64)
-    out_f = out_words.view(np.float64)
-    in_f = in_words.view(np.float64)
+        total += fixed + 2 * (in_off[k + 1] - in_off[k]) + 18 * n_dist * (key_start[k + 1] - key_start[k])
+    out_bytes = np.empty(total, np.uint8)
+    bits = np.zeros(1, np.int64)
+    fview = bits.view(np.float64)
     out_off = np.zeros(n_keys + 1, np.int64)
     values = np.zeros((m, n_feat), np.float64)
     late = np.zeros(m, np.bool_)
@@ -211,11 +291,11 @@ def window_kernel(
     pos = 0
     for k in range(n_keys):
         status = _decode_key(
-            in_words, in_f, in_off[k], in_off[k + 1], fingerprint, agg, rsize, base,
-            wb, c0, c1, c2, wt, maxb, dstart, dcount,
+            in_bytes, in_off[k], in_off[k + 1], fingerprint, agg, bucket_ms, rsize, base,
+            wb, c0, c1, c2, wt, maxb, dstart, dcount, bits, fview,
         )
         if status != STATUS_OK:
-            return values, late, out_words[:0], out_off, changed, status, k
+            return values, late, out_bytes[:0], out_off, changed, status, k
         n_ev = key_start[k + 1] - key_start[k]
         # distinct pairs (bucket, hash) of this key, with room for one new pair per event
         for f in range(n_feat):
@@ -230,13 +310,14 @@ def window_kernel(
                 p = dstart[f]
                 cut = maxb[f] - rsize[f] + 1
                 for _ in range(dcount[f]):
-                    bb = in_words[p]
-                    if bb >= cut and bb <= maxb[f]:
+                    off, p = _get_varint(in_bytes, p, in_off[k + 1])
+                    bb = maxb[f] - off
+                    if bb >= cut:
                         q = dbase[f] + dn[f]
                         pb[q] = bb
-                        ph[q] = in_words[p + 1]
+                        ph[q] = _get_i64(in_bytes, p)
                         dn[f] += 1
-                    p += 2
+                    p += 8
         # per distinct feature: table hash -> newest bucket holding it, and per-bucket counts
         # of the hashes whose newest bucket it is (answers in-order windows in O(n))
         for f in range(n_feat):
@@ -477,46 +558,55 @@ def window_kernel(
 
         # encode the key's state
         out_off[k] = pos
-        out_words[pos] = fingerprint
-        pos += 1
+        pos = _put_i64(out_bytes, pos, fingerprint)
         for f in range(n_feat):
             a = agg[f]
-            out_words[pos] = maxb[f]
-            cnt_pos = pos + 1
-            pos += 2
+            mb = maxb[f]
+            if mb == EMPTY:
+                pos = _put_varint(out_bytes, pos, 0)
+                continue
+            cut = mb - rsize[f] + 1
             cnt = 0
-            if maxb[f] != EMPTY:
-                cut = maxb[f] - rsize[f] + 1
-                if a == DISTINCT:
-                    for q in range(dbase[f], dbase[f] + dn[f]):
-                        if pb[q] >= cut:
-                            out_words[pos] = pb[q]
-                            out_words[pos + 1] = ph[q]
-                            pos += 2
-                            cnt += 1
-                else:
-                    for bb in range(cut, maxb[f] + 1):
-                        s = base[f] + bb % rsize[f]
-                        if wb[s] != bb:
-                            continue
-                        out_words[pos] = bb
-                        if a == LAST:
-                            out_words[pos + 1] = wt[s]
-                            out_f[pos + 2] = c0[s]
-                        elif a == SINCE_PREV:
-                            out_words[pos + 1] = wt[s]
-                        else:
-                            out_f[pos + 1] = c0[s]
-                            if a == MEAN:
-                                out_f[pos + 2] = c1[s]
-                            elif a == STD:
-                                out_f[pos + 2] = c1[s]
-                                out_f[pos + 3] = c2[s]
-                        pos += 1 + BUCKET_WORDS[a]
+            if a == DISTINCT:
+                for q in range(dbase[f], dbase[f] + dn[f]):
+                    if pb[q] >= cut:
                         cnt += 1
-            out_words[cnt_pos] = cnt
+            else:
+                for bb in range(cut, mb + 1):
+                    if wb[base[f] + bb % rsize[f]] == bb:
+                        cnt += 1
+            pos = _put_varint(out_bytes, pos, cnt)
+            pos = _put_varint(out_bytes, pos, (mb << 1) ^ (mb >> 63))
+            if a == DISTINCT:
+                for q in range(dbase[f], dbase[f] + dn[f]):
+                    if pb[q] >= cut:
+                        pos = _put_varint(out_bytes, pos, mb - pb[q])
+                        pos = _put_i64(out_bytes, pos, ph[q])
+                continue
+            h = bucket_ms[f]
+            for bb in range(cut, mb + 1):
+                s = base[f] + bb % rsize[f]
+                if wb[s] != bb:
+                    continue
+                pos = _put_varint(out_bytes, pos, mb - bb)
+                if a == COUNT:
+                    pos = _put_varint(out_bytes, pos, np.int64(c0[s]))
+                elif a == MEAN:
+                    pos = _put_varint(out_bytes, pos, np.int64(c0[s]))
+                    pos = _put_f64(out_bytes, pos, c1[s], bits, fview)
+                elif a == STD:
+                    pos = _put_varint(out_bytes, pos, np.int64(c0[s]))
+                    pos = _put_f64(out_bytes, pos, c1[s], bits, fview)
+                    pos = _put_f64(out_bytes, pos, c2[s], bits, fview)
+                elif a == LAST:
+                    pos = _put_varint(out_bytes, pos, wt[s] - bb * h)
+                    pos = _put_f64(out_bytes, pos, c0[s], bits, fview)
+                elif a == SINCE_PREV:
+                    pos = _put_varint(out_bytes, pos, wt[s] - bb * h)
+                else:  # SUM, MIN, MAX
+                    pos = _put_f64(out_bytes, pos, c0[s], bits, fview)
     out_off[n_keys] = pos
-    return values, late, out_words[:pos], out_off, changed, STATUS_OK, -1
+    return values, late, out_bytes[:pos], out_off, changed, STATUS_OK, -1
 
 
 def warm_up() -> None:
@@ -529,5 +619,5 @@ def warm_up() -> None:
         np.array([COUNT], dtype=np.int64), one, one, np.zeros(1, np.int64), 0,
         np.array([0, 1], dtype=np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64),
         np.zeros(1, np.bool_), np.zeros((1, 1)), np.zeros((1, 1), np.int64),
-        np.zeros(0, np.int64), np.zeros(2, np.int64),
+        np.zeros(0, np.uint8), np.zeros(2, np.int64),
     )

@@ -1,25 +1,28 @@
 """The state-store contract and the compact byte layout of per-key state.
 
-State lives per (entity field, key): one blob holds every window feature of that entity.
-A blob is a run of little-endian 64-bit words::
+State lives per (entity field, key): one blob holds every window feature of that entity::
 
-    fingerprint                      # identifies the entity's feature layout
+    fingerprint                       8 bytes, identifies the entity's feature layout
     then for each window feature of the entity, in config order:
-        maxb, count                  # newest bucket applied (INT64_MIN if none), entries
-        count x (bucket, words...)   # only non-empty buckets, oldest first
+        count                         varint: number of entries (0 = no state, nothing follows)
+        maxb                          zigzag varint: newest bucket applied
+        count x entry                 non-empty retained buckets, oldest first
 
-with the words per bucket (floats stored as IEEE-754 bits):
+    entry = varint (maxb - bucket) followed by
+        count: n (varint)             sum / min / max: value (f64)
+        mean: n (varint), sum (f64)   std: n (varint), mean (f64), M2 (f64)
+        last: ts - bucket*H (varint), value (f64)
+        since_prev: max ts - bucket*H (varint)
+        distinct: hash (i64); one entry per distinct value per bucket
 
-    count: n        sum: sum        mean: n, sum       min: min      max: max
-    std: n, mean, M2 (Chan/Welford)  last: ts, value    since_prev: max ts
-    distinct: one (bucket, hash) pair per distinct value per bucket
-
-Stores treat blobs as opaque bytes and add their own version token for compare-and-set.
+Varints are unsigned LEB128; f64/i64 are 8 raw little-endian bytes. Stores treat blobs as
+opaque bytes and add their own version token for compare-and-set.
 """
 
 from __future__ import annotations
 
 import hashlib
+import struct
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from features.exceptions import StateStoreError
-from features.kernels import AGG_CODE, BUCKET_WORDS, DISTINCT, EMPTY
+from features.kernels import AGG_CODE, DISTINCT
 from features.spec import WindowFeature
 
 EntityKey = tuple[str, str]
@@ -65,51 +68,76 @@ class EntityLayout:
 
     def max_blob_bytes(self) -> int:
         """Upper bound of a blob's size, distinct features excluded (they grow per value)."""
-        words = 1
+        size = 8
         for code, n, lb in zip(self.agg, self.n_buckets, self.late_buckets, strict=True):
-            words += 2 if code == DISTINCT else 2 + (n + lb) * (1 + BUCKET_WORDS[code])
-        return 8 * int(words)
+            size += 20 if code == DISTINCT else 20 + int(n + lb) * _MAX_ENTRY[int(code)]
+        return size
+
+
+_MAX_ENTRY = {0: 20, 1: 18, 2: 28, 3: 18, 4: 18, 5: 36, 6: 28, 7: 20}  # per agg code, bytes
 
 
 def join_blobs(blobs: Sequence[bytes | None]) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenate blobs into (int64 words, word offsets[len+1]); None means no state."""
+    """Concatenate blobs into (uint8 buffer, byte offsets[len+1]); None means no state."""
     parts = [b or b"" for b in blobs]
-    lens = np.fromiter((len(b) for b in parts), dtype=np.int64, count=len(parts))
-    if np.any(lens % 8):
-        raise StateStoreError("a state blob is not a whole number of 64-bit words; state is corrupt")
     off = np.zeros(len(parts) + 1, dtype=np.int64)
-    np.cumsum(lens // 8, out=off[1:])
-    words = np.frombuffer(b"".join(parts), dtype="<i8") if parts else np.zeros(0, np.int64)
-    return words.astype(np.int64, copy=False), off
+    np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)), out=off[1:])
+    return np.frombuffer(b"".join(parts), dtype=np.uint8), off
 
 
-def split_blobs(words: np.ndarray, off: np.ndarray, indexes: Sequence[int]) -> list[bytes]:
-    """The blobs of keys `indexes` from the kernel's output words."""
-    raw = words.astype("<i8", copy=False).tobytes()
-    return [raw[off[i] * 8 : off[i + 1] * 8] for i in indexes]
+def split_blobs(buf: np.ndarray, off: np.ndarray, indexes: Sequence[int]) -> list[bytes]:
+    """The blobs of keys `indexes` from the kernel's output buffer."""
+    raw = buf.tobytes()
+    return [raw[off[i] : off[i + 1]] for i in indexes]
+
+
+def _varint(blob: bytes, p: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = blob[p]
+        p += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, p
+        shift += 7
 
 
 def decode_blob(blob: bytes, layout: EntityLayout) -> dict[str, dict[str, Any]]:
-    """Human-readable view of one blob: per feature, maxb and its buckets (for docs/debugging)."""
-    w = np.frombuffer(blob, dtype="<i8")
-    f64 = w.view("<f8")
-    if len(w) == 0 or int(w[0]) != layout.fingerprint:
+    """Human-readable view of one blob: per feature, maxb and its buckets (for docs/debugging).
+
+    Buckets are tuples `(bucket, *fields)` with the fields of the layout above.
+    """
+    if len(blob) < 8 or struct.unpack_from("<q", blob, 0)[0] != layout.fingerprint:
         raise StateStoreError(f"blob does not belong to entity {layout.entity!r}'s feature layout")
-    p = 1
+    p = 8
     out: dict[str, dict[str, Any]] = {}
-    for feat, code in zip(layout.features, layout.agg, strict=True):
-        maxb, cnt = int(w[p]), int(w[p + 1])
-        p += 2
-        width = 2 if code == DISTINCT else 1 + int(BUCKET_WORDS[code])
+    for feat in layout.features:
+        cnt, p = _varint(blob, p)
+        if cnt == 0:
+            out[feat.name] = {"maxb": None, "buckets": []}
+            continue
+        zz, p = _varint(blob, p)
+        maxb = (zz >> 1) ^ -(zz & 1)
         entries = []
         for _ in range(cnt):
-            raw = [int(w[p])] + [
-                int(w[p + j]) if (feat.agg in ("last", "since_prev", "distinct") and j == 1) else float(f64[p + j])
-                for j in range(1, width)
-            ]
-            entries.append(tuple(raw))
-            p += width
-        out[feat.name] = {"maxb": None if maxb == EMPTY else maxb, "buckets": entries}
+            off, p = _varint(blob, p)
+            bucket = maxb - off
+            fields: list[float | int] = []
+            if feat.agg in ("count", "mean", "std"):
+                n, p = _varint(blob, p)
+                fields.append(float(n))
+            elif feat.agg in ("last", "since_prev"):
+                d, p = _varint(blob, p)
+                fields.append(bucket * feat.bucket + d)
+            n_raw = {"sum": 1, "min": 1, "max": 1, "last": 1, "mean": 1, "std": 2, "distinct": 1}.get(feat.agg, 0)
+            fmt = "<q" if feat.agg == "distinct" else "<d"
+            for _ in range(n_raw):
+                fields.append(struct.unpack_from(fmt, blob, p)[0])
+                p += 8
+            entries.append((bucket, *fields))
+        out[feat.name] = {"maxb": maxb, "buckets": entries}
+    if p != len(blob):
+        raise StateStoreError("blob has trailing bytes; state is corrupt")
     return out
 
 

@@ -50,7 +50,8 @@ def test_keys_values_and_expiry(redis_client: redis.Redis, namespace: str):
         "n": {"maxb": 0, "buckets": [(0, 1.0)]},
         "s": {"maxb": 0, "buckets": [(0, 5.0)]},
     }
-    assert len(raw) == 8 + 8 * (1 + 2 * (2 + 2))  # token + fingerprint + 2 x (maxb, count, bucket, value)
+    # token 8 + fingerprint 8 + count (entries, maxb, offset, n: 4 varints) + sum (3 varints + f64)
+    assert len(raw) == 8 + 8 + 4 + 11
 
 
 def _commandstats(client: redis.Redis) -> dict[str, int]:
@@ -156,3 +157,14 @@ def test_two_workers_on_the_same_keys_lose_no_update(redis_url: str, namespace: 
 def test_memory_store_is_safe_across_threads():
     store = MemoryStateStore()
     _hammer(lambda: store)
+
+
+def test_corrupt_state_is_refused(redis_client: redis.Redis, namespace: str):
+    engine = FeatureEngine(FS, RedisStateStore(redis_client, namespace), "ts", "id")
+    engine.process([ev(1)])
+    key = f"eddy:{namespace}:st:card:c1"
+    raw = redis_client.get(key)
+    for bad in (raw[:-3], raw + b"\x00", raw[:16] + b"\xff" * 12):
+        redis_client.set(key, bad)
+        with pytest.raises(StateStoreError, match="is corrupt"):
+            engine.process([ev(99)])
