@@ -1,0 +1,352 @@
+"""Shared pieces of the end-to-end benchmarks: data, configs, timed producing, score watching.
+
+Every benchmark drives real processes against its own `EmbeddedStack` (Tansu, redis-server,
+chDB server) and measures on the topics, so Eddy and the peers are timed the same way:
+
+- throughput: scores of a backlog (all events produced before the consumer starts), counted
+  from the first score record's Kafka timestamp to the last one's;
+- latency: at a fixed offered rate, Kafka timestamp of the score record minus the time the
+  producer sent the event (same host clock), p50/p95/p99.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from streams.config import PipelineConfig, load_config  # noqa: E402
+from streams.harness import merge_by_time  # noqa: E402
+from streams.kafka_io import ensure_topics, make_producer  # noqa: E402
+from streams.wiring import Codecs, schema_registry  # noqa: E402
+
+FRAUD = ROOT / "examples" / "fraud"
+
+
+def fraud_data(n_events: int, seed: int = 7) -> tuple[list[dict], list[dict]]:
+    """The bundled fraud example's (events, labels), `n_events` payments."""
+    spec = importlib.util.spec_from_file_location("fraud_generate", FRAUD / "generate.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.generate(n_events, seed)
+
+
+def write_config(home: Path, pipeline: str, **overrides: Any) -> Path:
+    """The fraud example's config under `pipeline`, with top-level overrides merged in."""
+    raw = yaml.safe_load((FRAUD / "config.yaml").read_text())
+    raw["pipeline"] = pipeline
+    raw["event"]["schema"] = str(FRAUD / "transaction.avsc")
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(raw.get(key), dict):
+            raw[key] = {**raw[key], **value}
+        else:
+            raw[key] = value
+    path = Path(home) / f"{pipeline}.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+@dataclass
+class Phases:
+    """The data split in a backlog phase (throughput) and a paced phase (latency)."""
+
+    backlog: list[tuple[str, dict]]
+    paced: list[tuple[str, dict]]
+    n_backlog: int
+    n_paced: int
+
+
+def split_phases(events: Sequence[dict], labels: Sequence[dict], n_backlog: int) -> Phases:
+    """Time-merged events+labels, cut after the `n_backlog`-th event."""
+    merged = merge_by_time(events, labels, "ts")
+    seen = 0
+    cut = len(merged)
+    for i, (kind, _rec) in enumerate(merged):
+        if kind == "events":
+            seen += 1
+            if seen > n_backlog:
+                cut = i
+                break
+    return Phases(merged[:cut], merged[cut:], n_backlog, len(events) - n_backlog)
+
+
+class Feeder:
+    """Produce a pipeline's events and labels (Avro, wire format) and remember when each event left."""
+
+    def __init__(self, config: PipelineConfig, kafka: str, home: Path) -> None:
+        self.config = config
+        self.codecs = Codecs.build(config, schema_registry(None, home))
+        ensure_topics(kafka, config.topics.layout())
+        self.producer = make_producer(kafka)
+        self.sent_ms: dict[str, float] = {}
+
+    def send(self, records: Sequence[tuple[str, dict]], rate: float = 0.0,
+             progress: Callable[[int], None] | None = None) -> int:
+        """Send `(kind, record)` pairs; `rate` = events/s (labels ride along), 0 = flat out."""
+        topics = {"events": self.config.topics.events, "labels": self.config.topics.labels}
+        key_of = {"events": self.config.event.key_field, "labels": "event_id"}
+        enc = self.codecs.encode
+        t0 = time.perf_counter()
+        n_events = 0
+        for kind, rec in records:
+            value = enc(kind, rec)
+            if kind == "events":
+                n_events += 1
+                if rate > 0:
+                    ahead = n_events / rate - (time.perf_counter() - t0)
+                    if ahead > 0:
+                        time.sleep(ahead)
+                self.sent_ms[rec["event_id"]] = time.time() * 1000.0
+                if progress is not None and n_events % 500 == 0:
+                    progress(500)
+            self.producer.send(topics[kind], str(rec[key_of[kind]]).encode(), value)
+        self.producer.flush()
+        if progress is not None:
+            progress(n_events % 500)
+        return n_events
+
+
+class ScoreWatcher:
+    """Read `<p>.scores` from the beginning in a background thread (aiokafka, no group)."""
+
+    def __init__(self, kafka: str, topic: str) -> None:
+        self.kafka = kafka
+        self.topic = topic
+        self.messages: list[tuple[int, bytes]] = []  # (kafka timestamp ms, value)
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    def __enter__(self) -> ScoreWatcher:
+        self._thread.start()
+        self._ready.wait(30)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    @property
+    def count(self) -> int:
+        return len(self.messages)
+
+    async def _run(self) -> None:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.kafka, enable_auto_commit=False,
+                                    auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            parts: set[int] = set()
+            while not parts:
+                await consumer.topics()
+                parts = consumer.partitions_for_topic(self.topic) or set()
+                if not parts:
+                    await asyncio.sleep(0.2)
+            tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            self._ready.set()
+            while not self._stop.is_set():
+                batch = await consumer.getmany(timeout_ms=100, max_records=20000)
+                for msgs in batch.values():
+                    self.messages.extend((m.timestamp, m.value) for m in msgs)
+        finally:
+            self._ready.set()
+            await consumer.stop()
+
+    def wait(self, n: int, timeout: float, progress: Callable[[int], None] | None = None,
+             alive: Callable[[], bool] | None = None) -> bool:
+        """Wait until `n` scores arrived; False on timeout or when `alive()` turns false."""
+        deadline = time.monotonic() + timeout
+        last = 0
+        while time.monotonic() < deadline:
+            c = self.count
+            if progress is not None and c > last:
+                progress(c - last)
+                last = c
+            if c >= n:
+                return True
+            if alive is not None and not alive():
+                return False
+            time.sleep(0.2)
+        return False
+
+
+@dataclass
+class Result:
+    """One system's figures."""
+
+    name: str
+    scored: int = 0
+    throughput: float = float("nan")  # events/s, first to last score of the backlog
+    p50: float = float("nan")
+    p95: float = float("nan")
+    p99: float = float("nan")
+    lat_n: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def throughput(stamps: Sequence[int]) -> float:
+    """Events per second between the first and last of `stamps` (ms)."""
+    if len(stamps) < 2:
+        return float("nan")
+    span = (max(stamps) - min(stamps)) / 1000.0
+    return len(stamps) / span if span > 0 else float("nan")
+
+
+def latencies(messages: Sequence[tuple[int, bytes]], sent_ms: dict[str, float], codecs: Codecs) -> np.ndarray:
+    """Score timestamp minus send time for every score whose event is in `sent_ms` (ms)."""
+    out = []
+    codec = codecs.codec
+    for ts, value in messages:
+        rec = codec.decode(value)
+        sent = sent_ms.get(rec["event_id"])
+        if sent is not None:
+            out.append(ts - sent)
+    return np.asarray(out, dtype=float)
+
+
+def percentiles(lat: np.ndarray) -> tuple[float, float, float]:
+    if lat.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    p = np.percentile(lat, [50, 95, 99])
+    return float(p[0]), float(p[1]), float(p[2])
+
+
+def machine() -> str:
+    """One line about this machine: CPUs, Python, OS."""
+    import platform
+
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPU ({model}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
+
+
+def bench_env() -> dict[str, str]:
+    """Environment for child processes: the repo importable, quiet logs."""
+    return {"PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+__all__ = ["FRAUD", "ROOT", "Feeder", "Phases", "Result", "ScoreWatcher", "bench_env", "fraud_data", "latencies",
+           "load_config", "machine", "percentiles", "split_phases", "throughput", "write_config"]
+
+
+# ---------------------------------------------------------------------------- running systems
+import subprocess  # noqa: E402
+
+from streams.harness import EmbeddedStack, WorkerProcess  # noqa: E402
+from streams.stack.process import terminate  # noqa: E402
+
+
+class PeerProcess:
+    """`python -m benchmarks.peers.<module> CONFIG KAFKA REDIS HOME` as a child process."""
+
+    def __init__(self, module: str, config_path: Path, stack: EmbeddedStack) -> None:
+        self.log_path = stack.home / "logs" / f"{module}-{config_path.stem}.log"
+        self.argv = [sys.executable, "-m", f"benchmarks.peers.{module}", str(config_path), stack.endpoints.kafka,
+                     stack.endpoints.redis, str(stack.home)]
+        self.env = {**os.environ, **stack.env(), **bench_env()}
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> PeerProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(self.argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, env=self.env, start_new_session=True)
+        return self
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            terminate(self.proc.pid, grace=10)
+
+    def log_tail(self, chars: int = 2000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
+
+
+def start_system(kind: str, config_path: Path, stack: EmbeddedStack, scorers: int = 1) -> list[Any]:
+    """Start `kind` (eddy | faust | quix): Eddy = `scorers` score processes + one learn process."""
+    if kind == "eddy":
+        env = bench_env()
+        if scorers == 1:
+            return [WorkerProcess(config_path, stack, stack.home / "logs" / f"eddy-{config_path.stem}.log",
+                                  ["--roles", "score,learn", "--loglevel", "warning"], env).start()]
+        procs = [WorkerProcess(config_path, stack, stack.home / "logs" / f"eddy-{config_path.stem}-learn.log",
+                               ["--roles", "learn", "--loglevel", "warning"], env).start()]
+        for i in range(scorers):
+            procs.append(WorkerProcess(config_path, stack, stack.home / "logs" / f"eddy-{config_path.stem}-score{i}.log",
+                                       ["--roles", "score", "--loglevel", "warning"], env).start())
+        return procs
+    module = {"faust": "faust_peer", "quix": "quix_peer"}[kind]
+    return [PeerProcess(module, config_path, stack).start()]
+
+
+def measure(kind: str, stack: EmbeddedStack, pipeline: str, phases: Phases, *, rate: float, timeout: float,
+            progress: Any = None, scorers: int = 1, label: str | None = None,
+            config_overrides: dict | None = None) -> Result:
+    """Backlog throughput, then latency at `rate` events/s, of one system on its own topics."""
+    home = stack.home
+    config_path = write_config(home, pipeline, **(config_overrides or {}))
+    cfg = load_config(config_path)
+    res = Result(label or kind)
+    feeder = Feeder(cfg, stack.endpoints.kafka, home)
+    task = progress.add_task(f"{res.name}: produce backlog", total=phases.n_backlog) if progress else None
+    adv = (lambda k: progress.advance(task, k)) if progress else None
+    feeder.send(phases.backlog, progress=adv)
+    procs = start_system(kind, config_path, stack, scorers)
+    alive = lambda: all(p.alive() for p in procs)  # noqa: E731
+    try:
+        with ScoreWatcher(stack.endpoints.kafka, cfg.topics.scores) as watcher:
+            if progress:
+                progress.update(task, description=f"{res.name}: score backlog", completed=0)
+            done = watcher.wait(phases.n_backlog, timeout, adv, alive)
+            backlog = list(watcher.messages)
+            res.scored = len(backlog)
+            res.throughput = throughput([ts for ts, _ in backlog])
+            if not done:
+                why = "a process died" if not alive() else f"not drained in {timeout:.0f}s"
+                res.notes.append(f"backlog: {len(backlog)}/{phases.n_backlog} scored ({why})")
+                if not alive():
+                    res.notes.append(" | ".join(p.log_tail(300) for p in procs))
+                return res
+            if phases.n_paced:
+                feeder.sent_ms.clear()
+                if progress:
+                    progress.update(task, description=f"{res.name}: {rate:,.0f} ev/s paced", completed=0,
+                                    total=phases.n_paced)
+                feeder.send(phases.paced, rate=rate, progress=adv)
+                ok = watcher.wait(phases.n_backlog + phases.n_paced, max(10.0, timeout / 4), None, alive)
+                paced = watcher.messages[len(backlog):]
+                lat = latencies(paced, feeder.sent_ms, feeder.codecs)
+                res.lat_n = int(lat.size)
+                res.p50, res.p95, res.p99 = percentiles(lat)
+                if not ok:
+                    res.notes.append(f"paced: {len(paced)}/{phases.n_paced} scored in time")
+    finally:
+        for p in procs:
+            p.stop()
+    return res

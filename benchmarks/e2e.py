@@ -1,0 +1,108 @@
+"""End to end: Eddy vs a naive Faust agent vs Quix Streams on the fraud example, one table.
+
+For each system, on its own topics of one embedded stack (Tansu, redis-server, chDB server):
+
+1. backlog: N events (+ their labels, merged by time) are produced first; the system starts and
+   scores them; throughput = N / (last score's Kafka timestamp - first one's);
+2. paced: M more events at a fixed offered rate (default 2,000 events/s); latency = score
+   record's Kafka timestamp - the moment the producer sent the event; p50/p95/p99.
+
+Eddy runs as one `eddy worker --roles score,learn` process (features in Redis, three models,
+snapshots, learning); the peers do the same work one event at a time (benchmarks/peers/).
+The ceilings of benchmarks/limits.py (raw aiokafka consume, River in memory) are measured on the
+same data and printed in the same table.
+
+    .venv/bin/python benchmarks/e2e.py [--events 200000] [--paced-seconds 10] [--rate 2000]
+                                       [--systems eddy,faust,quix] [--timeout 240]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rich.console import Console  # noqa: E402
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from benchmarks.common import Result, fraud_data, load_config, machine, measure, split_phases, write_config  # noqa: E402
+from benchmarks.limits import kafka_consume_rate, river_rates  # noqa: E402
+from streams.harness import EmbeddedStack  # noqa: E402
+
+NAMES = {"eddy": "Eddy (score+learn, 1 process)", "faust": "naive Faust agent", "quix": "Quix Streams"}
+
+
+def progress_bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+
+
+def fmt(v: float, spec: str = ",.0f") -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
+
+
+def table(results: list[Result], ceilings: dict[str, float], args: argparse.Namespace) -> Table:
+    eddy = next((r for r in results if r.name.startswith("Eddy")), None)
+    t = Table(title=f"End to end, fraud example: {args.events:,} events backlog, then {args.rate:,.0f} ev/s "
+                    f"for {args.paced_seconds:.0f}s  |  {machine()}")
+    t.add_column("system")
+    t.add_column("scored", justify="right")
+    t.add_column("throughput ev/s", justify="right")
+    t.add_column("Eddy ÷ this", justify="right")
+    t.add_column("p50 ms", justify="right")
+    t.add_column("p95 ms", justify="right")
+    t.add_column("p99 ms", justify="right")
+    t.add_column("notes")
+    for r in results:
+        ratio = eddy.throughput / r.throughput if eddy and r is not eddy and r.throughput > 0 else float("nan")
+        t.add_row(r.name, f"{r.scored:,}", fmt(r.throughput), fmt(ratio, ".1f") + ("x" if not math.isnan(ratio) else ""),
+                  fmt(r.p50, ".1f"), fmt(r.p95, ".1f"), fmt(r.p99, ".1f"), "; ".join(r.notes)[:200])
+    for name, v in ceilings.items():
+        share = f"Eddy = {eddy.throughput / v:.1%}" if eddy and v > 0 and not math.isnan(eddy.throughput) else ""
+        t.add_row(f"[dim]ceiling: {name}[/dim]", "", fmt(v), "", "", "", "", share)
+    return t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=200_000, help="backlog events (throughput)")
+    ap.add_argument("--rate", type=float, default=2000.0, help="offered events/s of the paced phase (latency)")
+    ap.add_argument("--paced-seconds", type=float, default=10.0)
+    ap.add_argument("--systems", default="eddy,faust,quix")
+    ap.add_argument("--timeout", type=float, default=240.0, help="max seconds to drain one system's backlog")
+    ap.add_argument("--no-limits", action="store_true", help="skip the ceilings (limits.py)")
+    args = ap.parse_args()
+    n_paced = int(args.rate * args.paced_seconds)
+    events, labels = fraud_data(args.events + n_paced)
+    phases = split_phases(events, labels, args.events)
+    console = Console()
+    results: list[Result] = []
+    ceilings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="eddy-e2e-") as tmp, EmbeddedStack(Path(tmp)) as stack:
+        with progress_bar() as progress:
+            for kind in [s.strip() for s in args.systems.split(",") if s.strip()]:
+                res = measure(kind, stack, f"e2e_{kind}", phases, rate=args.rate, timeout=args.timeout,
+                              progress=progress, label=NAMES[kind])
+                results.append(res)
+                progress.console.print(f"{res.name}: {fmt(res.throughput)} ev/s, p99 {fmt(res.p99, '.1f')} ms "
+                                       f"{'; '.join(res.notes)[:300]}")
+        if not args.no_limits:
+            cfg_path = write_config(Path(tmp), f"e2e_{args.systems.split(',')[0].strip()}")
+            cfg = load_config(cfg_path)
+            ceilings["aiokafka getmany, same topic"] = kafka_consume_rate(stack.endpoints.kafka, cfg.topics.events,
+                                                                          len(events))
+            n = min(len(events), 50_000)
+            for k, v in river_rates(cfg_path, events[:n], labels).items():
+                ceilings[f"{k}, predict+learn in memory"] = v
+    console.print(table(results, ceilings, args))
+    console.print(f"[dim]total {time.perf_counter() - t0:.0f}s[/dim]")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""This machine's ceilings on the benchmark's own data, so Eddy's figure reads as a fraction of each.
+
+- raw aiokafka `getmany` consume rate of `<p>.events` on the same broker (no decode, no work);
+- River's own in-memory loop on the same features: `predict_proba_one` + `learn_one` of the
+  champion alone, and of all three models (champion, challenger, baseline).
+
+    .venv/bin/python benchmarks/limits.py [--events 50000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import Feeder, fraud_data, load_config, machine, split_phases, write_config  # noqa: E402
+
+
+async def _consume(kafka: str, topic: str, expected: int) -> tuple[int, float]:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    c = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False, auto_offset_reset="earliest",
+                         max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20)
+    await c.start()
+    try:
+        await c.topics()
+        tps = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or ())]
+        c.assign(tps)
+        await c.seek_to_beginning(*tps)
+        n, t0, idle = 0, time.perf_counter(), 0
+        while n < expected and idle < 20:
+            batch = await c.getmany(timeout_ms=100, max_records=20000)
+            got = sum(len(v) for v in batch.values())
+            idle = 0 if got else idle + 1
+            n += got
+        return n, time.perf_counter() - t0
+    finally:
+        await c.stop()
+
+
+def kafka_consume_rate(kafka: str, topic: str, expected: int) -> float:
+    """Messages/s of aiokafka `getmany` reading `topic` from the beginning (first message to last)."""
+    n, secs = asyncio.run(_consume(kafka, topic, expected))
+    return n / secs if secs and secs > 0 else float("nan")
+
+
+def river_rates(config_path: Path, events: list[dict], labels: list[dict]) -> dict[str, float]:
+    """Events/s of River predict+learn in memory on the pipeline's features (champion / all models).
+
+    Features come from Eddy's in-memory processor beforehand (not timed); each event is
+    predicted and then learned with its own label (the cheapest possible order).
+    """
+    from streams.wiring import memory_processor
+    from learners import ModelSet
+
+    cfg = load_config(config_path)
+    proc = memory_processor(cfg, "limits")
+    xs: list[dict] = []
+    for i in range(0, len(events), 1000):
+        fb = proc.engine.process(events[i:i + 1000])
+        xs.extend(proc.engine.rows(fb))
+    y = {lab["event_id"]: bool(lab["label"]) for lab in labels}
+    ys = [y.get(e["event_id"], False) for e in events]
+    out = {}
+    for label, only_champion in (("river champion", True), ("river 3 models", False)):
+        ms = ModelSet(cfg.models, seed=cfg.models.seed)
+        models = [ms.model(ms.champion_name)] if only_champion else list(ms.models.values())
+        t0 = time.perf_counter()
+        for x, target in zip(xs, ys):
+            for m in models:
+                m.predict_proba_one(x)
+                m.learn_one(x, target)
+        out[label] = len(xs) / (time.perf_counter() - t0)
+    return out
+
+
+def main() -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from streams.harness import EmbeddedStack
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=50_000)
+    args = ap.parse_args()
+    events, labels = fraud_data(args.events)
+    with tempfile.TemporaryDirectory(prefix="eddy-limits-") as tmp, EmbeddedStack(Path(tmp)) as stack:
+        cfg_path = write_config(Path(tmp), "lim")
+        cfg = load_config(cfg_path)
+        feeder = Feeder(cfg, stack.endpoints.kafka, stack.home)
+        feeder.send(split_phases(events, [], len(events)).backlog)
+        kafka_rate = kafka_consume_rate(stack.endpoints.kafka, cfg.topics.events, len(events))
+        rr = river_rates(cfg_path, events, labels)
+    table = Table(title=f"Ceilings on this machine ({machine()})")
+    table.add_column("what")
+    table.add_column("events/s", justify="right")
+    table.add_row("aiokafka getmany, raw bytes", f"{kafka_rate:,.0f}")
+    for k, v in rr.items():
+        table.add_row(f"{k}: predict_proba_one + learn_one, in memory", f"{v:,.0f}")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
