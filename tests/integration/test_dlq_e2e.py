@@ -1,0 +1,247 @@
+"""Issue 3, must show: garbage in, nothing lost, nothing counted twice, the worker keeps going.
+
+A real worker process (`eddy worker`) on the embedded stack (Tansu, Redis, chDB server) is fed
+more than 1,000 malformed messages of every class interleaved with 2,000 valid events. Then:
+
+* every malformed message is on `<p>.dlq` and in the ClickHouse `dlq` table, exactly once, with
+  its original key and bytes, its source topic/partition/offset, the expected error class and a
+  reason;
+* every valid event was scored exactly once (champion rows in `predictions`: count ==
+  uniqExact(event_id) == number of valid events, and the id sets are equal);
+* the worker process never restarted (same pid alive from start to end, no crash in its log).
+
+The fixture below is shared with `test_dlq_replay.py`-style checks in this module: `eddy dlq`
+commands run as subprocesses against the same pipeline afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import re
+from collections import Counter, defaultdict, deque
+from dataclasses import dataclass
+
+import pytest
+
+from schemas.testing import malformed
+from streams.config import load_config
+from streams.harness import WorkerProcess, counters, wait_until
+from streams.kafka_io import ensure_topics, make_producer, read_topic
+from streams.wiring import Codecs, schema_registry
+from tests.integration.fixtures import fraud_generator, write_config
+
+pytestmark = pytest.mark.integration
+
+PIPELINE = "it_dlq_e2e"
+N_VALID = 2000
+#: malformed kind (schemas.testing) -> how many
+KIT = {"random_bytes": 150, "truncated": 150, "unknown_schema_id": 150, "wrong_types": 150,
+       "not_finite": 150, "trailing_bytes": 150}
+#: Eddy-level bad input -> (how many, expected error class)
+OTHER = {"plain_json": (50, "bad_magic"), "tombstone": (20, "truncated"),
+         "negative_amount": (80, "rule_violation"), "unknown_channel": (80, "rule_violation"),
+         "duplicate": (120, "duplicate")}
+N_BAD = sum(KIT.values()) + sum(n for n, _ in OTHER.values())
+CRASH = re.compile(r"Traceback|crashed|Agent.*(stopped|error)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One produced message and what must become of it."""
+
+    kind: str                 # "valid" or a bad kind
+    key: bytes
+    value: bytes | None
+    expected: str | None      # DLQ error class; None for valid events
+    event_id: str | None = None
+
+
+def build_messages(codecs: Codecs, events: list[dict], rng: random.Random) -> list[Sent]:
+    """Valid events in time order with every bad message inserted at a random place.
+
+    A duplicate always comes after its original and has the same key (same partition), so the
+    original is the one scored and the later copy is the one dead-lettered.
+    """
+    cfg = codecs.config
+    key_field = cfg.event.key_field
+    subject = codecs.subject("events")
+    placed: list[tuple[float, Sent]] = []
+    for i, ev in enumerate(events):
+        placed.append((float(i), Sent("valid", ev[key_field].encode(), codecs.encode("events", ev), None, ev["event_id"])))
+
+    def some_event(tag: str) -> dict:
+        return {**events[rng.randrange(len(events))], "event_id": tag}
+
+    n = len(events)
+    for kind, count in KIT.items():
+        for i in range(count):
+            tag = f"bad-{kind}-{i}"
+            data, expected = malformed(codecs.codec, subject, some_event(tag), kind, rng)
+            placed.append((rng.uniform(0, n), Sent(kind, tag.encode(), data, expected)))
+    for kind, (count, expected) in OTHER.items():
+        for i in range(count):
+            tag = f"bad-{kind}-{i}"
+            if kind == "plain_json":
+                sent = Sent(kind, tag.encode(), json.dumps(some_event(tag)).encode(), expected)
+            elif kind == "tombstone":
+                sent = Sent(kind, tag.encode(), None, expected)
+            elif kind == "negative_amount":
+                rec = {**some_event(tag), "amount": -round(rng.uniform(0.01, 500.0), 2)}
+                sent = Sent(kind, rec[key_field].encode(), codecs.encode("events", rec), expected, tag)
+            elif kind == "unknown_channel":
+                rec = {**some_event(tag), "channel": rng.choice(["crypto", "POS", "wire"])}
+                sent = Sent(kind, rec[key_field].encode(), codecs.encode("events", rec), expected, tag)
+            else:  # duplicate of an earlier valid event: same bytes (a resend) or a changed copy
+                j = rng.randrange(n - 1)
+                orig = events[j]
+                rec = orig if i % 2 == 0 else {**orig, "amount": orig["amount"] + 1.0}
+                sent = Sent(kind, orig[key_field].encode(), codecs.encode("events", rec), expected, orig["event_id"])
+                placed.append((rng.uniform(j + 0.5, n), sent))
+                continue
+            placed.append((rng.uniform(0, n), sent))
+    placed.sort(key=lambda p: p[0])
+    return [s for _, s in placed]
+
+
+def locate(messages: list, sent: list[Sent]) -> dict[tuple[str, int, int], Sent]:
+    """Attribute every message read back from the events topic to what was produced.
+
+    Same (key, value) pairs (a duplicate that resends the original's bytes) share a partition,
+    so they are matched in produce order.
+    """
+    queues: dict[tuple[bytes, bytes], deque[Sent]] = defaultdict(deque)
+    for s in sent:
+        queues[(s.key, s.value or b"")].append(s)
+    out: dict[tuple[str, int, int], Sent] = {}
+    for m in messages:
+        q = queues.get((m.key, m.value or b""))
+        assert q, f"message at {m.partition}/{m.offset} was not produced by this test"
+        out[(m.topic, m.partition, m.offset)] = q.popleft()
+    return out
+
+
+@pytest.fixture(scope="module")
+def run(stack, clickhouse, tmp_path_factory):
+    """Produce the mix into a running worker and wait until everything is scored, dead-lettered and sunk."""
+    tmp = tmp_path_factory.mktemp("dlq-e2e")
+    cfg_path = write_config(tmp, PIPELINE, partitions=2)
+    cfg = load_config(cfg_path)
+    codecs = Codecs.build(cfg, schema_registry(None, stack.home))
+    events, _labels = fraud_generator().generate(N_VALID, seed=23)
+    sent = build_messages(codecs, events, random.Random(3))
+    kafka = stack.endpoints.kafka
+    ensure_topics(kafka, cfg.topics.layout())
+    worker = WorkerProcess(cfg_path, stack, tmp / "worker.log").start()
+    pid = worker.proc.pid
+    try:
+        producer = make_producer(kafka)
+        for s in sent:
+            producer.send(cfg.topics.events, s.key, s.value)
+        producer.flush()
+
+        def alive() -> None:
+            assert worker.alive() and worker.proc.pid == pid, f"worker exited:\n{worker.log_tail()}"
+
+        def processed() -> bool:
+            alive()
+            c = counters(cfg, stack.endpoints.redis)
+            return c.get("events", 0) >= len(sent)
+
+        wait_until(processed, 300, "the worker to take every message", on_tick=alive)
+
+        def sunk() -> bool:
+            alive()
+            p = clickhouse.query(f"SELECT count() AS n FROM eddy.predictions WHERE pipeline = '{PIPELINE}' "
+                                 f"AND model = 'logreg'")[0]["n"]
+            d = clickhouse.query(f"SELECT count() AS n FROM eddy.dlq FINAL WHERE pipeline = '{PIPELINE}'")[0]["n"]
+            return p >= N_VALID and d >= N_BAD
+
+        wait_until(sunk, 120, "the sink to write every score and dead letter")
+        where = locate(read_topic(kafka, cfg.topics.events), sent)
+        dlq = [codecs.codec.decode(m.value) for m in read_topic(kafka, cfg.topics.dlq)]
+        final = counters(cfg, stack.endpoints.redis)
+        alive()
+        log = worker.log_path.read_text(errors="replace")
+    finally:
+        worker.stop()
+    return {"cfg": cfg, "cfg_path": cfg_path, "codecs": codecs, "sent": sent, "where": where, "dlq": dlq,
+            "counters": final, "log": log, "events": events, "tmp": tmp}
+
+
+def test_the_mix_is_big_enough(run):
+    kinds = Counter(s.kind for s in run["sent"])
+    assert sum(n for k, n in kinds.items() if k != "valid") == N_BAD >= 1000
+    assert kinds["valid"] == N_VALID
+    assert len(run["where"]) == len(run["sent"])  # every produced message is on the topic
+
+
+def _expected_dead(run) -> dict[tuple[str, int, int], Sent]:
+    return {pos: s for pos, s in run["where"].items() if s.expected is not None}
+
+
+def test_every_malformed_message_is_on_the_dlq_topic_once_with_its_bytes(run):
+    expected = _expected_dead(run)
+    got = Counter((r["source_topic"], r["partition"], r["offset"]) for r in run["dlq"])
+    assert [pos for pos, n in got.items() if n > 1] == []
+    assert set(got) == set(expected)
+    wrong = []
+    for r in run["dlq"]:
+        s = expected[(r["source_topic"], r["partition"], r["offset"])]
+        if (r["error_class"], r["value"], r["key"]) != (s.expected, s.value or b"", s.key) or not r["reason"].strip():
+            wrong.append((s.kind, s.expected, r["error_class"], r["reason"]))
+        assert r["pipeline"] == PIPELINE
+    assert wrong == []
+
+
+def test_every_malformed_message_is_in_clickhouse_with_its_bytes(run, clickhouse):
+    expected = _expected_dead(run)
+    rows = clickhouse.query(
+        f"SELECT source_topic, partition, offset, key, value, error_class, reason FROM eddy.dlq FINAL "
+        f"WHERE pipeline = '{PIPELINE}'")
+    assert len(rows) == len(expected)
+    wrong = []
+    for r in rows:
+        s = expected[(r["source_topic"], int(r["partition"]), int(r["offset"]))]
+        value, key = base64.b64decode(r["value"]), base64.b64decode(r["key"])
+        if (r["error_class"], value, key) != (s.expected, s.value or b"", s.key) or not r["reason"].strip():
+            wrong.append((s.kind, r["error_class"], r["reason"]))
+    assert wrong == []
+    by_class = {r["error_class"]: r["n"] for r in clickhouse.query(
+        f"SELECT error_class, count() AS n FROM eddy.dlq FINAL WHERE pipeline = '{PIPELINE}' GROUP BY error_class")}
+    want = Counter(s.expected for s in expected.values())
+    assert by_class == dict(want)
+    assert set(want) >= {"bad_magic", "truncated", "unknown_schema_id", "corrupt_avro", "schema_mismatch",
+                         "not_finite", "rule_violation", "duplicate"}
+
+
+def test_reasons_say_what_is_wrong(run):
+    reasons = defaultdict(list)
+    for r in run["dlq"]:
+        reasons[r["error_class"]].append(r["reason"])
+    assert all("amount" in x or "channel" in x for x in reasons["rule_violation"])
+    assert all("already scored" in x for x in reasons["duplicate"])
+    assert all(x for x in reasons["not_finite"]) and any("amount" in x for x in reasons["not_finite"])
+
+
+def test_every_valid_event_scored_exactly_once(run, clickhouse):
+    rows = clickhouse.query(
+        f"SELECT count() AS n, uniqExact(event_id) AS ids FROM eddy.predictions "
+        f"WHERE pipeline = '{PIPELINE}' AND model = 'logreg'")
+    assert rows == [{"n": N_VALID, "ids": N_VALID}]
+    ids = {r["event_id"] for r in clickhouse.query(
+        f"SELECT event_id FROM eddy.predictions WHERE pipeline = '{PIPELINE}' AND model = 'logreg'")}
+    assert ids == {e["event_id"] for e in run["events"]}
+
+
+def test_counters_match(run):
+    c = run["counters"]
+    assert c["scored"] == N_VALID
+    assert c["dlq"] == N_BAD
+    assert c["events"] == N_VALID + N_BAD
+    assert c.get("redelivered", 0) == 0
+
+
+def test_worker_never_restarted(run):
+    assert not CRASH.search(run["log"]), run["log"][-3000:]
