@@ -11,6 +11,9 @@ feature engine computes the whole run at once, the models score it event by even
   ``max_future`` ingestion rules (the batch clock is its last event's ``ts``; with these cuts every
   rule gives the same verdict as a per-event clock).
 
+Features are computed ahead for up to ``feature_chunk`` events at a time (`PrimedEngine`): the
+values are those of per-batch computation, at a fraction of the cost.
+
 Every score record's ``served_ts`` is its event's ``ts`` (the replay clock), ``latency_ms`` 0.
 Early labels whose event does not come within ``early_label_wait`` become orphans exactly when
 the replay clock passes their deadline, as in the live worker.
@@ -25,6 +28,7 @@ from typing import Any
 
 from streams.processor import LearnOutput, Processor, ScoreOutput, Source
 from streams.replay.merge import Item
+from streams.replay.primed import PrimedEngine
 
 #: ``on_scores(records)``: every score record of a batch (champion, challengers, baseline).
 ScoreSink = Callable[[list[dict[str, Any]]], None]
@@ -56,7 +60,7 @@ class ReplayLoop:
     """Drives one `Processor` over merged items; see the module doc."""
 
     def __init__(self, processor: Processor, *, on_scores: ScoreSink | None = None, batch_size: int = 2000,
-                 progress: Progress | None = None, progress_every: int = 5000) -> None:
+                 progress: Progress | None = None, progress_every: int = 5000, feature_chunk: int = 5000) -> None:
         if processor.learner is None:
             raise ValueError("replay needs a processor with a learner (streams.wiring.memory_processor)")
         self.p = processor
@@ -71,6 +75,12 @@ class ReplayLoop:
         rules = processor.config.rules
         spans = [v for v in (getattr(rules, "max_past", None), getattr(rules, "max_future", None)) if v is not None]
         self._span = min(spans) if spans else None
+        # features for long runs of events at once (see streams.replay.primed); 0 = per batch
+        self.feature_chunk = int(feature_chunk)
+        self._primed: PrimedEngine | None = None
+        if self.feature_chunk > 0:
+            self._primed = PrimedEngine(processor.engine, rules)
+            processor.engine = self._primed  # type: ignore[assignment]
 
     # ------------------------------------------------------------------ driving
     def run(self, items: Sequence[Item]) -> ReplayStats:
@@ -86,6 +96,8 @@ class ReplayLoop:
                     j += 1
                 self._learn(items[i:j], it.ts)
             else:
+                if self._primed is not None and it.record not in self._primed:
+                    self._prime(items, i)
                 j = self._event_run_end(items, i)
                 self._score(items[i:j])
             i = j
@@ -98,23 +110,37 @@ class ReplayLoop:
         return self.stats
 
     def _event_run_end(self, items: Sequence[Item], i: int) -> int:
-        n, early, limit = len(items), self._early, i + self.batch_size
+        n, early, limit, primed = len(items), self._early, i + self.batch_size, self._primed
         start = items[i].ts
         j = i
         while j < n and j < limit:
             it = items[j]
             if it.kind != "event" or (self._span is not None and it.ts - start > self._span):
                 break
+            if primed is not None and it.record not in primed:  # the primed chunk ends here
+                break
             j += 1
             if early and it.record.get(self._id) in early:
                 break
         return j
+
+    def _prime(self, items: Sequence[Item], i: int) -> None:
+        assert self._primed is not None
+        chunk: list[Item] = []
+        n = len(items)
+        while i < n and len(chunk) < self.feature_chunk:
+            if items[i].kind == "event":
+                chunk.append(items[i])
+            i += 1
+        self._primed.prime([c.record for c in chunk], [c.ts for c in chunk])
 
     # ------------------------------------------------------------------ steps
     def _score(self, batch: Sequence[Item]) -> None:
         now = batch[-1].ts
         sources = [Source(b.topic, b.partition, b.offset, b.key, b.value) for b in batch]
         out: ScoreOutput = self.p.score([b.record for b in batch], sources, now_ms=now)
+        if self._primed is not None:
+            self._primed.forget([b.record for b in batch])
         s = self.stats
         s.batches += 1
         s.events += len(batch)

@@ -1,0 +1,69 @@
+"""`eddy compare A B`: back-test metrics of run B against run A with bootstrap confidence intervals."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from analytics import connect
+from analytics.sqltext import literal
+from eddy.errors import EddyError
+from streams.cli.options import ClickhouseOpt, HomeOpt, fail, home_of
+from streams.endpoints import resolve_one
+from streams.manifest import load_manifest
+from streams.replay.compare import compare_runs
+
+
+def _f(x: float) -> str:
+    return "nan" if not math.isfinite(x) else f"{x:.4f}"
+
+
+def _reference(backend: object, db: str, run_a: str, run_b: str) -> tuple[str, float]:
+    """Whose labels to join (the pipeline whose topics run A read) and the decision threshold."""
+    for run in (run_a, run_b):
+        try:
+            m = load_manifest(backend, db, run)
+        except EddyError:
+            continue
+        return m.inputs.get("pipeline", m.pipeline), m.config().models.threshold
+    rows = backend.query(f"SELECT any(pipeline) AS p FROM {db}.predictions WHERE run_id = {literal(run_a)}")  # type: ignore[attr-defined]
+    if not rows or not rows[0]["p"]:
+        raise EddyError(f"run {run_a!r} has neither a manifest nor predictions; list runs with `eddy runs ls`")
+    return rows[0]["p"], 0.5
+
+
+def compare(
+    run_a: Annotated[str, typer.Argument(help="Reference run (e.g. production).")],
+    run_b: Annotated[str, typer.Argument(help="Run to compare (e.g. a challenger back-test).")],
+    model_a: Annotated[str | None, typer.Option("--model-a", help="Model of run A (default: its champion).")] = None,
+    model_b: Annotated[str | None, typer.Option("--model-b", help="Model of run B (default: its champion).")] = None,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples.")] = 500,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 42,
+    min_segment: Annotated[int, typer.Option(help="Smallest segment (events) to report.")] = 30,
+    clickhouse: ClickhouseOpt = None,
+    home: HomeOpt = None,
+    database: Annotated[str, typer.Option("--database", help="ClickHouse database.")] = "eddy",
+) -> None:
+    """Accuracy, log loss and ROC AUC of B minus A, overall and per segment, with 95% bootstrap CIs."""
+    try:
+        backend = connect(resolve_one("clickhouse", clickhouse, home_of(home)))
+        label_pipeline, threshold = _reference(backend, database, run_a, run_b)
+        rows, info = compare_runs(backend, database, run_a, run_b, label_pipeline=label_pipeline,
+                                  model_a=model_a, model_b=model_b, threshold=threshold, n_boot=bootstrap,
+                                  seed=seed, min_segment=min_segment)
+    except EddyError as exc:
+        fail(exc)
+        return
+    console = Console()
+    console.print(f"A = {run_a} ({info['model_a']}), B = {run_b} ({info['model_b']}): {info['events']} labelled events "
+                  f"in both (only A: {info['only_a']}, only B: {info['only_b']}); CI: {bootstrap} paired bootstrap resamples, seed {seed}")
+    if not rows:
+        fail(EddyError("no labelled events common to both runs: check the run ids and that labels reached ClickHouse"))
+    table = Table("segment", "value", "n", "metric", "A", "B", "B - A", "95% CI")
+    for r in rows:
+        table.add_row(r.segment, r.value, str(r.n), r.metric, _f(r.a), _f(r.b), _f(r.diff), f"[{_f(r.low)}, {_f(r.high)}]")
+    console.print(table)

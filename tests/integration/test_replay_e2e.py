@@ -1,0 +1,151 @@
+"""Replay on real components: Avro events and labels on Tansu -> `eddy replay` -> ClickHouse
+predictions under a new run id with a manifest in `runs`; `--verify` reports identical; a
+back-test `--like` through another config; `eddy compare`; replay from the ClickHouse archive."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from analytics import Sink, ensure_schema
+from streams.cli.main import app
+from streams.config import load_config
+from streams.harness import produce_merged
+from streams.kafka_io import read_topic
+from streams.manifest import load_manifest
+from streams.sink_rows import SinkRouter
+from streams.wiring import Codecs, schema_registry
+from tests.integration.fixtures import fraud_generator, write_config
+
+pytestmark = pytest.mark.integration
+
+N = 1500
+PIPE = "it_replay"
+
+
+def eddy(stack, *args: str) -> str:
+    e = stack.endpoints
+    result = CliRunner().invoke(app, [*args, "--kafka", e.kafka, "--clickhouse", e.clickhouse, "--home", str(stack.home)]
+                                if args[0] == "replay" else [*args, "--clickhouse", e.clickhouse, "--home", str(stack.home)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return result.output
+
+
+def count(clickhouse, run_id: str) -> dict[str, int]:
+    rows = clickhouse.query(f"SELECT model, count() AS n, uniqExact(event_id) AS ids FROM eddy.predictions FINAL "
+                            f"WHERE run_id = '{run_id}' GROUP BY model ORDER BY model")
+    return {r["model"]: int(r["n"]) for r in rows if int(r["n"]) == int(r["ids"])}
+
+
+@pytest.fixture(scope="module")
+def produced(stack, clickhouse, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("replay")
+    cfg_path = write_config(tmp, PIPE, partitions=2)
+    challenger = write_config(tmp, "it_replay_ch", partitions=2,
+                              models={"champion": {"name": "tree", "model": "hoeffding_tree"}, "challengers": []})
+    cfg = load_config(cfg_path)
+    events, labels = fraud_generator().generate(N, seed=3)
+    produce_merged(cfg, stack, events, labels)
+    # what the live sink agent does with these topics: archive the events, store the labels
+    codecs = Codecs.build(cfg, schema_registry(None, stack.home))
+    ensure_schema(clickhouse, "eddy", cfg.sink.ttl_days)
+    sink = Sink(clickhouse, "eddy", max_batch_rows=5000, max_buffered_rows=50_000)
+    router = SinkRouter(cfg, codecs, sink)
+    for topic in (cfg.topics.events, cfg.topics.labels):
+        router.route([(m.topic, m.partition, m.offset, m.value) for m in read_topic(stack.endpoints.kafka, topic)], 0)
+    sink.flush(0)
+    return cfg_path, challenger, cfg, events, labels
+
+
+@pytest.fixture(scope="module")
+def replayed(stack, clickhouse, produced):
+    cfg_path, *_ = produced
+    out = eddy(stack, "replay", "-c", str(cfg_path), "--run-id", f"{PIPE}-r1")
+    return out
+
+
+def test_replay_writes_every_prediction_and_a_manifest(stack, clickhouse, produced, replayed):
+    _cfg_path, _ch, cfg, events, labels = produced
+    assert count(clickhouse, f"{PIPE}-r1") == {"logreg": N, "tree": N, "baseline": N}
+    m = load_manifest(clickhouse, "eddy", f"{PIPE}-r1")
+    assert m.kind == "replay" and m.pipeline == PIPE and m.config_hash == cfg.digest()
+    assert m.inputs["events"]["count"] == N and m.inputs["labels"]["count"] == len(labels)
+    assert set(m.inputs["events"]["partitions"]) == {"0", "1"}
+    assert m.inputs["result"]["predictions"] == 3 * N
+    assert m.inputs["result"]["outcomes"]["learned"] == len(labels)
+    assert {"river", "numpy", "fastavro"} <= set(m.packages) and m.seeds["models"] == 42
+    assert m.schema_ids["events"] > 0
+    assert "fingerprint" in replayed
+    shown = eddy(stack, "runs", "show", f"{PIPE}-r1")
+    assert "config_hash" in shown and m.config_hash in shown
+    assert f"{PIPE}-r1" in eddy(stack, "runs", "ls", "--pipeline", PIPE)
+
+
+def test_verify_reports_identical(stack, clickhouse, produced, replayed):
+    out = eddy(stack, "replay", "--verify", f"{PIPE}-r1")
+    assert "IDENTICAL" in out, out
+
+
+def test_verify_names_the_first_difference(stack, clickhouse, produced, replayed):
+    """A tampered stored prediction is found (exit 1, its event id and both values named)."""
+    row = clickhouse.query(f"SELECT * EXCEPT inserted_at FROM eddy.predictions FINAL WHERE run_id = '{PIPE}-r1' "
+                           f"AND model = 'logreg' ORDER BY event_id LIMIT 1")[0]
+    clickhouse.execute(f"CREATE TABLE IF NOT EXISTS eddy.t_tamper AS eddy.predictions")
+    run = f"{PIPE}-r1-tampered"
+    m = load_manifest(clickhouse, "eddy", f"{PIPE}-r1")
+    from streams.manifest import Manifest, save_manifest
+
+    save_manifest(clickhouse, "eddy", Manifest(**{**m.__dict__, "run_id": run}))
+    clickhouse.execute(f"INSERT INTO eddy.predictions SELECT '{run}' AS run_id, * EXCEPT (run_id, inserted_at), now64(3) "
+                       f"FROM eddy.predictions FINAL WHERE run_id = '{PIPE}-r1'")
+    bumped = float.fromhex(float(row["prediction"]).hex()) + 1e-9
+    clickhouse.execute(f"INSERT INTO eddy.predictions SELECT '{run}' AS run_id, * EXCEPT (run_id, inserted_at, prediction), "
+                       f"now64(3) + 1 AS inserted_at, {bumped!r} AS prediction FROM eddy.predictions FINAL "
+                       f"WHERE run_id = '{PIPE}-r1' AND model = 'logreg' AND event_id = '{row['event_id']}'")
+    e = stack.endpoints
+    result = CliRunner().invoke(app, ["replay", "--verify", run, "--kafka", e.kafka, "--clickhouse", e.clickhouse,
+                                      "--home", str(stack.home)])
+    assert result.exit_code == 1, result.output
+    assert "DIFFERENT" in result.output and row["event_id"] in result.output
+
+
+def test_two_replays_same_fingerprint(stack, clickhouse, produced, replayed):
+    cfg_path, *_ = produced
+    eddy(stack, "replay", "-c", str(cfg_path), "--run-id", f"{PIPE}-r1b")
+    a = load_manifest(clickhouse, "eddy", f"{PIPE}-r1").inputs["result"]["digest"]
+    b = load_manifest(clickhouse, "eddy", f"{PIPE}-r1b").inputs["result"]["digest"]
+    assert a == b
+
+
+def test_backtest_like_and_compare(stack, clickhouse, produced, replayed):
+    _cfg, challenger, *_ = produced
+    eddy(stack, "replay", "-c", str(challenger), "--run-id", f"{PIPE}-r2", "--like", f"{PIPE}-r1")
+    m2 = load_manifest(clickhouse, "eddy", f"{PIPE}-r2")
+    m1 = load_manifest(clickhouse, "eddy", f"{PIPE}-r1")
+    assert m2.like_run == f"{PIPE}-r1" and m2.inputs["events"] == m1.inputs["events"]
+    assert count(clickhouse, f"{PIPE}-r2") == {"tree": N, "baseline": N}
+    out = eddy(stack, "compare", f"{PIPE}-r1", f"{PIPE}-r2", "--bootstrap", "100")
+    for word in ("accuracy", "log_loss", "roc_auc", "channel", "country"):
+        assert word in out, out
+
+
+def test_replay_from_the_clickhouse_archive(stack, clickhouse, produced, replayed):
+    cfg_path, *_ = produced
+    eddy(stack, "replay", "-c", str(cfg_path), "--run-id", f"{PIPE}-ch", "--source", "clickhouse")
+    m = load_manifest(clickhouse, "eddy", f"{PIPE}-ch")
+    assert m.inputs["source"] == "clickhouse" and m.inputs["events"]["count"] == N
+    assert count(clickhouse, f"{PIPE}-ch") == {"logreg": N, "tree": N, "baseline": N}
+    assert "IDENTICAL" in eddy(stack, "replay", "--verify", f"{PIPE}-ch")
+
+
+def test_time_range(stack, clickhouse, produced, replayed):
+    cfg_path, _ch, _cfg, events, _labels = produced
+    lo, hi = events[100]["ts"], events[400]["ts"]
+    eddy(stack, "replay", "-c", str(cfg_path), "--run-id", f"{PIPE}-slice", "--from", str(lo), "--to", str(hi))
+    want = sum(lo <= e["ts"] < hi for e in events)
+    assert count(clickhouse, f"{PIPE}-slice")["logreg"] == want
+    m = load_manifest(clickhouse, "eddy", f"{PIPE}-slice")
+    assert m.inputs["from_ms"] == lo and m.inputs["labels"]["of_selected_events"] is True
+    assert json.dumps(m.inputs)  # JSON-able
