@@ -1,0 +1,27 @@
+"""Observability of a worker: Prometheus metrics, `/health` `/ready` `/dashboard`, JSON logs."""
+
+from streams.observability.dashboard import dashboard_html
+from streams.observability.faust_hooks import attach
+from streams.observability.logs import JsonFormatter, lifecycle, logging_config, setup_logging
+from streams.observability.metrics import WorkerMetrics, watch_redis
+from streams.observability.readiness import broker_check, redis_check, run_checks, sink_check
+from streams.observability.server import ObservabilityServer
+from streams.observability.worker_server import log_start, serve_worker
+
+__all__ = [
+    "JsonFormatter",
+    "ObservabilityServer",
+    "WorkerMetrics",
+    "attach",
+    "broker_check",
+    "dashboard_html",
+    "lifecycle",
+    "log_start",
+    "logging_config",
+    "redis_check",
+    "run_checks",
+    "serve_worker",
+    "setup_logging",
+    "sink_check",
+    "watch_redis",
+]
