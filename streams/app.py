@@ -33,6 +33,7 @@ from schemas import DecodeFailure, dlq_record_from_failure
 from streams.config import PipelineConfig
 from streams.endpoints import Endpoints
 from streams.processor import Processor, Source
+from streams.observability import WorkerMetrics, attach, watch_redis
 from streams.sink_rows import SinkRouter
 from streams.wiring import Codecs, live_processor, model_registry, redis_client
 
@@ -143,6 +144,10 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
     )
     rt = WorkerRuntime(config, endpoints, codecs, run_id, learner="learn" in roles)
     proc = rt.processor
+    metrics = rt.metrics = WorkerMetrics(config.pipeline, roles)  # served by `eddy worker --metrics-port`
+    attach(app, metrics, proc.models)
+    for step in ("score", "learn", "retry_pending"):  # count Redis failures; the retry loops stay in charge
+        setattr(proc, step, watch_redis(metrics, step, getattr(proc, step)))
     reader = codecs.event_schema
 
     def t(name: str, partitions: int | None = None) -> faust.TopicT:
@@ -213,9 +218,11 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
 
     async def score(stream: faust.StreamT) -> None:
         async for batch in stream.take_events(wc.batch_size, within=wc.batch_window):
+            t0 = time.perf_counter()
             received = now_ms()
             values = [ev.message.value or b"" for ev in batch]  # a tombstone (null value) is an empty message
             records, failures = codecs.codec.decode_batch(values, reader)
+            t_decoded = time.perf_counter()
             sources = [Source(ev.message.topic, ev.message.partition, ev.message.offset, ev.message.key, ev.message.value)
                        for ev in batch]
             pairs: list[tuple[faust.TopicT, bytes | None, bytes]] = []
@@ -228,6 +235,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                     good.append(rec)
                     good_src.append(src)
             out = await score_batch(good, good_src, received)
+            t_scored = time.perf_counter()
             for rec in out.scores:
                 pairs.append((scores_t, rec["key"].encode(), enc("scores", rec)))
             for rec in out.shadow:
@@ -241,6 +249,12 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             n_dlq = len(out.dlq) + sum(f is not None for f in failures)
             rt.count(events=len(batch), scored=len(out.snapshots), dlq=n_dlq, late=out.late,
                      redelivered=out.redelivered, labels_learned=sum(o.status == "learned" for o in out.learned))
+            t_done = time.perf_counter()
+            metrics.observe_score_batch(
+                len(batch), out.scores, out.shadow, [*out.dlq, *(f for f in failures if f is not None)],
+                scored=len(out.snapshots), late=out.late, redelivered=out.redelivered, learned=out.learned,
+                stages={"decode": t_decoded - t0, "score": t_scored - t_decoded, "produce": t_done - t_scored, "batch": t_done - t0},
+                positions={(ev.message.topic, ev.message.partition): ev.message.offset for ev in batch})
 
     async def learn(stream: faust.StreamT) -> None:
         async for batch in stream.take_events(wc.batch_size, within=wc.batch_window):
@@ -259,6 +273,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                     continue
                 labels.append(rec)
                 positions.append((m.partition, m.offset))
+            t_learn = time.perf_counter()
             out = await learn_batch(labels, positions)
             pairs += learn_records(out) + model_event_records()
             await publish(pairs)
@@ -266,6 +281,10 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             for o in out.outcomes:
                 counts[f"labels_{o.status}"] = counts.get(f"labels_{o.status}", 0) + 1
             rt.count(labels=len(batch), dlq=len(batch) - len(labels), **counts)
+            metrics.observe_learn_batch(
+                len(batch), out.outcomes, out.alerts, [f for f in failures if f is not None], n_dlq=len(batch) - len(labels),
+                stages={"learn": time.perf_counter() - t_learn},
+                positions={(ev.message.topic, ev.message.partition): ev.message.offset for ev in batch})
 
     async def housekeeping() -> None:
         # Early labels whose event has been scored since, expiry of orphans, model hot-swap.
@@ -278,6 +297,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                     counts[f"labels_{o.status}"] = counts.get(f"labels_{o.status}", 0) + 1
                 rt.count(**counts)
                 await publish(learn_records(out) + model_event_records())
+                metrics.observe_learn_batch(0, out.outcomes, out.alerts)
         try:
             loaded = refresh(rt.registry, proc.models)
             if loaded:
@@ -303,8 +323,11 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                 router.route([(ev.message.topic, ev.message.partition, ev.message.offset, ev.message.value)
                               for ev in batch], now_ms())
                 delay = 0.2
+                t_flush = time.perf_counter()
                 while not await loop.run_in_executor(None, router.flush_blocking, now_ms()):
+                    metrics.clickhouse_error("sink flush failed")
                     await asyncio.sleep(delay)  # ClickHouse down: hold the batch (not acked), retry
                     delay = min(delay * 2, 5.0)
+                metrics.observe_sink_batch([ev.message.topic for ev in batch], flush_s=time.perf_counter() - t_flush)
 
     return app, rt
