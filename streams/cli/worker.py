@@ -22,6 +22,9 @@ def worker(
     roles: Annotated[str, typer.Option(envvar="EDDY_ROLES", help="Comma-separated agents to run: score, learn, sink (default all). Run them as separate processes to use more cores.")] = "score,learn,sink",
     web_port: Annotated[int | None, typer.Option(envvar="EDDY_WEB_PORT", help="Serve Faust's web views on 127.0.0.1:PORT.")] = None,
     loglevel: Annotated[str, typer.Option(envvar="EDDY_LOGLEVEL")] = "info",
+    metrics_port: Annotated[int | None, typer.Option(envvar="EDDY_METRICS_PORT", help="Serve /metrics, /health, /ready and /dashboard on this port (default off; 0 = any free port).")] = None,
+    metrics_host: Annotated[str, typer.Option(envvar="EDDY_METRICS_HOST", help="Interface of the metrics server (0.0.0.0 to let Prometheus scrape from elsewhere).")] = "127.0.0.1",
+    log_format: Annotated[str, typer.Option(envvar="EDDY_LOG_FORMAT", help="text, or json: one JSON object per line, lifecycle events only.")] = "text",
 ) -> None:
     """Consume <p>.events and <p>.labels; publish scores; learn; write ClickHouse."""
     import faust
@@ -43,5 +46,12 @@ def worker(
     except (StreamsError, ValueError) as exc:
         fail(exc)
         return
+    from streams.observability import log_start, logging_config, serve_worker, setup_logging
+
     logging.getLogger("eddy").setLevel(loglevel.upper())
-    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    log_config = logging_config(log_format, loglevel)
+    setup_logging(log_format, loglevel)
+    log_start(_rt.metrics, eps, run_id or f"{cfg.pipeline}-live")
+    if metrics_port is not None:
+        serve_worker(_rt.metrics, eps, the_sink, metrics_host, metrics_port)
+    faust.Worker(app, loglevel=loglevel, quiet=True, logging_config=log_config).execute_from_commandline()
