@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from typing import Annotated
 
 import typer
@@ -58,7 +59,7 @@ def compare(
     except EddyError as exc:
         fail(exc)
         return
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 160)
     console.print(f"A = {run_a} ({info['model_a']}), B = {run_b} ({info['model_b']}): {info['events']} labelled events "
                   f"in both (only A: {info['only_a']}, only B: {info['only_b']}); CI: {bootstrap} paired bootstrap resamples, seed {seed}")
     if not rows:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from typing import Annotated
 
 import typer
@@ -39,11 +40,13 @@ def ls(
         fail(exc)
         return
     table = Table("run_id", "pipeline", "kind", "created (UTC)", "config", "code", "source", "events", "like")
+    for col in table.columns:
+        col.overflow = "fold"
     for m in runs:
         ev = m.inputs.get("events", {})
         table.add_row(m.run_id, m.pipeline, m.kind, _when(m.created_at), m.config_hash, m.code_version,
                       str(m.inputs.get("source", "")), str(ev.get("count", "")), m.like_run or "")
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
 @app.command("show")

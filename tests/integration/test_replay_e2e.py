@@ -89,26 +89,29 @@ def test_verify_reports_identical(stack, clickhouse, produced, replayed):
 
 
 def test_verify_names_the_first_difference(stack, clickhouse, produced, replayed):
-    """A tampered stored prediction is found (exit 1, its event id and both values named)."""
-    row = clickhouse.query(f"SELECT * EXCEPT inserted_at FROM eddy.predictions FINAL WHERE run_id = '{PIPE}-r1' "
-                           f"AND model = 'logreg' ORDER BY event_id LIMIT 1")[0]
-    clickhouse.execute(f"CREATE TABLE IF NOT EXISTS eddy.t_tamper AS eddy.predictions")
-    run = f"{PIPE}-r1-tampered"
-    m = load_manifest(clickhouse, "eddy", f"{PIPE}-r1")
+    """A copy of the run with one stored prediction moved by 1e-9: verify exits 1 and names it."""
     from streams.manifest import Manifest, save_manifest
 
+    run = f"{PIPE}-r1-tampered"
+    m = load_manifest(clickhouse, "eddy", f"{PIPE}-r1")
     save_manifest(clickhouse, "eddy", Manifest(**{**m.__dict__, "run_id": run}))
-    clickhouse.execute(f"INSERT INTO eddy.predictions SELECT '{run}' AS run_id, * EXCEPT (run_id, inserted_at), now64(3) "
-                       f"FROM eddy.predictions FINAL WHERE run_id = '{PIPE}-r1'")
-    bumped = float.fromhex(float(row["prediction"]).hex()) + 1e-9
-    clickhouse.execute(f"INSERT INTO eddy.predictions SELECT '{run}' AS run_id, * EXCEPT (run_id, inserted_at, prediction), "
-                       f"now64(3) + 1 AS inserted_at, {bumped!r} AS prediction FROM eddy.predictions FINAL "
-                       f"WHERE run_id = '{PIPE}-r1' AND model = 'logreg' AND event_id = '{row['event_id']}'")
+    rows = clickhouse.query(
+        "SELECT run_id, pipeline, model, model_version, role, shadow, event_id, key, "
+        "toUnixTimestamp64Milli(event_ts) AS event_ts, toUnixTimestamp64Milli(served_ts) AS served_ts, latency_ms, "
+        "prediction, predicted_label, features, segments, late, degraded "
+        f"FROM eddy.predictions FINAL WHERE run_id = '{PIPE}-r1' ORDER BY model, event_id")
+    victim = next(r for r in rows if r["model"] == "logreg" and r["event_id"].endswith("0000777"))
+    for r in rows:
+        r["run_id"] = run
+    victim["prediction"] += 1e-9
+    sink = Sink(clickhouse, "eddy", max_batch_rows=10_000, max_buffered_rows=50_000, dedup=False)
+    sink.add("predictions", rows)
+    sink.flush(0)
     e = stack.endpoints
     result = CliRunner().invoke(app, ["replay", "--verify", run, "--kafka", e.kafka, "--clickhouse", e.clickhouse,
                                       "--home", str(stack.home)])
     assert result.exit_code == 1, result.output
-    assert "DIFFERENT" in result.output and row["event_id"] in result.output
+    assert "DIFFERENT" in result.output and victim["event_id"] in result.output and "prediction differs" in result.output
 
 
 def test_two_replays_same_fingerprint(stack, clickhouse, produced, replayed):
