@@ -7,6 +7,7 @@ feature engine computes the whole run at once, the models score it event by even
 
 - after an event whose label is already waiting (an "early" label: ``label.ts <= event.ts``);
   `Processor.score` learns it right after the batch, so it must be the batch's last event;
+- before an event at or past the deadline of the oldest waiting label (it expires first);
 - at ``batch_size`` events, and when its time span would exceed the config's ``max_past`` /
   ``max_future`` ingestion rules (the batch clock is its last event's ``ts``; with these cuts every
   rule gives the same verdict as a per-event clock).
@@ -112,12 +113,15 @@ class ReplayLoop:
     def _event_run_end(self, items: Sequence[Item], i: int) -> int:
         n, early, limit, primed = len(items), self._early, i + self.batch_size, self._primed
         start = items[i].ts
+        deadline = next(iter(early.values())) + self._wait if early else None  # the oldest early label expires
         j = i
         while j < n and j < limit:
             it = items[j]
             if it.kind != "event" or (self._span is not None and it.ts - start > self._span):
                 break
             if primed is not None and it.record not in primed:  # the primed chunk ends here
+                break
+            if deadline is not None and j > i and it.ts >= deadline:  # expire it before this event
                 break
             j += 1
             if early and it.record.get(self._id) in early:
