@@ -20,6 +20,7 @@ version that made it); other workers hot-swap to the newest version every `model
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from typing import Any
 import faust
 import redis
 
+from features import StateStoreError
 from learners import ModelRegistry, RegistryConflict, refresh, restore, save_checkpoint
 from schemas import DecodeFailure, dlq_record_from_failure
 from streams.config import PipelineConfig
@@ -35,6 +37,7 @@ from streams.endpoints import Endpoints
 from streams.processor import Processor, Source
 from streams.observability import WorkerMetrics, attach, watch_redis
 from streams.sink_rows import SinkRouter
+from streams.state_guard import StateGuard
 from streams.wiring import Codecs, live_processor, model_registry, redis_client
 
 log = logging.getLogger("eddy.worker")
@@ -59,6 +62,9 @@ class WorkerRuntime:
         self.codecs = codecs
         self.run_id = run_id
         self.counters_key = COUNTERS.format(ns=config.pipeline)
+        refill = max((f.window for f in config.features.windows), default=0)
+        self.guard = StateGuard(self.redis, config.pipeline, refill)
+        self.guard.start()
         meta = restore(self.registry, self.processor.models)
         if meta and self.processor.learner is not None:
             self.processor.learner.load_state(meta)
@@ -80,9 +86,13 @@ def _retrying(what: str) -> Callable:
             delay = 0.2
             while True:
                 try:
-                    return fn(*args, **kwargs)
-                except (redis.ConnectionError, redis.TimeoutError) as exc:
-                    log.warning("%s: Redis unavailable (%s); retrying in %.1fs", what, type(exc).__name__, delay)
+                    result = fn(*args, **kwargs)
+                    return await result if inspect.isawaitable(result) else result
+                except (redis.ConnectionError, redis.TimeoutError, StateStoreError) as exc:
+                    cause = exc.__cause__ if isinstance(exc, StateStoreError) else exc
+                    if not isinstance(cause, (redis.ConnectionError, redis.TimeoutError)):
+                        raise  # corrupt or foreign state is not an outage: fail loudly
+                    log.warning("%s: Redis unavailable (%s); retrying in %.1fs", what, type(cause).__name__, delay)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 5.0)
         return run
@@ -169,9 +179,9 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
     def enc(attr: str, rec: dict) -> bytes:
         return codecs.encode(attr, rec, trusted=True)
 
-    def learn_records(out: Any) -> list[tuple[faust.TopicT, bytes | None, bytes]]:
+    def alert_records(alerts: list[dict]) -> list[tuple[faust.TopicT, bytes | None, bytes]]:
         pairs: list[tuple[faust.TopicT, bytes | None, bytes]] = []
-        for alert in out.alerts:
+        for alert in alerts:
             rec = {"pipeline": config.pipeline, "run_id": run_id, "model": alert["model"], "kind": alert["kind"],
                    "ts": int(alert["ts"]), "value": float(alert.get("value") or 0.0),
                    "action": str(alert.get("action", "none")), "detail": str(alert.get("detail", ""))}
@@ -234,6 +244,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                 else:
                     good.append(rec)
                     good_src.append(src)
+            await checked_state()
             out = await score_batch(good, good_src, received)
             t_scored = time.perf_counter()
             for rec in out.scores:
@@ -274,8 +285,9 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                 labels.append(rec)
                 positions.append((m.partition, m.offset))
             t_learn = time.perf_counter()
+            await checked_state()
             out = await learn_batch(labels, positions)
-            pairs += learn_records(out) + model_event_records()
+            pairs += alert_records(out.alerts) + model_event_records()
             await publish(pairs)
             counts: dict[str, int] = {}
             for o in out.outcomes:
@@ -286,24 +298,54 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                 stages={"learn": time.perf_counter() - t_learn},
                 positions={(ev.message.topic, ev.message.partition): ev.message.offset for ev in batch})
 
+    async def check_state() -> None:
+        """Redis lost our state? Alert, flag scores degraded, republish the learner's models."""
+        lost = rt.guard.check(now_ms())
+        if lost is None:
+            return
+        log.error("%s", lost["detail"])
+        proc.mark_state_lost(rt.guard.refill_ms)
+        if proc.learner is not None:
+            # The registry is gone too: continue its versions from what we hold, republish.
+            for name, version in proc.models.versions.items():
+                rt.redis.set(rt.registry.key(name, "seq"), version)
+            versions = rt.registry.save_many(proc.models.models, proc.learner.state(), now_ms=now_ms(),
+                                             roles=proc.models.roles)  # no compare-and-set: nothing to compare
+            proc.models.set_versions(versions)
+        await publish(alert_records([lost]) + model_event_records())
+        rt.count(state_lost=1)
+
+    checked_state = _retrying("state check")(check_state)
+
     async def housekeeping() -> None:
-        # Early labels whose event has been scored since, expiry of orphans, model hot-swap.
-        if proc.learner is not None and proc.learner.pending_ids:
-            out = proc.retry_pending(now_ms())
-            if out.outcomes:
-                checkpoint(out.actions)
-                counts: dict[str, int] = {}
-                for o in out.outcomes:
-                    counts[f"labels_{o.status}"] = counts.get(f"labels_{o.status}", 0) + 1
-                rt.count(**counts)
-                await publish(learn_records(out) + model_event_records())
-                metrics.observe_learn_batch(0, out.outcomes, out.alerts)
+        """Early labels whose event has been scored since, orphan expiry, state check, hot-swap.
+
+        A Redis outage skips a tick; any other failure is logged with its traceback, counted
+        (`housekeeping_errors`) and retried next tick rather than killing the worker.
+        """
         try:
+            await check_state()
+            if proc.learner is not None and proc.learner.pending_ids:
+                out = proc.retry_pending(now_ms())
+                if out.outcomes:
+                    checkpoint(out.actions)
+                    counts: dict[str, int] = {}
+                    for o in out.outcomes:
+                        counts[f"labels_{o.status}"] = counts.get(f"labels_{o.status}", 0) + 1
+                    rt.count(**counts)
+                    await publish(alert_records(out.alerts) + model_event_records())
+                    metrics.observe_learn_batch(0, out.outcomes, out.alerts)
             loaded = refresh(rt.registry, proc.models)
             if loaded:
                 log.info("hot-swapped %s", {n: s.version for n, s in loaded.items()})
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            log.warning("model refresh skipped: Redis unavailable (%s)", type(exc).__name__)
+            log.warning("housekeeping skipped: Redis unavailable (%s)", type(exc).__name__)
+        except Exception:  # noqa: BLE001 - logged with traceback and counted, retried next tick
+            log.exception("housekeeping failed; retrying at the next tick")
+            try:
+                rt.count(housekeeping_errors=1)
+            except redis.RedisError:
+                pass
 
     if "score" in roles:
         app.agent(events_t, name="score")(score)

@@ -71,7 +71,15 @@ class Processor:
         self.run_id = run_id
         self.names = engine.names
         self._ev = config.event
+        # After a loss of feature state, events whose window reaches back before the first event
+        # scored on the empty state are flagged degraded (their windows miss what was lost).
+        self._refill_ms: int | None = None
+        self.degraded_until_event_ms = -(2**62)
         self.counters: dict[str, int] = {"events": 0, "scored": 0, "dlq": 0, "late": 0, "redelivered": 0, "duplicates": 0}
+
+    def mark_state_lost(self, refill_ms: int) -> None:
+        """Feature state was lost: flag scores degraded until windows of `refill_ms` refill."""
+        self._refill_ms = refill_ms
 
     # ------------------------------------------------------------------ scoring
     def score(self, records: Sequence[dict[str, Any]], sources: Sequence[Source], now_ms: int,
@@ -97,28 +105,35 @@ class Processor:
         if not events:
             self.counters["dlq"] += len(out.dlq)
             return out
+        if self._refill_ms is not None:
+            first = min(int(e[self._ev.time_field]) for e in events)
+            self.degraded_until_event_ms = first + self._refill_ms
+            self._refill_ms = None
         fb = self.engine.process(events)
         rows = self.engine.rows(fb)
         # Redelivered or duplicated ids: their state was applied once already.
         to_score: list[int] = []
+        to_score_ids: set[str] = set()  # ids in to_score (a duplicate check in O(1), not O(batch))
         seen_idx = [j for j in range(len(events)) if fb.seen[j]]
         prior = dict(zip((events[j][self._ev.id_field] for j in seen_idx),
                          self.snapshots.get_many([events[j][self._ev.id_field] for j in seen_idx])))
         for j in range(len(events)):
             if not fb.seen[j]:
                 to_score.append(j)
+                to_score_ids.add(events[j][self._ev.id_field])
                 continue
             src = sources[ok[j]]
             snap = prior.get(events[j][self._ev.id_field])
             if snap is not None and snap.same_source(src.topic, src.partition, src.offset):
                 self._emit(snap, out)  # a redelivery: publish exactly what was served
                 out.redelivered += 1
-            elif snap is not None or any(events[k][self._ev.id_field] == events[j][self._ev.id_field] for k in to_score):
+            elif snap is not None or events[j][self._ev.id_field] in to_score_ids:
                 out.dlq.append(self._dlq(src, "duplicate", f"event id {events[j][self._ev.id_field]!r} was already scored "
                                          f"(within the dedup horizon); the first one counts", now_ms))
                 self.counters["duplicates"] += 1
             else:
                 to_score.append(j)  # applied before a crash, never served: serve it now
+                to_score_ids.add(events[j][self._ev.id_field])
         xs = [rows[j] for j in to_score]
         preds = self.models.predict_many_full(xs)
         versions = self.models.versions
@@ -165,7 +180,7 @@ class Processor:
                 "model_version": int(s.version), "role": s.role, "shadow": s.role != "champion",
                 "prediction": s.prediction, "predicted_label": s.predicted_label, "served_ts": snap.served_ts,
                 "latency_ms": snap.latency_ms, "run_id": self.run_id, "features": features,
-                "segments": segments, "late": snap.late, "degraded": False,
+                "segments": segments, "late": snap.late, "degraded": snap.event_ts < self.degraded_until_event_ms,
             }
             (out.shadow if rec["shadow"] else out.scores).append(rec)
 

@@ -1,0 +1,54 @@
+"""Notice when Redis lost Eddy's state (a restart without persistence, a flush, a failover).
+
+At start a worker writes a random epoch marker `eddy:<p>:epoch` (or adopts the one there). Every
+`worker.model_refresh` seconds it reads it back; a missing or different marker means the window
+state, seen-markers, snapshots and model registry it relied on are gone. The worker then raises a
+`state_lost` alert, flags as `degraded` every score whose window reaches back before the first
+event scored on the empty state (event time < that event's time + the longest window), and the
+learner republishes its in-memory models so the registry is whole again (versions continue).
+
+Rebuilding windows from the ClickHouse event archive is the alternative; flagging was chosen
+because it is immediate, cheap and honest: downstream services see `degraded = true` on exactly
+the scores whose windows may be short, and analysts can filter them out.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+
+class StateGuard:
+    """Epoch marker check; `check(now_ms)` returns an alert dict when the state was lost."""
+
+    def __init__(self, client: Any, pipeline: str, refill_ms: int) -> None:
+        self.client = client
+        self.pipeline = pipeline
+        self.key = f"eddy:{pipeline}:epoch"
+        self.refill_ms = refill_ms
+        self.epoch: bytes | None = None
+
+    def _adopt(self) -> bytes:
+        self.client.set(self.key, uuid.uuid4().hex, nx=True)
+        return self.client.get(self.key)
+
+    def start(self) -> None:
+        """Write or adopt the epoch marker (call once at worker start)."""
+        self.epoch = self._adopt()
+
+    def check(self, now_ms: int) -> dict[str, Any] | None:
+        """None while the marker is intact; else re-mark and return a `state_lost` alert."""
+        if self.epoch is None:
+            self.start()
+            return None
+        current = self.client.get(self.key)
+        if current == self.epoch:
+            return None
+        self.epoch = current if current is not None else self._adopt()
+        return {
+            "model": "*", "kind": "state_lost", "ts": now_ms, "value": float(self.refill_ms),
+            "action": "degrade",
+            "detail": (f"Redis lost pipeline {self.pipeline!r}'s state (epoch marker gone): windows restart empty; "
+                       f"scores are flagged degraded until the windows ({self.refill_ms // 1000}s of event time) refill; "
+                       "models were republished from the learner's memory"),
+        }
