@@ -302,7 +302,8 @@ def describe(letter: DeadLetter, codec: AvroCodec, reader_schema: dict | None = 
         except SchemaError as exc:  # registry trouble: say so, keep going
             errors.append(f"{label}: {exc}")
     if desc.record is None:
-        desc.decode_error = "; ".join(errors) or "not decodable"
+        reasons = [e.split(": ", 1)[1] for e in errors]
+        desc.decode_error = reasons[0] if len(set(reasons)) == 1 else "; ".join(errors) or "not decodable"
     else:
         bad = [k for k, x in desc.record.items() if isinstance(x, float) and not math.isfinite(x)]
         if bad:

@@ -210,7 +210,8 @@ def show(
         out.print("[bold]reason[/bold]       ", end="")
         out.print(dl.reason, markup=False, highlight=False)
         out.print(f"[bold]when[/bold]         {_when(dl.ts)} ({dl.age_text(now)})")
-        out.print(f"[bold]key[/bold]          {dl.key!r}", markup=False)
+        out.print("[bold]key[/bold]          ", end="")
+        out.print(repr(dl.key), markup=False, highlight=False)
         out.print(f"[bold]value[/bold]        {len(dl.value)} bytes: {d.header}")
         if d.record is not None:
             out.print(f"[bold]decoded[/bold] with the {d.decoded_with}:")
@@ -218,7 +219,8 @@ def show(
             for note in d.notes:
                 out.print(f"[yellow]note:[/yellow] {note}")
         else:
-            out.print(f"[bold]not decodable[/bold]: {d.decode_error}", markup=False)
+            out.print("[bold]not decodable[/bold]: ", end="")
+            out.print(d.decode_error, markup=False, highlight=False)
         out.print("[bold]hex[/bold]")
         out.print(hexdump(dl.value, None if max_bytes <= 0 else max_bytes), markup=False, highlight=False)
 
