@@ -35,7 +35,7 @@ from schemas import DecodeFailure, dlq_record_from_failure
 from streams.config import PipelineConfig
 from streams.endpoints import Endpoints
 from streams.processor import Processor, Source
-from streams.observability import WorkerMetrics, attach, watch_redis
+from streams.observability import WorkerMetrics, attach
 from streams.sink_rows import SinkRouter
 from streams.state_guard import StateGuard
 from streams.wiring import Codecs, live_processor, model_registry, redis_client
@@ -78,8 +78,9 @@ class WorkerRuntime:
         pipe.execute()
 
 
-def _retrying(what: str) -> Callable:
-    """Retry a batch step on Redis outages with backoff instead of crashing the agent."""
+def _retrying(what: str, on_error: Callable[[str, BaseException], None] | None = None) -> Callable:
+    """Retry a batch step on Redis outages with backoff instead of crashing the agent
+    (`on_error(what, exc)` sees each failure: the worker's metrics count them)."""
 
     def wrap(fn: Callable) -> Callable:
         async def run(*args: Any, **kwargs: Any) -> Any:
@@ -93,6 +94,8 @@ def _retrying(what: str) -> Callable:
                     if not isinstance(cause, (redis.ConnectionError, redis.TimeoutError)):
                         raise  # corrupt or foreign state is not an outage: fail loudly
                     log.warning("%s: Redis unavailable (%s); retrying in %.1fs", what, type(cause).__name__, delay)
+                    if on_error is not None:
+                        on_error(what, cause)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 5.0)
         return run
@@ -156,8 +159,6 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
     proc = rt.processor
     metrics = rt.metrics = WorkerMetrics(config.pipeline, roles)  # served by `eddy worker --metrics-port`
     attach(app, metrics, proc.models)
-    for step in ("score", "learn", "retry_pending"):  # count Redis failures; the retry loops stay in charge
-        setattr(proc, step, watch_redis(metrics, step, getattr(proc, step)))
     reader = codecs.event_schema
 
     def t(name: str, partitions: int | None = None) -> faust.TopicT:
@@ -215,11 +216,11 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             refresh(rt.registry, proc.models)
             save_checkpoint(rt.registry, proc.models, proc.learner.state(), now_ms=t, actions=resets)
 
-    @_retrying("score")
+    @_retrying("score", metrics.redis_error)
     def score_batch(records: list, sources: list[Source], received: int) -> Any:
         return proc.score(records, sources, now_ms(), received_ms=received)
 
-    @_retrying("learn")
+    @_retrying("learn", metrics.redis_error)
     def learn_batch(labels: list[dict], positions: list[tuple[int, int]]) -> Any:
         out = proc.learn(labels, now_ms(), positions)
         if out.outcomes:
@@ -315,7 +316,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         await publish(alert_records([lost]) + model_event_records())
         rt.count(state_lost=1)
 
-    checked_state = _retrying("state check")(check_state)
+    checked_state = _retrying("state check", metrics.redis_error)(check_state)
 
     async def housekeeping() -> None:
         """Early labels whose event has been scored since, orphan expiry, state check, hot-swap.
