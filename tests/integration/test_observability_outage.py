@@ -1,0 +1,85 @@
+"""`/ready` follows Redis: a worker on its own redis-server turns not-ready when that Redis
+stops, counts the Redis errors of the batches it retries, and is ready again once Redis is back."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from streams.config import load_config
+from streams.harness import WorkerProcess, produce_merged, wait_until
+from streams.stack.binaries import redis_binary
+from tests.integration.fixtures import fraud_generator, write_config
+from tests.integration.test_observability import free_port, get, scrape, total
+
+pytestmark = pytest.mark.integration
+
+PIPELINE = "it_observability_outage"
+
+
+def start_redis(port: int, workdir: Path) -> subprocess.Popen:
+    proc = subprocess.Popen([str(redis_binary()), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(workdir)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until(lambda: _pong(port), 20, "redis-server to answer")
+    return proc
+
+
+def _pong(port: int) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis(port=port, socket_connect_timeout=0.5).ping())
+    except redis.ConnectionError:
+        return False
+
+
+def ready(base: str) -> tuple[int, dict]:
+    try:
+        status, body = get(base + "/ready")
+    except OSError:
+        return 0, {}
+    return status, json.loads(body)
+
+
+def test_ready_turns_false_while_redis_is_down(stack, tmp_path):
+    cfg_path = write_config(tmp_path, PIPELINE, partitions=1)
+    cfg = load_config(cfg_path)
+    events, _labels = fraud_generator().generate(400, seed=3)
+    redis_port, port = free_port(), free_port()
+    base = f"http://127.0.0.1:{port}"
+    redis_proc = start_redis(redis_port, tmp_path)
+    worker = WorkerProcess(cfg_path, stack, log_path=tmp_path / "worker.log",
+                           extra_args=["--metrics-port", str(port), "--log-format", "json", "--roles", "score"],
+                           env={"EDDY_REDIS": f"redis://127.0.0.1:{redis_port}/0"})
+    try:
+        with worker:
+            wait_until(lambda: ready(base)[0] == 200, 60, "the worker to be ready")
+            produce_merged(cfg, stack, events[:200])
+            wait_until(lambda: total(scrape(base), "eddy_events_scored_total") >= 200, 120, "the first events scored")
+
+            redis_proc.terminate()
+            redis_proc.wait(10)
+            wait_until(lambda: ready(base)[0] == 503, 20, "/ready to report Redis down")
+            status, report = ready(base)
+            assert report["checks"]["redis"]["ok"] is False and report["checks"]["kafka"]["ok"] is True
+            assert get(base + "/health")[0] == 200  # alive: it retries, it does not die
+            produce_merged(cfg, stack, events[200:])
+            wait_until(lambda: total(scrape(base), "eddy_redis_errors_total") > 0, 60, "Redis errors to be counted")
+            assert total(scrape(base), "eddy_outage", service="redis") == 1
+
+            redis_proc = start_redis(redis_port, tmp_path)
+            wait_until(lambda: ready(base)[0] == 200, 30, "/ready to recover")
+            wait_until(lambda: total(scrape(base), "eddy_events_in_total") >= 400, 120, "the held batch to go through")
+            assert worker.alive(), worker.log_tail()
+            m = scrape(base)
+            assert total(m, "eddy_outage", service="redis") == 0
+        logged = [json.loads(ln).get("event") for ln in (tmp_path / "worker.log").read_text().splitlines()
+                  if ln.startswith("{")]
+        assert "outage_begin" in logged and "outage_end" in logged
+    finally:
+        redis_proc.terminate()
+        redis_proc.wait(10)
