@@ -158,7 +158,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
     rt = WorkerRuntime(config, endpoints, codecs, run_id, learner="learn" in roles)
     proc = rt.processor
     metrics = rt.metrics = WorkerMetrics(config.pipeline, roles)  # served by `eddy worker --metrics-port`
-    attach(app, metrics, proc.models)
+    attach(app, metrics, proc.models, heartbeat=rt.redis)  # gauges, lag, assignment logs, `eddy status` heartbeat
     reader = codecs.event_schema
 
     def t(name: str, partitions: int | None = None) -> faust.TopicT:
