@@ -2,6 +2,7 @@
 
 from streams.observability.dashboard import dashboard_html
 from streams.observability.faust_hooks import attach
+from streams.observability.heartbeat import read_workers, write_heartbeat
 from streams.observability.logs import JsonFormatter, lifecycle, logging_config, setup_logging
 from streams.observability.metrics import WorkerMetrics, watch_redis
 from streams.observability.readiness import broker_check, redis_check, run_checks, sink_check
@@ -18,10 +19,12 @@ __all__ = [
     "lifecycle",
     "log_start",
     "logging_config",
+    "read_workers",
     "redis_check",
     "run_checks",
     "serve_worker",
     "setup_logging",
     "sink_check",
     "watch_redis",
+    "write_heartbeat",
 ]

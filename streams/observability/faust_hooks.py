@@ -5,15 +5,21 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis
+
+from streams.observability.heartbeat import write_heartbeat
 from streams.observability.logs import lifecycle
 from streams.observability.metrics import WorkerMetrics
 
 log = logging.getLogger("eddy.observability")
 
 
-def attach(app: Any, metrics: WorkerMetrics, models: Any, interval: float = 1.0) -> None:
+def attach(app: Any, metrics: WorkerMetrics, models: Any, interval: float = 1.0, heartbeat: Any | None = None,
+           heartbeat_every: float = 5.0) -> None:
     """Every `interval` s: lag per assigned partition and the versions/metrics of `models`
-    (a `learners.ModelSet`). Each partition assignment is logged as a lifecycle event."""
+    (a `learners.ModelSet`). Each partition assignment is logged as a lifecycle event.
+    With a Redis client as `heartbeat`, the worker also writes its heartbeat for `eddy status`."""
+    last_beat = [0.0]
 
     async def on_assigned(sender: Any, assigned: Any, **_: Any) -> None:
         parts = sorted(f"{tp.topic}:{tp.partition}" for tp in assigned)
@@ -24,6 +30,13 @@ def attach(app: Any, metrics: WorkerMetrics, models: Any, interval: float = 1.0)
     @app.timer(interval=interval)
     async def observe_gauges() -> None:
         metrics.set_models_from(models)
+        now = metrics.clock()
+        if heartbeat is not None and now - last_beat[0] >= heartbeat_every:
+            last_beat[0] = now
+            try:
+                write_heartbeat(heartbeat, metrics)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                metrics.redis_error("heartbeat", exc)
         consumer = getattr(app, "_consumer", None)  # not created yet before the first start
         if consumer is None:
             return

@@ -49,6 +49,7 @@ class WorkerMetrics:
         self.roles = tuple(sorted(roles))
         self.clock = clock
         self.started = clock()
+        self.url: str | None = None  # where the metrics server answers, once started
         self.registry = CollectorRegistry(auto_describe=True)
         self._lock = threading.Lock()
         r, p = self.registry, ["pipeline"]

@@ -19,6 +19,7 @@ def serve_worker(metrics: WorkerMetrics, endpoints: Endpoints, sink: Any | None 
     if sink is not None:
         checks["clickhouse"] = sink_check(sink.backend)
     server = ObservabilityServer(metrics, host, port, checks=checks).start()
+    metrics.url = server.url
     lifecycle("metrics_server", pipeline=metrics.pipeline, url=server.url)
     return server
 

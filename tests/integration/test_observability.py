@@ -208,3 +208,20 @@ def test_dashboard_renders_in_headless_chromium(run):
     assert "Uncaught" not in shot.stderr
     keep = Path("/tmp/eddy-dashboard.png")
     shutil.copy(png, keep)  # for a human to look at
+
+
+def test_status_shows_workers_models_and_alerts(run, stack, clickhouse):
+    """`eddy status`: the live worker (heartbeat), model versions from the registry, last alerts."""
+    from typer.testing import CliRunner
+
+    from streams.cli.main import app
+
+    result = CliRunner().invoke(app, ["status", "--home", str(stack.home)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert f"{PIPELINE}: workers" in out and "learn,score,sink" in out and run["base"] in out
+    assert f"{PIPELINE}: models" in out
+    version = int(total(scrape(run["base"]), "eddy_model_version", model="logreg"))
+    assert re.search(rf"logreg\s*│\s*champion\s*│\s*{version}\b", out), out
+    n_alerts = clickhouse.query(f"SELECT count() AS n FROM eddy.alerts WHERE pipeline = '{PIPELINE}'")[0]["n"]
+    assert (f"{PIPELINE}: last alerts" in out) == (n_alerts > 0), out
