@@ -168,3 +168,20 @@ def list_manifests(backend: Any, db: str, pipeline: str | None = None, limit: in
 def run_exists(backend: Any, db: str, run_id: str) -> bool:
     rows = backend.query(f"SELECT count() AS n FROM {db}.runs WHERE run_id = {literal(run_id)}")
     return bool(rows and int(rows[0]["n"]))
+
+
+def live_manifest(cfg: PipelineConfig, run_id: str, *, created_at: int, schema_ids: dict[str, int] | None = None) -> Manifest:
+    """The manifest a live worker records when it starts (inputs: the topics it consumes).
+
+    >>> from streams.config import PipelineConfig
+    >>> cfg = PipelineConfig.model_validate({"pipeline": "demo",
+    ...     "event": {"schema": "e.avsc", "id_field": "id", "key_field": "k", "time_field": "ts"},
+    ...     "features": {"passthrough": [{"name": "a", "field": "a"}]},
+    ...     "models": {"task": "binary", "champion": {"name": "lr", "model": "logreg"}}})
+    >>> live_manifest(cfg, "demo-live", created_at=0).inputs["events"]
+    {'topic': 'demo.events', 'partitions': {}}
+    """
+    t = cfg.topics
+    return build_manifest(cfg, run_id, kind="live", created_at=created_at, schema_ids=schema_ids,
+                          inputs={"source": "kafka", "pipeline": cfg.pipeline, "events": {"topic": t.events, "partitions": {}},
+                                  "labels": {"topic": t.labels, "partitions": {}}})
