@@ -199,6 +199,7 @@ class Result:
     p95: float = float("nan")
     p99: float = float("nan")
     lat_n: int = 0
+    stages_p99: tuple[float, float, float] = (float("nan"),) * 3  # consume wait, in worker, publish
     notes: list[str] = field(default_factory=list)
 
 
@@ -211,15 +212,18 @@ def throughput(stamps: Sequence[int]) -> float:
 
 
 def latencies(messages: Sequence[tuple[int, bytes]], sent_ms: dict[str, float], codecs: Codecs) -> np.ndarray:
-    """Score timestamp minus send time for every score whose event is in `sent_ms` (ms)."""
+    """Per score whose event is in `sent_ms` (ms): [score Kafka ts - send time, send -> consumed
+    (served_ts - latency_ms - sent), consumed -> served (latency_ms), served -> Kafka ts]."""
     out = []
     codec = codecs.codec
     for ts, value in messages:
         rec = codec.decode(value)
         sent = sent_ms.get(rec["event_id"])
         if sent is not None:
-            out.append(ts - sent)
-    return np.asarray(out, dtype=float)
+            served = rec["served_ts"]
+            served = served.timestamp() * 1000 if hasattr(served, "timestamp") else served
+            out.append((ts - sent, served - rec["latency_ms"] - sent, rec["latency_ms"], ts - served))
+    return np.asarray(out, dtype=float).reshape(-1, 4)
 
 
 def percentiles(lat: np.ndarray) -> tuple[float, float, float]:
@@ -289,7 +293,11 @@ class PeerProcess:
 
 
 def start_system(kind: str, config_path: Path, stack: EmbeddedStack, scorers: int = 1) -> list[Any]:
-    """Start `kind` (eddy | faust | quix): Eddy = `scorers` score processes + one learn process."""
+    """Start `kind` (eddy | faust | quix).
+
+    Eddy: `scorers=1` is one `--roles score,learn` process; `scorers=0` is one `--roles score` and
+    one `--roles learn` process; `scorers=n>1` is n score processes and one learn process.
+    """
     if kind == "eddy":
         env = bench_env()
         if scorers == 1:
@@ -297,7 +305,7 @@ def start_system(kind: str, config_path: Path, stack: EmbeddedStack, scorers: in
                                   ["--roles", "score,learn", "--loglevel", "warning"], env).start()]
         procs = [WorkerProcess(config_path, stack, stack.home / "logs" / f"eddy-{config_path.stem}-learn.log",
                                ["--roles", "learn", "--loglevel", "warning"], env).start()]
-        for i in range(scorers):
+        for i in range(max(scorers, 1)):
             procs.append(WorkerProcess(config_path, stack, stack.home / "logs" / f"eddy-{config_path.stem}-score{i}.log",
                                        ["--roles", "score", "--loglevel", "warning"], env).start())
         return procs
@@ -342,8 +350,10 @@ def measure(kind: str, stack: EmbeddedStack, pipeline: str, phases: Phases, *, r
                 ok = watcher.wait(phases.n_backlog + phases.n_paced, max(10.0, timeout / 4), None, alive)
                 paced = watcher.messages[len(backlog):]
                 lat = latencies(paced, feeder.sent_ms, feeder.codecs)
-                res.lat_n = int(lat.size)
-                res.p50, res.p95, res.p99 = percentiles(lat)
+                res.lat_n = int(lat.shape[0])
+                res.p50, res.p95, res.p99 = percentiles(lat[:, 0])
+                if lat.shape[0]:
+                    res.stages_p99 = tuple(float(np.percentile(lat[:, k], 99)) for k in (1, 2, 3))
                 if not ok:
                     res.notes.append(f"paced: {len(paced)}/{phases.n_paced} scored in time")
     finally:
