@@ -75,7 +75,9 @@ class Selection:
         return cls(from_ms=desc.get("from_ms"), to_ms=desc.get("to_ms"),
                    offsets_from={p: a for p, (a, _) in parts.items()}, offsets_to={p: b for p, (_, b) in parts.items()},
                    labels_of_selected=bool(desc.get("labels", {}).get("of_selected_events", False)),
-                   partitions=frozenset(parts))
+                   partitions=frozenset(parts)) if parts else cls(
+            from_ms=desc.get("from_ms"), to_ms=desc.get("to_ms"),
+            labels_of_selected=bool(desc.get("labels", {}).get("of_selected_events", False)))
 
     def keeps(self, partition: int, offset: int, ts: int) -> bool:
         if self.from_ms is not None and ts < self.from_ms:
@@ -170,12 +172,13 @@ def read_kafka(cfg: PipelineConfig, codecs: Codecs, servers: str, sel: Selection
             events.append(item)
     label_schema = load_builtin("label")
     lmsgs = read_topic(servers, labels_topic)
-    lrecs, _lfails = codecs.codec.decode_batch([m.value for m in lmsgs], label_schema)
+    lrecs, lfails = codecs.codec.decode_batch([m.value for m in lmsgs], label_schema)
     labels = [Item("label", int(rec["ts"]), m.partition, m.offset, rec, m.topic, m.key, m.value)
               for m, rec in zip(lmsgs, lrecs) if rec is not None]
     labels = _filter_labels(cfg, labels, events, sel, label_positions)
     pipeline = events_topic[: -len(".events")] if events_topic.endswith(".events") else cfg.pipeline
     desc = _describe("kafka", pipeline, events_topic, labels_topic, sel, events, labels, undecodable, writer_ids)
+    desc["labels"]["undecodable"] = sum(f is not None for f in lfails)  # the live learner dead-lettered them too
     return Inputs(events, labels, undecodable, desc)
 
 
@@ -224,8 +227,9 @@ def read_inputs(cfg: PipelineConfig, codecs: Codecs, source: str, sel: Selection
             raise ReplayError("replaying from Kafka needs --kafka (or a running `eddy up` stack)")
         kw: dict[str, Any] = {}
         if like is not None:
+            positions = {int(p): (int(a), int(b)) for p, (a, b) in like["labels"].get("partitions", {}).items()}
             kw = {"events_topic": like["events"]["topic"], "labels_topic": like["labels"]["topic"],
-                  "label_positions": {int(p): (int(a), int(b)) for p, (a, b) in like["labels"].get("partitions", {}).items()}}
+                  "label_positions": positions or None}  # a live run's manifest records no ranges: all
         return read_kafka(cfg, codecs, kafka, sel, **kw)
     if source == "clickhouse":
         if backend is None:

@@ -129,6 +129,8 @@ def test_selection_from_a_manifest_is_exact():
     sel = Selection.from_description(desc)
     assert [o for o in range(12) if sel.keeps(0, o, 0)] == list(range(3, 10))
     assert not sel.keeps(1, 5, 0)
+    everything = Selection.from_description({"events": {"partitions": {}}, "labels": {}})  # a live run's manifest
+    assert everything.keeps(3, 10**9, 0)
 
 
 # ------------------------------------------------------------------ compare
