@@ -363,7 +363,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         async def sink_agent(stream: faust.StreamT) -> None:
             loop = asyncio.get_running_loop()
             async for batch in stream.take_events(config.sink.batch_rows, within=config.sink.flush_interval):
-                router.route([(ev.message.topic, ev.message.partition, ev.message.offset, ev.message.value)
+                router.route([(ev.message.topic, ev.message.partition, ev.message.offset, ev.message.value or b"")
                               for ev in batch], now_ms())
                 delay = 0.2
                 t_flush = time.perf_counter()
