@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from analytics import connect
@@ -66,5 +67,5 @@ def compare(
         fail(EddyError("no labelled events common to both runs: check the run ids and that labels reached ClickHouse"))
     table = Table("segment", "value", "n", "metric", "A", "B", "B - A", "95% CI")
     for r in rows:
-        table.add_row(r.segment, r.value, str(r.n), r.metric, _f(r.a), _f(r.b), _f(r.diff), f"[{_f(r.low)}, {_f(r.high)}]")
+        table.add_row(r.segment, r.value, str(r.n), r.metric, _f(r.a), _f(r.b), _f(r.diff), escape(f"[{_f(r.low)}, {_f(r.high)}]"))
     console.print(table)

@@ -58,7 +58,11 @@ class ReplayStats:
 
 
 class ReplayLoop:
-    """Drives one `Processor` over merged items; see the module doc."""
+    """Drives one `Processor` over merged items; see the module doc.
+
+    With ``feature_chunk > 0`` the processor's engine is replaced by a `PrimedEngine` wrapping it
+    (give the loop a processor of its own, e.g. from `streams.wiring.memory_processor`).
+    """
 
     def __init__(self, processor: Processor, *, on_scores: ScoreSink | None = None, batch_size: int = 2000,
                  progress: Progress | None = None, progress_every: int = 5000, feature_chunk: int = 5000) -> None:

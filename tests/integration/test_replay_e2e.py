@@ -83,6 +83,14 @@ def test_replay_writes_every_prediction_and_a_manifest(stack, clickhouse, produc
     assert f"{PIPE}-r1" in eddy(stack, "runs", "ls", "--pipeline", PIPE)
 
 
+def test_an_existing_run_id_is_refused(stack, produced, replayed):
+    cfg_path, *_ = produced
+    e = stack.endpoints
+    result = CliRunner().invoke(app, ["replay", "-c", str(cfg_path), "--run-id", f"{PIPE}-r1", "--kafka", e.kafka,
+                                      "--clickhouse", e.clickhouse, "--home", str(stack.home)])
+    assert result.exit_code == 2 and "already exists" in result.output
+
+
 def test_verify_reports_identical(stack, clickhouse, produced, replayed):
     out = eddy(stack, "replay", "--verify", f"{PIPE}-r1")
     assert "IDENTICAL" in out, out
