@@ -154,9 +154,14 @@ def test_replay_from_the_clickhouse_archive(stack, clickhouse, produced, replaye
 def test_time_range(stack, clickhouse, produced, replayed):
     cfg_path, _ch, _cfg, events, _labels = produced
     lo, hi = events[100]["ts"], events[400]["ts"]
-    eddy(stack, "replay", "-c", str(cfg_path), "--run-id", f"{PIPE}-slice", "--from", str(lo), "--to", str(hi))
+    topic = f"{PIPE}.replay-scores"
+    eddy(stack, "replay", "-c", str(cfg_path), "--run-id", f"{PIPE}-slice", "--from", str(lo), "--to", str(hi),
+         "--scores-topic", topic)
     want = sum(lo <= e["ts"] < hi for e in events)
     assert count(clickhouse, f"{PIPE}-slice")["logreg"] == want
+    codecs = Codecs.build(load_config(cfg_path), schema_registry(None, stack.home))
+    published = [codecs.codec.decode(m.value) for m in read_topic(stack.endpoints.kafka, topic)]
+    assert len(published) == 3 * want and {r["run_id"] for r in published} == {f"{PIPE}-slice"}
     m = load_manifest(clickhouse, "eddy", f"{PIPE}-slice")
     assert m.inputs["from_ms"] == lo and m.inputs["labels"]["of_selected_events"] is True
     assert json.dumps(m.inputs)  # JSON-able
