@@ -89,6 +89,10 @@ def replay(
         console.print(f"reading inputs from {src} ...")
         inputs = read_inputs(cfg, codecs, src, Selection.from_bounds(start, end), kafka=servers, backend=backend, db=db,
                              like=like_inputs)
+        if not inputs.events and not inputs.undecodable:
+            where = inputs.description.get("events", {}).get("topic", "the inputs")
+            raise EddyError(f"no events in {where} for this selection: check the pipeline name, --from/--to and "
+                            "the endpoints (`eddy status`)")
         producer = None
         if scores_topic:
             from streams.kafka_io import ensure_topics, make_producer
