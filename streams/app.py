@@ -34,6 +34,7 @@ from learners import ModelRegistry, RegistryConflict, refresh, restore, save_che
 from schemas import DecodeFailure, dlq_record_from_failure
 from streams.config import PipelineConfig
 from streams.endpoints import Endpoints
+from streams.kafka_security import KafkaSecurity
 from streams.processor import Processor, Source
 from streams.observability import WorkerMetrics, attach
 from streams.sink_rows import SinkRouter
@@ -44,6 +45,29 @@ log = logging.getLogger("eddy.worker")
 
 #: Redis hash of a pipeline's live counters (read by `eddy status` and `make demo`).
 COUNTERS = "eddy:{ns}:counters"
+
+
+def _short_fetch_wait(wait_ms: int) -> None:
+    """Make Faust's consumers long-poll for at most `wait_ms` instead of a hardcoded 1500 ms.
+
+    Faust's aiokafka driver builds every worker consumer with `fetch_max_wait_ms=1500`. Tansu
+    answers a fetch only when that wait expires, so an event waited ~0.4 s (p50) to 0.75 s (p99)
+    in the broker before the worker even saw it (measured with aiokafka alone; 50 ms: p50 4 ms,
+    p99 32 ms). We cap it at the micro-batch window: the worker never waits longer for a batch
+    than it would to fill one. Idempotent; affects only consumers created afterwards.
+    """
+    from faust.transport.drivers import aiokafka as faust_aiokafka
+
+    thread_cls = faust_aiokafka.AIOKafkaConsumerThread
+    original = getattr(thread_cls, "_eddy_original_create", thread_cls._create_worker_consumer)
+
+    def create(self: Any, transport: Any) -> Any:
+        consumer = original(self, transport)
+        consumer._fetch_max_wait_ms = wait_ms  # read by AIOKafkaConsumer.start() to build its Fetcher
+        return consumer
+
+    thread_cls._eddy_original_create = original
+    thread_cls._create_worker_consumer = create
 
 
 def now_ms() -> int:
@@ -138,6 +162,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
     app = faust.App(
         app_id(config.pipeline, roles),
         broker=endpoints.kafka_url,
+        broker_credentials=KafkaSecurity.from_env().faust_credentials(),
         store="memory://",
         key_serializer="raw",
         value_serializer="raw",
@@ -155,6 +180,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         producer_linger_ms=5,
         producer_max_request_size=4_000_000,
     )
+    _short_fetch_wait(max(1, int(wc.batch_window * 1000)))
     rt = WorkerRuntime(config, endpoints, codecs, run_id, learner="learn" in roles)
     proc = rt.processor
     metrics = rt.metrics = WorkerMetrics(config.pipeline, roles)  # served by `eddy worker --metrics-port`

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from confluent_kafka import KafkaException, Producer
 
 from streams.exceptions import StreamsError
+from streams.kafka_security import KafkaSecurity
 
 
 class KafkaIOError(StreamsError):
@@ -23,7 +24,8 @@ class KafkaIOError(StreamsError):
 class _Producer:
     def __init__(self, servers: str, **extra: object) -> None:
         conf = {"bootstrap.servers": servers, "linger.ms": 5, "batch.num.messages": 10000,
-                "queue.buffering.max.messages": 500000, "enable.idempotence": False, **extra}
+                "queue.buffering.max.messages": 500000, "enable.idempotence": False,
+                **KafkaSecurity.from_env().librdkafka(), **extra}
         self._p = Producer(conf)
         self._errors: list[str] = []
 
@@ -72,7 +74,8 @@ class Message:
 async def _read_topic(servers: str, topic: str, timeout: float, idle: float) -> list[Message]:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False, auto_offset_reset="earliest",
+                                **KafkaSecurity.from_env().aiokafka())
     await consumer.start()
     try:
         await consumer.topics()  # refresh metadata
@@ -114,7 +117,7 @@ def ensure_topics(servers: str, partitions: dict[str, int], timeout: float = 15.
     """
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": servers})
+    admin = AdminClient({"bootstrap.servers": servers, **KafkaSecurity.from_env().librdkafka()})
     try:
         existing = set(admin.list_topics(timeout=timeout).topics)
     except KafkaException as exc:

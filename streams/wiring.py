@@ -52,7 +52,7 @@ class Codecs:
 
     @classmethod
     def build(cls, config: PipelineConfig, registry: SchemaRegistry) -> Codecs:
-        codecs = cls(AvroCodec(registry), config)
+        codecs = cls(AvroCodec(registry, max_bytes=config.rules.max_message_bytes), config)
         codecs.codec.register(codecs.subject("events"), codecs.event_schema)
         for attr, name in OWN_SCHEMAS.items():
             codecs.codec.register(codecs.subject(attr), load_builtin(name))
