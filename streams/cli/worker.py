@@ -49,9 +49,16 @@ def worker(
     from streams.observability import log_start, logging_config, serve_worker, setup_logging
 
     logging.getLogger("eddy").setLevel(loglevel.upper())
-    log_config = logging_config(log_format, loglevel)
-    setup_logging(log_format, loglevel)
-    log_start(_rt.metrics, eps, run_id or f"{cfg.pipeline}-live")
-    if metrics_port is not None:
-        serve_worker(_rt.metrics, eps, the_sink, metrics_host, metrics_port)
+    try:
+        log_config = logging_config(log_format, loglevel)
+        setup_logging(log_format, loglevel)
+        log_start(_rt.metrics, eps, run_id or f"{cfg.pipeline}-live")
+        if metrics_port is not None:
+            serve_worker(_rt.metrics, eps, the_sink, metrics_host, metrics_port)
+    except ValueError as exc:
+        fail(exc)
+        return
+    except OSError as exc:
+        fail(StreamsError(f"cannot serve metrics on {metrics_host}:{metrics_port} ({exc}): pick another --metrics-port"))
+        return
     faust.Worker(app, loglevel=loglevel, quiet=True, logging_config=log_config).execute_from_commandline()
