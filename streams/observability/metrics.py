@@ -44,7 +44,7 @@ class WorkerMetrics:
     """
 
     def __init__(self, pipeline: str, roles: Iterable[str], *, clock: Callable[[], float] = time.time,
-                 segment_window: int = 5000, loss_window: int = 1000) -> None:
+                 segment_window: int = 5000, loss_window: int = 1000, version_log_every: float = 60.0) -> None:
         self.pipeline = pipeline
         self.roles = tuple(sorted(roles))
         self.clock = clock
@@ -101,6 +101,8 @@ class WorkerMetrics:
         self._lag: dict[tuple[str, int], dict[str, int]] = {}
         self._models: dict[str, dict[str, Any]] = {}
         self._outages: dict[str, str] = {}
+        self._version_logged: dict[str, float] = {}
+        self.version_log_every = version_log_every
 
     # ------------------------------------------------------------------ batch observations
     def observe_score_batch(self, n_in: int, scores: Sequence[Mapping[str, Any]], shadow: Sequence[Mapping[str, Any]],
@@ -244,11 +246,16 @@ class WorkerMetrics:
         """Model versions, roles and online metrics (from a `learners.ModelSet`)."""
         p = self.pipeline
         changed = []
+        now = self.clock()
         with self._lock:
             for name, version in versions.items():
                 old = self._models.get(name, {})
-                if old.get("version") != int(version) or old.get("role") != roles.get(name):
+                # A learner saves a version per label batch: log the first, role changes, and at most
+                # one version line per model every `version_log_every` seconds (Prometheus has them all).
+                if old.get("role") != roles.get(name) or (
+                        old.get("version") != int(version) and now - self._version_logged.get(name, -1e18) >= self.version_log_every):
                     changed.append((name, int(version), roles.get(name), old.get("version")))
+                    self._version_logged[name] = now
                 self._models[name] = {"version": int(version), "role": roles.get(name, ""),
                                       "metrics": dict((online or {}).get(name, {}))}
         for name, version in versions.items():

@@ -216,3 +216,28 @@ def test_logging_config() -> None:
 def test_dashboard_escapes_the_pipeline_name() -> None:
     page = dashboard_html("<script>x</script>", refresh_ms=250)
     assert "<script>x</script>" not in page and "const REFRESH = 250;" in page
+
+
+def test_model_version_lines_are_throttled(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    m = WorkerMetrics("p", ["learn"], clock=clock, version_log_every=60)
+    with caplog.at_level(logging.INFO, logger="eddy.lifecycle"):
+        for v in range(1, 11):  # ten versions within ten seconds: one line
+            m.set_models({"lr": v}, {"lr": "champion"})
+            clock.t += 1
+        m.set_models({"lr": 10}, {"lr": "challenger"})  # a role change is always logged
+        clock.t += 60
+        m.set_models({"lr": 11}, {"lr": "challenger"})
+    assert [(r.event, r.version, r.role) for r in caplog.records] == [
+        ("model_version", 1, "champion"), ("model_version", 10, "challenger"), ("model_version", 11, "challenger")]
+    assert m.value("eddy_model_version", model="lr") == 11
+
+
+def test_worker_cli_has_the_observability_flags() -> None:
+    from typer.testing import CliRunner
+
+    from streams.cli.main import app
+
+    result = CliRunner().invoke(app, ["worker", "--help"])
+    for flag in ("--metrics-port", "--metrics-host", "--log-format", "EDDY_METRICS_PORT", "EDDY_LOG_FORMAT"):
+        assert flag in result.output, flag
