@@ -36,7 +36,7 @@ from streams.config import PipelineConfig
 from streams.endpoints import Endpoints
 from streams.kafka_security import KafkaSecurity
 from streams.processor import Processor, Source
-from streams.observability import WorkerMetrics, attach
+from streams.observability import WorkerMetrics, attach, instrument
 from streams.sink_rows import SinkRouter
 from streams.state_guard import StateGuard
 from streams.wiring import Codecs, live_processor, model_registry, redis_client
@@ -185,6 +185,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
     proc = rt.processor
     metrics = rt.metrics = WorkerMetrics(config.pipeline, roles)  # served by `eddy worker --metrics-port`
     attach(app, metrics, proc.models, heartbeat=rt.redis)  # gauges, lag, assignment logs, `eddy status` heartbeat
+    instrument(proc, metrics)  # features / predict / snapshot timings inside Processor.score
     reader = codecs.event_schema
 
     def t(name: str, partitions: int | None = None) -> faust.TopicT:
