@@ -3,6 +3,7 @@
 from streams.observability.dashboard import dashboard_html
 from streams.observability.faust_hooks import attach
 from streams.observability.heartbeat import read_workers, write_heartbeat
+from streams.observability.instrument import instrument
 from streams.observability.logs import JsonFormatter, lifecycle, logging_config, setup_logging
 from streams.observability.metrics import WorkerMetrics, watch_redis
 from streams.observability.readiness import broker_check, redis_check, run_checks, sink_check
@@ -16,6 +17,7 @@ __all__ = [
     "attach",
     "broker_check",
     "dashboard_html",
+    "instrument",
     "lifecycle",
     "log_start",
     "logging_config",

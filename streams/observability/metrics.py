@@ -31,7 +31,7 @@ from streams.observability.rolling import RollingCounts, RollingSamples, percent
 
 log = logging.getLogger("eddy.observability")
 
-STAGES = ("decode", "score", "produce", "learn", "sink_flush", "batch")
+STAGES = ("decode", "features", "predict", "snapshot", "snapshot_fetch", "score", "produce", "batch", "learn", "sink_flush")
 _LAT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _SIZE_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000)
 
@@ -291,6 +291,10 @@ class WorkerMetrics:
                 entry["last_reason"] = str(rec.get("reason", ""))[:300]
                 entry["last_seen"] = now
                 self._totals.update(dlq=1)
+
+    def observe_stage(self, stage: str, seconds: float) -> None:
+        """One timing of `stage` (see `streams.observability.instrument`)."""
+        self._observe_stages({stage: seconds}, self.clock())
 
     def _observe_stages(self, stages: Mapping[str, float | None] | None, now: float) -> None:
         for stage, seconds in (stages or {}).items():

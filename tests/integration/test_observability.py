@@ -147,7 +147,7 @@ def test_metrics_cover_lag_batches_latency_and_models(run):
     assert total(m, "eddy_consumer_position", topic=cfg.topics.events) == N + N_GARBAGE
     assert total(m, "eddy_batch_size_count", agent="score") > 0
     assert total(m, "eddy_batch_size_sum", agent="score") == N + N_GARBAGE
-    for stage in ("decode", "score", "produce", "learn", "sink_flush"):
+    for stage in ("decode", "features", "predict", "snapshot", "snapshot_fetch", "score", "produce", "learn", "sink_flush"):
         assert total(m, "eddy_stage_seconds_count", stage=stage) > 0, stage
     assert total(m, "eddy_model_version", model="logreg") > 1
     assert total(m, "eddy_model_champion", model="logreg") == 1
