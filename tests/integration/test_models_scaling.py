@@ -6,8 +6,9 @@ version's publish, `model_events.ts`, to its first use in a score by another pro
 from __future__ import annotations
 
 import bisect
-import re
 import json
+import os
+import re
 import statistics
 import threading
 
@@ -20,7 +21,7 @@ from tests.integration.fixtures import fraud_generator, write_config
 pytestmark = pytest.mark.integration
 
 N = 4000
-REFRESH = 0.5
+REFRESH = float(os.environ.get("EDDY_SCALING_REFRESH", "0.5"))  # worker.model_refresh (s)
 RATE = 1000.0  # records/s (events + labels)
 
 
