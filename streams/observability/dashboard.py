@@ -24,7 +24,7 @@ h1{font-size:20px;margin:0}h2{font-size:13px;text-transform:uppercase;letter-spa
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(380px,1fr));gap:14px;padding:14px 20px}
 .card{background:var(--card);border-radius:8px;padding:12px 14px;overflow-x:auto;min-width:0}
 .kpis{display:flex;gap:22px;flex-wrap:wrap}.kpi .v{font-size:28px;font-weight:600;color:var(--acc)}.kpi .l{color:var(--mut);font-size:12px}
-table{width:100%;border-collapse:collapse;font-variant-numeric:tabular-nums}th,td{text-align:left;padding:3px 6px;border-bottom:1px solid #334155}
+table{width:100%;border-collapse:collapse;font-variant-numeric:tabular-nums;font-size:13px}th,td{text-align:left;padding:3px 5px;border-bottom:1px solid #334155}
 th{color:var(--mut);font-weight:500}td.n{text-align:right}.bad{color:var(--bad)}.ok{color:var(--ok)}.mut{color:var(--mut)}
 .bar{height:8px;background:var(--acc);border-radius:3px}svg{width:100%;height:90px}
 </style></head>
@@ -35,6 +35,7 @@ th{color:var(--mut);font-weight:500}td.n{text-align:right}.bad{color:var(--bad)}
  <div class="card" style="grid-column:1/-1"><h2>Throughput</h2>
   <div class="kpis">
    <div class="kpi"><div class="v" id="throughput">0</div><div class="l">events/s (10 s)</div></div>
+   <div class="kpi"><div class="v" id="peak-rate">0</div><div class="l">peak events/s (2 min)</div></div>
    <div class="kpi"><div class="v" id="labels-rate">0</div><div class="l">labels/s</div></div>
    <div class="kpi"><div class="v" id="sunk-rate">0</div><div class="l">sunk rows/s</div></div>
    <div class="kpi"><div class="v" id="events-total">0</div><div class="l">events in</div></div>
@@ -74,6 +75,7 @@ function render(s) {
   const t = s.totals || {};
   $("roles").textContent = "roles: " + s.roles.join(", ") + " · up " + fmt(s.uptime_s, 0) + " s";
   $("throughput").textContent = fmt(s.throughput.events_per_s);
+  $("peak-rate").textContent = fmt(Math.max(0, ...(s.throughput.series.events || []).map((p) => p[1])), 0);
   $("labels-rate").textContent = fmt(s.throughput.labels_per_s);
   $("sunk-rate").textContent = fmt(s.throughput.sunk_per_s);
   $("events-total").textContent = fmt(t.events_in || 0, 0);

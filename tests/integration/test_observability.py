@@ -196,6 +196,8 @@ def test_dashboard_renders_in_headless_chromium(run):
     assert re.search(r'id="events-total">([\d,]+)<', html), html[:2000]
     events_total = int(re.search(r'id="events-total">([\d,]+)<', html).group(1).replace(",", ""))
     assert events_total == N + N_GARBAGE
+    peak = int(re.search(r'id="peak-rate">([\d,]+)<', html).group(1).replace(",", ""))
+    assert peak > 0  # throughput over the last two minutes, from the per-second series
     assert "logreg" in html and "bad_magic" in html and "country" in html
     assert 'id="status" class="ok">healthy' in html
     console = "\n".join(ln for ln in dom.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln)
