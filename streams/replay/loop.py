@@ -92,8 +92,11 @@ class ReplayLoop:
         """Process every item in order; returns the stats (also on ``self.stats``)."""
         i, n = 0, len(items)
         next_report = self.progress_every
+        advance = getattr(self.p.snapshots, "advance", None)  # snapshots that expire on the replay clock
         while i < n:
             it = items[i]
+            if advance is not None:
+                advance(it.ts)
             self._expire(it.ts)
             if it.kind == "label":
                 j = i + 1

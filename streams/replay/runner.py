@@ -1,7 +1,8 @@
 """Run a replay end to end: inputs -> merged order -> `ReplayLoop` on a fresh in-memory processor.
 
-The processor comes from `streams.wiring.memory_processor`: in-memory feature state and
-snapshots and fresh models seeded from the config, so a replay never reads or writes the live
+The processor comes from `streams.wiring.memory_processor`: in-memory feature state, in-memory
+snapshots (`ReplaySnapshots`: they expire after ``labels.snapshot_ttl`` of event time, as in
+Redis) and fresh models seeded from the config, so a replay never reads or writes the live
 run's Redis state or model versions, and two replays of the same inputs and config are identical.
 """
 
@@ -17,6 +18,7 @@ from streams.replay.digest import PredictionDigest
 from streams.replay.inputs import Inputs
 from streams.replay.loop import Progress, ReplayLoop, ReplayStats
 from streams.replay.merge import merge_inputs
+from streams.replay.snapshots import ReplaySnapshots
 from streams.wiring import memory_processor
 
 
@@ -45,6 +47,7 @@ def replay_inputs(cfg: PipelineConfig, run_id: str, inputs: Inputs, *,
                   progress: Progress | None = None) -> ReplayResult:
     """Replay `inputs` through `cfg` under `run_id`; every score record goes to `on_scores`."""
     processor = memory_processor(cfg, run_id)
+    processor.snapshots = ReplaySnapshots(cfg.labels.snapshot_ttl)  # expire like Redis, on event time
     items = merge_inputs(inputs.events, inputs.labels)
     digest = PredictionDigest()
 

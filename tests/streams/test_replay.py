@@ -160,3 +160,18 @@ def test_bootstrap_is_seeded_and_covers_a_real_difference():
     assert auc.low <= auc.diff <= auc.high and auc.low > 0.2
     same = next(r for r in compare_arrays(y, good, good, n_boot=50) if r.metric == "log_loss")
     assert same.diff == same.low == same.high == 0.0
+
+
+def test_snapshots_expire_on_the_replay_clock():
+    """A label later than labels.snapshot_ttl finds no snapshot (as with Redis' TTL): early, then orphan."""
+    from streams.replay.inputs import Inputs
+    from streams.replay.runner import replay_inputs
+
+    cfg = FRAUD_CFG.model_copy(update={"labels": FRAUD_CFG.labels.model_copy(update={"snapshot_ttl": 60_000})})
+    events, _ = fraud_generator().generate(100, seed=4)
+    t0 = events[0]["ts"]
+    evs = [Item("event", t0 + k * 10_000, 0, k, {**e, "ts": t0 + k * 10_000}) for k, e in enumerate(events)]
+    labs = [Item("label", t0 + 120_000, 0, 0, {"event_id": events[0]["event_id"], "label": 1.0, "ts": t0 + 120_000}),
+            Item("label", t0 + 40_000, 0, 1, {"event_id": events[1]["event_id"], "label": 0.0, "ts": t0 + 40_000})]
+    result = replay_inputs(cfg, "ttl", Inputs(evs, labs))
+    assert result.stats.outcomes == {"learned": 1, "duplicate": 0, "early": 1, "orphan": 1}

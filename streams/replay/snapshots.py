@@ -1,0 +1,51 @@
+"""`ReplaySnapshots`: served-feature snapshots in memory that expire on the replay clock.
+
+The live worker keeps snapshots in Redis for ``labels.snapshot_ttl``; a label that comes later
+finds none (it waits as "early", then becomes an orphan). The replay reproduces that on event
+time: the loop calls `advance(now_ms)` before each step, and every snapshot served at ``t`` is
+gone once ``now_ms >= t + ttl``. Memory stays bounded by the snapshots of one TTL.
+
+>>> import numpy as np
+>>> from streams.snapshots import Snapshot
+>>> snap = lambda e, t: Snapshot(e, "k", t, t, 0.0, np.zeros(1), ())
+>>> store = ReplaySnapshots(ttl_ms=100)
+>>> store.put_many([snap("a", 0), snap("b", 50)])
+>>> store.advance(99); [s is not None for s in store.get_many(["a", "b"])]
+[True, True]
+>>> store.advance(100); [s is not None for s in store.get_many(["a", "b"])], len(store)
+([False, True], 1)
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from streams.snapshots import Snapshot
+
+
+class ReplaySnapshots:
+    """Implements the snapshot store surface the `Processor` uses (`put_many`, `get_many`)."""
+
+    def __init__(self, ttl_ms: int) -> None:
+        self._ttl = int(ttl_ms)
+        self._data: OrderedDict[str, Snapshot] = OrderedDict()  # served_ts order: the replay clock only moves on
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def advance(self, now_ms: int) -> None:
+        """Drop every snapshot served at or before ``now_ms - ttl``."""
+        data, limit = self._data, now_ms - self._ttl
+        while data:
+            first = next(iter(data.values()))
+            if first.served_ts > limit:
+                break
+            data.popitem(last=False)
+
+    def put_many(self, snapshots: list[Snapshot]) -> None:
+        for s in snapshots:
+            self._data.pop(s.event_id, None)
+            self._data[s.event_id] = s
+
+    def get_many(self, event_ids: list[str]) -> list[Snapshot | None]:
+        return [self._data.get(e) for e in event_ids]
