@@ -343,6 +343,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                                              roles=proc.models.roles)  # no compare-and-set: nothing to compare
             proc.models.set_versions(versions)
         await publish(alert_records([lost]) + model_event_records())
+        metrics.observe_alert(lost)
         rt.count(state_lost=1)
 
     checked_state = _retrying("state check", metrics.redis_error)(check_state)
