@@ -121,7 +121,7 @@ class WorkerMetrics:
         self.redelivered.labels(p).inc(redelivered)
         self.batch_size.labels(p, "score").observe(n_in)
         if learned:
-            self.observe_learn_batch(0, learned)
+            self.observe_learn_batch(0, learned, [a for o in learned for a in (getattr(o, "alerts", None) or [])])
         per_model = Counter(str(rec["model"]) for rec in (*scores, *shadow))
         for model, n in per_model.items():
             self.predictions.labels(p, model).inc(n)
