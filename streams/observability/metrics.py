@@ -70,7 +70,7 @@ class WorkerMetrics:
         self.labels_in = counter("eddy_labels_in", "Messages consumed from <p>.labels (valid or not).")
         self.labels = counter("eddy_labels", "Label outcomes: learned, orphan, duplicate, early (waiting; counted again when final).",
                               ["status"])
-        self.alerts = counter("eddy_drift_alerts", "Drift alerts raised by the learner.", ["model", "kind"])
+        self.alerts = counter("eddy_drift_alerts", "Alerts raised: drift (per model and kind) and lost Redis state (kind state_lost).", ["model", "kind"])
         self.sink_rows = counter("eddy_sink_records", "Records routed to ClickHouse by the sink agent, per topic.", ["topic"])
         self.redis_errors = counter("eddy_redis_errors", "Redis calls that failed (retried with backoff).", ["step"])
         self.clickhouse_errors = counter("eddy_clickhouse_errors", "Sink flushes that failed (batch held, retried).")
@@ -187,7 +187,7 @@ class WorkerMetrics:
         self._observe_stages({"sink_flush": flush_s} if flush_s is not None else None, now)
 
     def observe_alert(self, alert: Mapping[str, Any]) -> None:
-        """A drift alert: counted, kept for the dashboard, logged as a lifecycle event."""
+        """An alert (drift, lost state): counted, kept for the dashboard, logged as a lifecycle event."""
         model, kind = str(alert.get("model", "")), str(alert.get("kind", ""))
         self.alerts.labels(self.pipeline, model, kind).inc()
         rec = {"model": model, "kind": kind, "ts": int(alert.get("ts") or 0), "value": float(alert.get("value") or 0.0),
@@ -195,7 +195,7 @@ class WorkerMetrics:
         with self._lock:
             self._alerts.appendleft(rec)
             self._totals.update(alerts=1)
-        lifecycle("drift_alert", pipeline=self.pipeline, **rec)
+        lifecycle("drift_alert" if "drift" in kind else "alert", level=logging.WARNING, pipeline=self.pipeline, **rec)
 
     # ------------------------------------------------------------------ failures
     def redis_error(self, step: str, exc: BaseException) -> None:
