@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import shutil
 import socket
 import subprocess
@@ -66,13 +67,17 @@ def make_batches(n_batches: int, seed: int = 42) -> list[list[dict]]:
     return [events[i : i + BATCH] for i in range(0, n, BATCH)]
 
 
-def bench_kernel(batches: list[list[dict]]) -> tuple[float, int]:
-    """Seconds spent inside the Numba kernel (state carried as blobs between batches)."""
+Timing = tuple[float, float, int]
+"""(wall seconds, CPU seconds of this process, events)."""
+
+
+def bench_kernel(batches: list[list[dict]]) -> Timing:
+    """Time spent inside the Numba kernel (state carried as blobs between batches)."""
     engine = FeatureEngine(FEATURES, MemoryStateStore(), "ts", "event_id")
     layout = engine._layouts["card_id"]  # benchmark pokes at internals to isolate the kernel
     feats = layout.features
     blobs: dict[str, bytes] = {}
-    spent = 0.0
+    spent = cpu = 0.0
     for events in batches:
         cols = extract(events, engine._plan)
         codes: dict[str, int] = {}
@@ -90,33 +95,34 @@ def bench_kernel(batches: list[list[dict]]) -> tuple[float, int]:
                 vals[f] = cols.numeric[feat.field]
         words, off = join_blobs([blobs.get(k) for k in keys])
         ro = np.zeros(len(events), np.bool_)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         _, _, out_words, out_off, changed, status, _ = window_kernel(
             layout.agg, layout.bucket_ms, layout.n_buckets, layout.late_buckets, layout.fingerprint,
             key_start, order, cols.ts, ro, vals, hashes, words, off,
         )
         spent += time.perf_counter() - t0
+        cpu += time.process_time() - c0
         assert status == 0
         idx = np.nonzero(changed)[0].tolist()
         blobs.update(zip([keys[i] for i in idx], split_blobs(out_words, out_off, idx), strict=True))
-    return spent, sum(len(b) for b in batches)
+    return spent, cpu, sum(len(b) for b in batches)
 
 
-def bench_engine(engine: FeatureEngine, batches: list[list[dict]]) -> tuple[float, int]:
-    """Seconds for `engine.process` over all batches."""
-    t0 = time.perf_counter()
+def bench_engine(engine: FeatureEngine, batches: list[list[dict]]) -> Timing:
+    """Time of `engine.process` over all batches."""
+    t0, c0 = time.perf_counter(), time.process_time()
     for events in batches:
         engine.process(events)
-    return time.perf_counter() - t0, sum(len(b) for b in batches)
+    return time.perf_counter() - t0, time.process_time() - c0, sum(len(b) for b in batches)
 
 
-def bench_reference(batches: list[list[dict]]) -> tuple[float, int]:
-    """Seconds for the pure-Python reference over the batches."""
+def bench_reference(batches: list[list[dict]]) -> Timing:
+    """Time of the pure-Python reference over the batches."""
     ref = ReferenceEngine(FEATURES, "ts", "event_id")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for events in batches:
         ref.process(events)
-    return time.perf_counter() - t0, sum(len(b) for b in batches)
+    return time.perf_counter() - t0, time.process_time() - c0, sum(len(b) for b in batches)
 
 
 def start_redis() -> tuple[subprocess.Popen, int, str]:
@@ -149,7 +155,7 @@ def main() -> None:
     parser.add_argument("--ref-batches", type=int, default=5, help="batches for the slow reference")
     parser.add_argument("--repeat", type=int, default=3, help="runs per path; the best is kept")
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=150)
     warm = make_batches(2, seed=1)
     batches = make_batches(args.batches)
     ref_batches = batches[: args.ref_batches]
@@ -161,10 +167,10 @@ def main() -> None:
     # warm the Numba cache / JIT on other data
     FeatureEngine(FEATURES, MemoryStateStore(), "ts", "event_id").process(warm[0])
 
-    def best(run) -> tuple[float, int]:
+    def best(run) -> Timing:
         return min(run() for _ in range(args.repeat))
 
-    results: dict[str, tuple[float, int]] = {}
+    results: dict[str, Timing] = {}
     results["kernel"] = best(lambda: bench_kernel(batches))
     results["kernel (same batches as reference)"] = best(lambda: bench_kernel(ref_batches))
     results["reference (pure Python)"] = best(lambda: bench_reference(ref_batches))
@@ -179,13 +185,11 @@ def main() -> None:
         for r in range(args.repeat):
             namespace = "bench" if r == args.repeat - 1 else f"bench{r}"
             client.config_resetstat()
-            cpu0 = time.process_time()
-            secs, n = bench_engine(FeatureEngine(FEATURES, RedisStateStore(client, namespace), "ts", "event_id"), batches)
-            runs.append((secs, n, time.process_time() - cpu0, client.info("commandstats")))
+            timing = bench_engine(FeatureEngine(FEATURES, RedisStateStore(client, namespace), "ts", "event_id"), batches)
+            runs.append((timing, client.info("commandstats")))
             if namespace != "bench":
                 client.flushdb()
-        secs, n, cpu, cmdstats = min(runs, key=lambda run: run[0])
-        results["engine + RedisStateStore (whole update)"] = (secs, n)
+        results["engine + RedisStateStore (whole update)"], cmdstats = min(runs, key=lambda run: run[0])
         keys = client.dbsize()
         mem = client.info("memory")["used_memory"]
         sample = [k for _, k in zip(range(500), client.scan_iter("eddy:bench:st:*", count=1000))]
@@ -198,21 +202,23 @@ def main() -> None:
         proc.wait(timeout=10)
         shutil.rmtree(workdir, ignore_errors=True)
 
-    ref_rate = results["reference (pure Python)"][1] / results["reference (pure Python)"][0]
-    table = Table(title=f"features: batches of {BATCH:,} events, {len(FEATURES.windows)} features, {N_KEYS:,} keys")
-    table.add_column("path")
-    table.add_column("events", justify="right")
-    table.add_column("seconds", justify="right")
-    table.add_column("events/s", justify="right")
-    table.add_column("x reference", justify="right")
-    for name, (secs, n) in results.items():
-        rate = n / secs
-        table.add_row(name, f"{n:,}", f"{secs:.3f}", f"{rate:,.0f}", f"{rate / ref_rate:,.1f}")
+    ref_wall, ref_cpu, ref_n = results["reference (pure Python)"]
+    table = Table(
+        title=f"features: batches of {BATCH:,} events, {len(FEATURES.windows)} features, {N_KEYS:,} keys "
+        f"(best of {args.repeat}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
+    for col in ("path", "events", "wall s", "events/s (wall)", "x ref (wall)", "events/s (worker CPU)", "x ref (CPU)"):
+        table.add_column(col, justify="left" if col == "path" else "right")
+    for name, (wall, cpu, n) in results.items():
+        table.add_row(
+            name, f"{n:,}", f"{wall:.3f}",
+            f"{n / wall:,.0f}", f"{(n / wall) / (ref_n / ref_wall):,.1f}",
+            f"{n / cpu:,.0f}", f"{(n / cpu) / (ref_n / ref_cpu):,.1f}",
+        )
     console.print(table)
-    n_redis = results["engine + RedisStateStore (whole update)"][1]
     console.print(
-        f"Redis-backed update, worker CPU only (process_time): {n_redis / cpu:,.0f} events/s "
-        f"(wall clock includes the redis-server's time: one load + one commit per batch)"
+        "worker CPU = process_time of this process; for the Redis row the wall clock also includes "
+        "the redis-server's time (one pipelined load + one commit script per batch)"
     )
     server_ms = {
         name.removeprefix("cmdstat_"): st["usec"] / 1000 / len(batches)

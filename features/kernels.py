@@ -276,6 +276,13 @@ def window_kernel(
     dcount = np.zeros(n_feat, np.int64)
     dbase = np.zeros(n_feat + 1, np.int64)
     tbase = np.zeros(n_feat + 1, np.int64)
+    pb = np.empty(64, np.int64)
+    ph = np.empty(64, np.int64)
+    scratch = np.empty(65, np.int64)
+    dn = np.zeros(n_feat, np.int64)
+    tk = np.empty(256, np.int64)
+    tv = np.empty(256, np.int64)
+    tu = np.zeros(256, np.bool_)
 
     total = 0
     for k in range(n_keys):
@@ -301,10 +308,11 @@ def window_kernel(
         for f in range(n_feat):
             cap = dcount[f] + n_ev if agg[f] == DISTINCT else 0
             dbase[f + 1] = dbase[f] + cap
-        pb = np.empty(dbase[n_feat], np.int64)
-        ph = np.empty(dbase[n_feat], np.int64)
-        dn = np.zeros(n_feat, np.int64)
-        scratch = np.empty(dbase[n_feat] + 1, np.int64)
+        if dbase[n_feat] > pb.shape[0]:  # work buffers are reused across keys, grown on demand
+            pb = np.empty(2 * dbase[n_feat], np.int64)
+            ph = np.empty(2 * dbase[n_feat], np.int64)
+            scratch = np.empty(2 * dbase[n_feat] + 1, np.int64)
+        dn[:] = 0
         for f in range(n_feat):
             if agg[f] == DISTINCT:
                 p = dstart[f]
@@ -327,9 +335,11 @@ def window_kernel(
                 while size < 2 * (dcount[f] + n_ev):
                     size *= 2
             tbase[f + 1] = tbase[f] + size
-        tk = np.empty(tbase[n_feat], np.int64)
-        tv = np.empty(tbase[n_feat], np.int64)
-        tu = np.zeros(tbase[n_feat], np.bool_)
+        if tbase[n_feat] > tk.shape[0]:
+            tk = np.empty(2 * tbase[n_feat], np.int64)
+            tv = np.empty(2 * tbase[n_feat], np.int64)
+            tu = np.zeros(2 * tbase[n_feat], np.bool_)
+        tu[: tbase[n_feat]] = False
         for f in range(n_feat):
             if agg[f] != DISTINCT:
                 continue
@@ -567,15 +577,20 @@ def window_kernel(
                 continue
             cut = mb - rsize[f] + 1
             cnt = 0
+            cnt_pos = -1
             if a == DISTINCT:
                 for q in range(dbase[f], dbase[f] + dn[f]):
                     if pb[q] >= cut:
                         cnt += 1
+                pos = _put_varint(out_bytes, pos, cnt)
+            elif rsize[f] < 128:  # the count fits one byte: write it after the entries
+                cnt_pos = pos
+                pos += 1
             else:
                 for bb in range(cut, mb + 1):
                     if wb[base[f] + bb % rsize[f]] == bb:
                         cnt += 1
-            pos = _put_varint(out_bytes, pos, cnt)
+                pos = _put_varint(out_bytes, pos, cnt)
             pos = _put_varint(out_bytes, pos, (mb << 1) ^ (mb >> 63))
             if a == DISTINCT:
                 for q in range(dbase[f], dbase[f] + dn[f]):
@@ -589,6 +604,8 @@ def window_kernel(
                 if wb[s] != bb:
                     continue
                 pos = _put_varint(out_bytes, pos, mb - bb)
+                if cnt_pos >= 0:
+                    cnt += 1
                 if a == COUNT:
                     pos = _put_varint(out_bytes, pos, np.int64(c0[s]))
                 elif a == MEAN:
@@ -605,6 +622,10 @@ def window_kernel(
                     pos = _put_varint(out_bytes, pos, wt[s] - bb * h)
                 else:  # SUM, MIN, MAX
                     pos = _put_f64(out_bytes, pos, c0[s], bits, fview)
+            if cnt_pos >= 0:
+                out_bytes[cnt_pos] = np.uint8(cnt)
+                if cnt == 0:  # defensive: never leave a maxb without entries behind
+                    pos = cnt_pos + 1
     out_off[n_keys] = pos
     return values, late, out_bytes[:pos], out_off, changed, STATUS_OK, -1
 
