@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from schemas import AvroCodec
 from schemas.testing import UNKNOWN_ID, malformed
 from streams.config import load_config
 from streams.harness import WorkerProcess, counters, wait_until
@@ -42,7 +43,8 @@ KIT = {"random_bytes": 150, "truncated": 150, "unknown_schema_id": 150, "wrong_t
 #: Eddy-level bad input -> (how many, expected error class)
 OTHER = {"plain_json": (50, "bad_magic"), "tombstone": (20, "truncated"),
          "negative_amount": (80, "rule_violation"), "unknown_channel": (80, "rule_violation"),
-         "duplicate": (120, "duplicate")}
+         "too_large": (30, "too_large"), "duplicate": (120, "duplicate")}
+MAX_MESSAGE_BYTES = 512  # rules.max_message_bytes of the test pipeline
 #: bad labels on <p>.labels (the learn agent's DLQ path) -> (how many, expected error class)
 LABELS = {"random_bytes": (20, "bad_magic"), "not_finite": (20, "not_finite"), "empty_event_id": (20, "rule_violation"),
           "tombstone": (10, "truncated")}
@@ -95,6 +97,9 @@ def build_messages(codecs: Codecs, events: list[dict], rng: random.Random) -> li
                 sent = Sent(kind, tag.encode(), None, expected)
             elif kind == "negative_amount":
                 rec = {**some_event(tag), "amount": -round(rng.uniform(0.01, 500.0), 2)}
+                sent = Sent(kind, rec[key_field].encode(), codecs.encode("events", rec), expected, tag)
+            elif kind == "too_large":  # valid Avro, but over rules.max_message_bytes
+                rec = {**some_event(tag), "merchant_id": "m" * (MAX_MESSAGE_BYTES + rng.randrange(1, 100))}
                 sent = Sent(kind, rec[key_field].encode(), codecs.encode("events", rec), expected, tag)
             elif kind == "unknown_channel":
                 rec = {**some_event(tag), "channel": rng.choice(["crypto", "POS", "wire"])}
@@ -151,7 +156,7 @@ def locate(messages: list, sent: list[Sent]) -> dict[tuple[str, int, int], Sent]
 def run(stack, clickhouse, tmp_path_factory):
     """Produce the mix into a running worker and wait until everything is scored, dead-lettered and sunk."""
     tmp = tmp_path_factory.mktemp("dlq-e2e")
-    cfg_path = write_config(tmp, PIPELINE, partitions=2)
+    cfg_path = write_config(tmp, PIPELINE, partitions=2, rules={"max_message_bytes": MAX_MESSAGE_BYTES})
     cfg = load_config(cfg_path)
     codecs = Codecs.build(cfg, schema_registry(None, stack.home))
     events, _labels = fraud_generator().generate(N_VALID, seed=23)
@@ -185,7 +190,8 @@ def run(stack, clickhouse, tmp_path_factory):
 
         wait_until(sunk, 120, "the sink to write every score and dead letter")
         where = locate(read_topic(kafka, cfg.topics.events) + read_topic(kafka, cfg.topics.labels), sent)
-        dlq = [codecs.codec.decode(m.value) for m in read_topic(kafka, cfg.topics.dlq)]
+        own = AvroCodec(codecs.codec.registry)  # Eddy's own records: no input size limit
+        dlq = [own.decode(m.value) for m in read_topic(kafka, cfg.topics.dlq)]
         final = counters(cfg, stack.endpoints.redis)
         alive()
         log = worker.log_path.read_text(errors="replace")
@@ -235,8 +241,8 @@ def _table_rows(clickhouse, source: str) -> list[dict]:
 
 
 def test_every_malformed_message_is_in_clickhouse_with_its_bytes(run, clickhouse):
-    expected = {pos: s for pos, s in _expected_dead(run).items() if s.topic == "events"}
-    rows = _table_rows(clickhouse, "events")
+    expected = {pos: s for pos, s in _expected_dead(run).items() if s.topic == "events" and s.kind != "too_large"}
+    rows = [r for r in _table_rows(clickhouse, "events") if r["error_class"] != "too_large"]
     assert len(rows) == len(expected)
     wrong = []
     for r in rows:
@@ -249,9 +255,18 @@ def test_every_malformed_message_is_in_clickhouse_with_its_bytes(run, clickhouse
         f"SELECT error_class, count() AS n FROM eddy.dlq FINAL WHERE pipeline = '{PIPELINE}' "
         f"AND source_topic = '{PIPELINE}.events' GROUP BY error_class")}
     want = Counter(s.expected for s in expected.values())
-    assert by_class == dict(want)
-    assert set(want) >= {"bad_magic", "truncated", "unknown_schema_id", "corrupt_avro", "schema_mismatch",
+    assert {c: n for c, n in by_class.items() if c != "too_large"} == dict(want)
+    assert set(want) == {"bad_magic", "truncated", "unknown_schema_id", "corrupt_avro", "schema_mismatch",
                          "not_finite", "rule_violation", "duplicate"}
+
+
+@pytest.mark.xfail(strict=True, reason="the sink decodes <p>.dlq with the input size limit (rules.max_message_bytes, "
+                   "streams/wiring.py): a DlqRecord wrapping an oversized message is itself oversized, so it lands "
+                   "as 'sink_decode' at the DLQ topic's position instead of 'too_large' at its source position")
+def test_too_large_messages_are_in_clickhouse_at_their_source_position(run, clickhouse):
+    expected = {pos for pos, s in _expected_dead(run).items() if s.kind == "too_large"}
+    rows = [r for r in _table_rows(clickhouse, "events") if r["error_class"] == "too_large"]
+    assert {(r["source_topic"], int(r["partition"]), int(r["offset"])) for r in rows} == expected
 
 
 def test_bad_labels_are_in_clickhouse(run, clickhouse):
