@@ -25,7 +25,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from schemas import SchemaError, load_builtin
+from schemas import AvroCodec, SchemaError, load_builtin
 from streams.cli.options import ClickhouseOpt, ConfigOpt, HomeOpt, KafkaOpt, RegistryOpt, config, fail, home_of
 from streams.dlq_io import (
     ClickHouseDlq,
@@ -86,7 +86,9 @@ class _Ctx:
         self.codecs = Codecs.build(self.cfg, schema_registry(registry, self.home))
         self.reader = self.codecs.event_schema
         if source is From.topic:
-            self.source: DlqSource = TopicDlq(self.kafka, self.cfg.topics.dlq, self.codecs.codec, self.cfg.pipeline)
+            # Eddy's own records: no input size limit (a letter wrapping an oversized message is big).
+            own = AvroCodec(self.codecs.codec.registry)
+            self.source: DlqSource = TopicDlq(self.kafka, self.cfg.topics.dlq, own, self.cfg.pipeline)
         else:
             from analytics import connect
 
