@@ -1,4 +1,4 @@
-"""`/ready` follows Redis: a worker on its own redis-server turns not-ready when that Redis
+"""`/ready` follows Redis and ClickHouse: a worker on its own redis-server (or chDB server) turns not-ready when it
 stops, counts the Redis errors of the batches it retries, and is ready again once Redis is back."""
 
 from __future__ import annotations
@@ -83,3 +83,60 @@ def test_ready_turns_false_while_redis_is_down(stack, tmp_path):
     finally:
         redis_proc.terminate()
         redis_proc.wait(10)
+
+
+def start_chdb(port: int, path: Path, log: Path) -> subprocess.Popen:
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "analytics.server", "--path", str(path), "--port", str(port)],
+                            stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+    wait_until(lambda: _answers_http(port), 60, "the chDB server to answer")
+    return proc
+
+
+def _answers_http(port: int) -> bool:
+    try:
+        return get(f"http://127.0.0.1:{port}/?query=SELECT%201")[0] == 200
+    except OSError:
+        return False
+
+
+def test_sink_outage_is_counted_and_ready_follows_clickhouse(stack, tmp_path):
+    """A sink worker on its own chDB server: ClickHouse down -> not ready, flush errors counted,
+    the batch held; ClickHouse back -> ready, every record written."""
+    cfg_path = write_config(tmp_path, PIPELINE + "_ch", partitions=1)
+    cfg = load_config(cfg_path)
+    events, _labels = fraud_generator().generate(300, seed=4)
+    ch_port, port = free_port(), free_port()
+    base = f"http://127.0.0.1:{port}"
+    chdb = start_chdb(ch_port, tmp_path / "chdb", tmp_path / "chdb.log")
+    worker = WorkerProcess(cfg_path, stack, log_path=tmp_path / "worker.log",
+                           extra_args=["--metrics-port", str(port), "--log-format", "json", "--roles", "sink"],
+                           env={"EDDY_CLICKHOUSE": f"http://127.0.0.1:{ch_port}"})
+    try:
+        with worker:
+            wait_until(lambda: ready(base)[0] == 200, 60, "the sink worker to be ready")
+            produce_merged(cfg, stack, events[:100])
+            wait_until(lambda: total(scrape(base), "eddy_sink_records_total") >= 100, 60, "the first rows sunk")
+
+            chdb.terminate()
+            chdb.wait(20)
+            wait_until(lambda: ready(base)[0] == 503, 20, "/ready to report ClickHouse down")
+            assert ready(base)[1]["checks"]["clickhouse"]["ok"] is False
+            produce_merged(cfg, stack, events[100:])
+            wait_until(lambda: total(scrape(base), "eddy_clickhouse_errors_total") > 0, 60, "flush errors to be counted")
+            m = scrape(base)
+            assert total(m, "eddy_outage", service="clickhouse") == 1
+            assert total(m, "eddy_sink_records_total") < 300  # the failing batch is held, not counted
+
+            chdb = start_chdb(ch_port, tmp_path / "chdb", tmp_path / "chdb.log")
+            wait_until(lambda: ready(base)[0] == 200, 30, "/ready to recover")
+            wait_until(lambda: total(scrape(base), "eddy_sink_records_total") >= 300, 120, "the held batch to be written")
+            assert total(scrape(base), "eddy_outage", service="clickhouse") == 0
+            assert worker.alive(), worker.log_tail()
+        logged = [json.loads(ln) for ln in (tmp_path / "worker.log").read_text().splitlines() if ln.startswith("{")]
+        assert [r["service"] for r in logged if r.get("event") == "outage_begin"] == ["clickhouse"]
+        assert [r["service"] for r in logged if r.get("event") == "outage_end"] == ["clickhouse"]
+    finally:
+        chdb.terminate()
+        chdb.wait(20)
