@@ -1,5 +1,6 @@
-"""`/ready` follows Redis and ClickHouse: a worker on its own redis-server (or chDB server) turns not-ready when it
-stops, counts the Redis errors of the batches it retries, and is ready again once Redis is back."""
+"""`/ready` follows Redis and ClickHouse: a worker on its own redis-server (or chDB server) turns
+not-ready when that service stops, counts the errors of the batches it retries, logs the outage
+once, and is ready again when the service is back."""
 
 from __future__ import annotations
 
