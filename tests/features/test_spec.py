@@ -94,3 +94,13 @@ def test_derived_must_refer_to_earlier_features():
 def test_zero_window_rejected():
     with pytest.raises(pydantic.ValidationError, match="must be > 0"):
         window(window=0, bucket=0)
+
+
+def test_docs_yaml_example_parses():
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "features.md").read_text()
+    example = re.search(r"```yaml\n(.*?)```", doc, re.S).group(1)
+    fs = FeatureSet.model_validate(yaml.safe_load(example)["features"])
+    assert fs.entities == ["card_id", "merchant_id"] and fs.allowed_lateness == 120_000
