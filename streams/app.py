@@ -259,7 +259,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             t0 = time.perf_counter()
             received = now_ms()
             values = [ev.message.value or b"" for ev in batch]  # a tombstone (null value) is an empty message
-            records, failures = codecs.codec.decode_batch(values, reader)
+            records, failures = codecs.inputs.decode_batch(values, reader)
             t_decoded = time.perf_counter()
             sources = [Source(ev.message.topic, ev.message.partition, ev.message.offset, ev.message.key, ev.message.value)
                        for ev in batch]
@@ -300,7 +300,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
     async def learn(stream: faust.StreamT) -> None:
         async for batch in stream.take_events(wc.batch_size, within=wc.batch_window):
             values = [ev.message.value or b"" for ev in batch]  # a tombstone (null value) is an empty message
-            records, failures = codecs.codec.decode_batch(values)
+            records, failures = codecs.inputs.decode_batch(values)
             pairs: list[tuple[faust.TopicT, bytes | None, bytes]] = []
             labels, positions = [], []
             received = now_ms()

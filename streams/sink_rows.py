@@ -48,8 +48,8 @@ class SinkRouter:
             try:
                 rec = self.codecs.codec.decode(value, self.codecs.event_schema if table == "events_archive" else None)
             except Exception as exc:  # noqa: BLE001 - any undecodable message becomes a DLQ row
-                if table == "events_archive":
-                    continue  # the score agent already dead-letters undecodable events
+                if table in ("events_archive", "labels"):
+                    continue  # the score / learn agent already dead-letters undecodable inputs
                 self.sink.add("dlq", [{"pipeline": p, "source_topic": topic, "partition": partition, "offset": offset,
                                        "key": None, "value": value, "error_class": "sink_decode",
                                        "reason": f"sink could not decode: {exc}", "ts": now_ms, "schema_id": None}])

@@ -45,14 +45,20 @@ def schema_registry(spec: str | None = None, home: Path | None = None) -> Schema
 
 @dataclass
 class Codecs:
-    """The Avro codec plus the subjects and reader schemas of one pipeline."""
+    """The Avro codecs plus the subjects and reader schemas of one pipeline.
+
+    `inputs` decodes what producers send (`<p>.events`, `<p>.labels`) and enforces
+    `rules.max_message_bytes`; `codec` reads and writes Eddy's own records without that limit
+    (a DLQ record wrapping an oversized message is itself larger than the limit).
+    """
 
     codec: AvroCodec
     config: PipelineConfig
+    inputs: AvroCodec
 
     @classmethod
     def build(cls, config: PipelineConfig, registry: SchemaRegistry) -> Codecs:
-        codecs = cls(AvroCodec(registry, max_bytes=config.rules.max_message_bytes), config)
+        codecs = cls(AvroCodec(registry), config, AvroCodec(registry, max_bytes=config.rules.max_message_bytes))
         codecs.codec.register(codecs.subject("events"), codecs.event_schema)
         for attr, name in OWN_SCHEMAS.items():
             codecs.codec.register(codecs.subject(attr), load_builtin(name))

@@ -40,8 +40,17 @@ def worker(
         codecs = Codecs.build(cfg, schema_registry(registry, home_of(home)))
         ensure_topics(eps.kafka, cfg.topics.layout())
         wanted = frozenset(r.strip() for r in roles.split(",") if r.strip())
-        the_sink = build_sink(cfg, eps.clickhouse) if "sink" in wanted else None
-        app, _rt = build_app(cfg, eps, codecs, run_id or f"{cfg.pipeline}-live", roles=wanted, sink=the_sink,
+        live_run = run_id or f"{cfg.pipeline}-live"
+        the_sink = None
+        if "sink" in wanted:  # the sink owns the ClickHouse connection: it records the live run's manifest
+            import time
+
+            from streams.manifest import live_manifest
+
+            ids = {attr: codecs.codec.schema_for(codecs.subject(attr))[0] for attr in ("events", "labels")}
+            manifest = live_manifest(cfg, live_run, created_at=int(time.time() * 1000), schema_ids=ids)
+            the_sink = build_sink(cfg, eps.clickhouse, manifest)
+        app, _rt = build_app(cfg, eps, codecs, live_run, roles=wanted, sink=the_sink,
                              web_port=web_port)
     except (StreamsError, ValueError) as exc:
         fail(exc)

@@ -260,9 +260,6 @@ def test_every_malformed_message_is_in_clickhouse_with_its_bytes(run, clickhouse
                          "not_finite", "rule_violation", "duplicate"}
 
 
-@pytest.mark.xfail(strict=True, reason="the sink decodes <p>.dlq with the input size limit (rules.max_message_bytes, "
-                   "streams/wiring.py): a DlqRecord wrapping an oversized message is itself oversized, so it lands "
-                   "as 'sink_decode' at the DLQ topic's position instead of 'too_large' at its source position")
 def test_too_large_messages_are_in_clickhouse_at_their_source_position(run, clickhouse):
     expected = {pos for pos, s in _expected_dead(run).items() if s.kind == "too_large"}
     rows = [r for r in _table_rows(clickhouse, "events") if r["error_class"] == "too_large"]
@@ -278,9 +275,6 @@ def test_bad_labels_are_in_clickhouse(run, clickhouse):
                for r in rows)
 
 
-@pytest.mark.xfail(strict=True, reason="streams/sink_rows.py dead-letters an undecodable label a second time as "
-                   "'sink_decode' under the same (topic, partition, offset), replacing the learn agent's row; "
-                   "fix: skip table 'labels' like 'events_archive' in SinkRouter.route")
 def test_bad_labels_keep_their_error_class_in_clickhouse(run, clickhouse):
     expected = {pos: s for pos, s in _expected_dead(run).items() if s.topic == "labels"}
     rows = _table_rows(clickhouse, "labels")

@@ -129,3 +129,9 @@ def test_report_renders_from_the_run(run, stack, tmp_path):
     assert result.exit_code == 0, result.output
     html = out.read_text()
     assert "<svg" in html and "logreg" in html
+
+
+def test_live_run_records_a_manifest(run, clickhouse):
+    cfg, *_ = run
+    rows = clickhouse.query(f"SELECT kind, config_hash FROM eddy.runs FINAL WHERE run_id = '{cfg.pipeline}-live'")
+    assert rows == [{"kind": "live", "config_hash": cfg.digest()}]
