@@ -35,7 +35,7 @@ from schemas import DecodeFailure, dlq_record_from_failure
 from streams.config import PipelineConfig
 from streams.endpoints import Endpoints
 from streams.kafka_security import KafkaSecurity
-from streams.processor import LearnOutput, Processor, Source
+from streams.processor import Processor, Source
 from streams.observability import WorkerMetrics, attach, instrument
 from streams.sink_rows import SinkRouter
 from streams.state_guard import StateGuard
@@ -284,7 +284,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             if out.learned and proc.learner is not None:
                 checkpoint([a for o in out.learned for a in o.actions])
                 # early labels learned here can raise drift alerts too: publish them like the learn agent
-                pairs += learn_records(LearnOutput(alerts=[a for o in out.learned for a in o.alerts]))
+                pairs += alert_records([a for o in out.learned for a in o.alerts])
                 pairs += model_event_records()
             await publish(pairs)
             n_dlq = len(out.dlq) + sum(f is not None for f in failures)
