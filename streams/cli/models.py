@@ -54,6 +54,10 @@ def _publish(cfg: PipelineConfig, events: list[dict], kafka: str | None, home: A
     producer.flush()
 
 
+def _redis_down(exc: RedisError) -> str:
+    return f"cannot use the model registry in Redis ({exc}): start the stack (`eddy up`) or pass --redis / EDDY_REDIS"
+
+
 def _when(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
@@ -78,8 +82,11 @@ def ls(
     """Table of the retained versions of every model (current marked with *)."""
     try:
         rows = version_rows(_registry(config(config_path), redis, home))
-    except (EddyError, RedisError) as exc:
+    except EddyError as exc:
         fail(exc)
+        return
+    except RedisError as exc:
+        fail(_redis_down(exc))
         return
     if current_only:
         rows = [r for r in rows if r["current"]]
@@ -111,8 +118,11 @@ def rollback(
         reg = _registry(cfg, redis, home)
         new = reg.rollback(name, version, now_ms=int(time.time() * 1000))
         _publish(cfg, reg.drain_events(), kafka, home, registry, run_id)
-    except (EddyError, RedisError) as exc:
+    except EddyError as exc:
         fail(exc)
+        return
+    except RedisError as exc:
+        fail(_redis_down(exc))
         return
     typer.echo(f"{name}: v{new} now serves the content of v{version}")
 
@@ -133,7 +143,10 @@ def promote(
         reg = _registry(cfg, redis, home)
         old = reg.promote(name, now_ms=int(time.time() * 1000))
         _publish(cfg, reg.drain_events(), kafka, home, registry, run_id)
-    except (EddyError, RedisError) as exc:
+    except EddyError as exc:
         fail(exc)
+        return
+    except RedisError as exc:
+        fail(_redis_down(exc))
         return
     typer.echo(f"{name} is champion" + (f" (was {old})" if old else " (already was)"))
