@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from streams.cli.options import ClickhouseOpt, ConfigOpt, HomeOpt, KafkaOpt, RedisOpt, RegistryOpt, config, endpoints, fail, home_of
+from schemas import SchemaError, check_all
 from streams.exceptions import StreamsError
 
 
@@ -36,6 +37,7 @@ def worker(
 
     try:
         cfg = config(config_path)
+        check_all([cfg.schema_file])  # the event contract and Eddy's built-in schemas parse with fastavro
         eps = endpoints(kafka, redis, clickhouse, home)
         codecs = Codecs.build(cfg, schema_registry(registry, home_of(home)))
         ensure_topics(eps.kafka, cfg.topics.layout())
@@ -52,7 +54,7 @@ def worker(
             the_sink = build_sink(cfg, eps.clickhouse, manifest)
         app, _rt = build_app(cfg, eps, codecs, live_run, roles=wanted, sink=the_sink,
                              web_port=web_port)
-    except (StreamsError, ValueError) as exc:
+    except (StreamsError, SchemaError, ValueError) as exc:
         fail(exc)
         return
     from streams.observability import log_start, logging_config, serve_worker, setup_logging
