@@ -18,6 +18,9 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
 def _type_name(annotation: Any) -> str:
+    text = str(annotation)
+    if "BeforeValidator(func=<function parse_duration" in text:
+        return "duration | None" if "Optional" in text else "duration"
     if getattr(annotation, "__origin__", None) is not None or "Literal" in str(annotation):
         text = str(annotation)
     else:
