@@ -200,9 +200,38 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
     dlq_t = t(topics.dlq, 1)
 
     async def publish(pairs: list[tuple[faust.TopicT, bytes | None, bytes]]) -> None:
-        futures = [await app.producer.send(tp.get_topic_name(), key, value, None, None, None) for tp, key, value in pairs]
-        if futures:
-            await asyncio.gather(*futures)
+        """Send `pairs` and wait until every one is acknowledged.
+
+        One aiokafka batch per (topic, partition) instead of one awaited `send` per record: a
+        score batch is ~4 records per event, and the per-record path (Faust's send wrapper,
+        aiokafka's send with its debug log call, one future each) was 11% of the worker's samples.
+        Partitions come from the producer's own partitioner, so keys land where `send` puts them.
+        """
+        if not pairs:
+            return
+        producer = app.producer._ensure_producer()  # Faust's started aiokafka producer
+        by_tp: dict[tuple[str, int], list[tuple[bytes | None, bytes]]] = {}
+        ready: set[str] = set()
+        for tp, key, value in pairs:
+            topic = tp.get_topic_name()
+            if topic not in ready:
+                await producer.client._wait_on_metadata(topic)
+                ready.add(topic)
+            part = producer._partition(topic, None, None, None, key, value)
+            by_tp.setdefault((topic, part), []).append((key, value))
+        futures = []
+        for (topic, part), items in by_tp.items():
+            batch = producer.create_batch()
+            for key, value in items:
+                if batch.append(key=key, value=value, timestamp=None) is None:
+                    if batch.record_count():
+                        futures.append(await producer.send_batch(batch, topic, partition=part))
+                        batch = producer.create_batch()
+                    if batch.append(key=key, value=value, timestamp=None) is None:  # larger than a batch
+                        futures.append(await producer.send(topic, value, key=key, partition=part))
+            if batch.record_count():
+                futures.append(await producer.send_batch(batch, topic, partition=part))
+        await asyncio.gather(*futures)
 
     def enc(attr: str, rec: dict) -> bytes:
         return codecs.encode(attr, rec, trusted=True)
