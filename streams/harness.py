@@ -195,6 +195,39 @@ def labels_done(c: dict[str, int]) -> int:
     return sum(c.get(k, 0) for k in ("labels_learned", "labels_orphan", "labels_duplicate"))
 
 
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def example_generator(example: str = "fraud") -> Any:
+    """The bundled example's `generate.py` as a module (`.generate(n_events, seed) -> (events, labels)`)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"eddy_example_{example}", EXAMPLES / example / "generate.py")
+    if spec is None or spec.loader is None:
+        raise StreamsError(f"no generator for example {example!r} in {EXAMPLES}")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def example_config(dest: Path, pipeline: str, example: str = "fraud", **overrides: Any) -> Path:
+    """Write the bundled example's config under another pipeline name, with top-level overrides
+    (a dict merges into the section it names); returns the new file's path."""
+    import yaml
+
+    raw = yaml.safe_load((EXAMPLES / example / "config.yaml").read_text())
+    raw["pipeline"] = pipeline
+    raw["event"]["schema"] = str(EXAMPLES / example / raw["event"]["schema"])
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(raw.get(key), dict):
+            raw[key] = {**raw[key], **value}
+        else:
+            raw[key] = value
+    path = Path(dest) / f"{pipeline}.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
 def read_jsonl(path: Path) -> list[dict]:
     import json
 

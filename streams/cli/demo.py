@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from pathlib import Path
 from typing import Annotated
@@ -16,11 +15,11 @@ from analytics import connect
 from streams.cli.options import HomeOpt, fail, home_of
 from streams.config import load_config
 from streams.exceptions import StreamsError
-from streams.harness import EmbeddedStack, WorkerGroup, counters, labels_done, produce_merged, wait_until
+from streams.harness import EXAMPLES, EmbeddedStack, WorkerGroup, counters, example_generator, labels_done, produce_merged, wait_until
 from streams.stack import status as stack_status
 
 console = Console()
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fraud"
+EXAMPLE = EXAMPLES / "fraud"
 
 SUMMARY_SQL = """
 SELECT model, any(role) AS role, count() AS labelled,
@@ -31,14 +30,6 @@ FROM {db}.labelled_predictions
 WHERE pipeline = '{pipeline}' AND run_id = '{run_id}'
 GROUP BY model ORDER BY role = 'champion' DESC, model
 """
-
-
-def _generator():  # noqa: ANN202 - the example's module
-    spec = importlib.util.spec_from_file_location("fraud_generate", EXAMPLE / "generate.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def demo(
@@ -52,7 +43,7 @@ def demo(
     cfg_path = EXAMPLE / "config.yaml"
     cfg = load_config(cfg_path)
     home = home_of(home)
-    gen = _generator()
+    gen = example_generator("fraud")
     evs, labs = gen.generate(events, seed)
     console.print(f"[bold]Eddy demo[/bold]: {len(evs):,} payments ({int(sum(r['label'] for r in labs)):,} fraudulent), "
                   f"{len(labs):,} delayed labels, pipeline [cyan]{cfg.pipeline}[/cyan]")

@@ -1,35 +1,23 @@
-"""Helpers for integration tests: pipeline configs derived from the bundled example, data, waits."""
+"""Helpers for integration tests: pipeline configs derived from the bundled example, its data.
+
+Thin names over the test kit in `streams.harness` (which the demo and benchmarks use too).
+"""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
-import yaml
+from streams.harness import EXAMPLES, example_config, example_generator
 
-ROOT = Path(__file__).resolve().parents[2]
-FRAUD = ROOT / "examples" / "fraud"
+ROOT = EXAMPLES.parent
+FRAUD = EXAMPLES / "fraud"
 
 
 def fraud_generator() -> Any:
-    spec = importlib.util.spec_from_file_location("fraud_generate", FRAUD / "generate.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return example_generator("fraud")
 
 
 def write_config(tmp: Path, pipeline: str, **overrides: Any) -> Path:
     """The fraud example's config under another pipeline name, with top-level overrides."""
-    raw = yaml.safe_load((FRAUD / "config.yaml").read_text())
-    raw["pipeline"] = pipeline
-    raw["event"]["schema"] = str(FRAUD / "transaction.avsc")
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(raw.get(key), dict):
-            raw[key] = {**raw[key], **value}
-        else:
-            raw[key] = value
-    path = tmp / f"{pipeline}.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return path
+    return example_config(tmp, pipeline, "fraud", **overrides)

@@ -23,7 +23,8 @@ def run(stack, clickhouse, tmp_path_factory):
     cfg = load_config(cfg_path)
     events, labels = fraud_generator().generate(N, seed=11)
     with WorkerProcess(cfg_path, stack) as worker:
-        produce_merged(cfg, stack, events, labels)
+        # At a live-like rate (not a backlog), so labels are learned while later events are scored.
+        produce_merged(cfg, stack, events, labels, rate=1500)
 
         def finished() -> bool:
             assert worker.alive(), worker.log_tail()
