@@ -110,9 +110,7 @@ class WorkerConfig(_Frozen):
 
     batch_size: int = Field(default=1000, ge=1, description="Max events per micro-batch.")
     batch_window: float = Field(default=0.05, gt=0, description="Max seconds to wait to fill a micro-batch.")
-    publish_every: int = Field(default=1, ge=1, description="The learner publishes a model version every N learned labels (1 = every label: scores use the freshest model).")
-    publish_interval: float = Field(default=1.0, gt=0, description="...or at the latest every this many seconds when labels arrive.")
-    model_refresh: float = Field(default=1.0, gt=0, description="Seconds between scorer checks for a newer published model (other processes).")
+    model_refresh: float = Field(default=1.0, gt=0, description="Seconds between scorer checks for a newer published model (other processes). The learner publishes a version after every batch of labels.")
 
 
 class SinkConfig(_Frozen):
