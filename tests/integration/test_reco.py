@@ -6,38 +6,25 @@ than popularity."""
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
-import yaml
 
 from streams.config import load_config
-from streams.harness import WorkerProcess, counters, labels_done, produce_merged, wait_until
-from tests.integration.fixtures import ROOT
+from streams.harness import WorkerProcess, counters, example_config, example_generator, labels_done, produce_merged, wait_until
 
 pytestmark = pytest.mark.integration
 
-RECO = ROOT / "examples" / "reco"
 N = 6000
 HELD_OUT = 0.3  # the last 30% of impressions
 
 
 def reco_generator():
-    spec = importlib.util.spec_from_file_location("reco_generate", RECO / "generate.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return example_generator("reco")
 
 
 @pytest.fixture(scope="module")
 def run(stack, clickhouse, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("reco")
-    raw = yaml.safe_load((RECO / "config.yaml").read_text())
-    raw.update(pipeline="it_reco", partitions=2)
-    raw["event"]["schema"] = str(RECO / "impression.avsc")
-    cfg_path = tmp / "it_reco.yaml"
-    cfg_path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    cfg_path = example_config(tmp, "it_reco", "reco", partitions=2)
     cfg = load_config(cfg_path)
     events, labels = reco_generator().generate(N, seed=61)
     with WorkerProcess(cfg_path, stack, stack.home / "logs" / "reco.log") as worker:
