@@ -25,7 +25,7 @@ async def _consume(kafka: str, topic: str, expected: int) -> tuple[int, float]:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     c = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False, auto_offset_reset="earliest",
-                         max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20)
+                         max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20, fetch_max_wait_ms=50)
     await c.start()
     try:
         await c.topics()
