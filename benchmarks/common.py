@@ -253,8 +253,6 @@ def bench_env() -> dict[str, str]:
     return {"PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
-__all__ = ["FRAUD", "ROOT", "Feeder", "Phases", "Result", "ScoreWatcher", "bench_env", "fraud_data", "latencies",
-           "load_config", "machine", "percentiles", "split_phases", "throughput", "write_config"]
 
 
 # ---------------------------------------------------------------------------- running systems
@@ -360,3 +358,8 @@ def measure(kind: str, stack: EmbeddedStack, pipeline: str, phases: Phases, *, r
         for p in procs:
             p.stop()
     return res
+
+
+__all__ = ["FRAUD", "ROOT", "Feeder", "PeerProcess", "Phases", "Result", "ScoreWatcher", "bench_env", "fraud_data",
+           "latencies", "load_config", "machine", "measure", "percentiles", "split_phases", "start_system",
+           "throughput", "write_config"]
