@@ -43,6 +43,9 @@ from streams.wiring import Codecs, live_processor, model_registry, redis_client
 
 log = logging.getLogger("eddy.worker")
 
+#: Learned event ids carried in each checkpoint (duplicates by id across a restart).
+CHECKPOINT_LEARNED_IDS = 1_000
+
 #: Redis hash of a pipeline's live counters (read by `eddy status` and `make demo`).
 COUNTERS = "eddy:{ns}:counters"
 
@@ -92,6 +95,7 @@ class WorkerRuntime:
         meta = restore(self.registry, self.processor.models)
         if meta and self.processor.learner is not None:
             self.processor.learner.load_state(meta)
+            self.processor.resume_offsets = self.processor.learner.offsets
             log.info("resumed models %s from the registry", self.processor.models.versions)
 
     def count(self, **deltas: int) -> None:
@@ -266,11 +270,19 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             elif a.get("action") == "reset":
                 resets[a["model"]] = "reset"
         try:
-            save_checkpoint(rt.registry, proc.models, proc.learner.state(), now_ms=t, actions=resets)
+            save_checkpoint(rt.registry, proc.models, learner_meta(), now_ms=t, actions=resets)
         except RegistryConflict as exc:
             log.info("checkpoint refused (%s): adopting the registry's models and saving again", exc)
             refresh(rt.registry, proc.models)
-            save_checkpoint(rt.registry, proc.models, proc.learner.state(), now_ms=t, actions=resets)
+            save_checkpoint(rt.registry, proc.models, learner_meta(), now_ms=t, actions=resets)
+
+    def learner_meta() -> dict:
+        """The learner's bookkeeping for a checkpoint, kept small: redeliveries are recognised by
+        offset (labels below the checkpoint offset), so only the most recent learned ids are
+        kept for producer duplicates across a restart (the in-process set covers the horizon)."""
+        state = proc.learner.state()
+        state["learned"] = state["learned"][-CHECKPOINT_LEARNED_IDS:]
+        return state
 
     @_retrying("score", metrics.redis_error)
     def score_batch(records: list, sources: list[Source], received: int) -> Any:
@@ -368,7 +380,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             # The registry is gone too: continue its versions from what we hold, republish.
             for name, version in proc.models.versions.items():
                 rt.redis.set(rt.registry.key(name, "seq"), version)
-            versions = rt.registry.save_many(proc.models.models, proc.learner.state(), now_ms=now_ms(),
+            versions = rt.registry.save_many(proc.models.models, learner_meta(), now_ms=now_ms(),
                                              roles=proc.models.roles)  # no compare-and-set: nothing to compare
             proc.models.set_versions(versions)
         await publish(alert_records([lost]) + model_event_records())

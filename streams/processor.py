@@ -75,6 +75,8 @@ class Processor:
         # scored on the empty state are flagged degraded (their windows miss what was lost).
         self._refill_ms: int | None = None
         self.degraded_until_event_ms = -(2**62)
+        #: labels-topic partition -> next offset held by the checkpoint this worker resumed from
+        self.resume_offsets: dict[int, int] = {}
         self.counters: dict[str, int] = {"events": 0, "scored": 0, "dlq": 0, "late": 0, "redelivered": 0, "duplicates": 0}
 
     def mark_state_lost(self, refill_ms: int) -> None:
@@ -207,10 +209,17 @@ class Processor:
         if self.learner is None:
             raise RuntimeError("this processor has no learner (a scorer-only worker)")
         out = LearnOutput()
+        checkpointed = self.resume_offsets
         found = self.fetch([lab["event_id"] for lab in labels])
         for i, lab in enumerate(labels):
             part, off = positions[i] if positions else (None, None)
-            outcome = self.learner.learn(lab, found.get(lab["event_id"]), now_ms, partition=part, offset=off)
+            if part is not None and off is not None and off < checkpointed.get(part, 0):
+                # After a restart Kafka redelivers labels the restored model already holds
+                # (committed offsets trail checkpoints): exactly once by position.
+                outcome = LearnOutcome(lab["event_id"], "duplicate", dict(lab), detail="redelivered: below the checkpoint offset")
+                self.learner.counts["duplicate"] += 1
+            else:
+                outcome = self.learner.learn(lab, found.get(lab["event_id"]), now_ms, partition=part, offset=off)
             out.outcomes.append(outcome)
             out.alerts.extend(outcome.alerts)
             out.actions.extend(outcome.actions)
