@@ -40,11 +40,18 @@ def test_sigkill_mid_stream_then_restart(own_stack, tmp_path):
         for point in kill_points:
             wait_until(lambda p=point: counters(cfg, redis_url).get("scored", 0) >= p, 180, f"{point} events scored")
             worker.kill()
-            kills.append(counters(cfg, redis_url).get("scored", 0))
+            at_kill = counters(cfg, redis_url)
+            kills.append(at_kill.get("scored", 0))
             t0 = time.monotonic()
             worker = WorkerProcess(cfg_path, own_stack).start()
-            wait_until(lambda k=kills[-1]: k < counters(cfg, redis_url).get("scored", 0) or k >= N, 120,
-                       "the restarted worker to score")
+
+            def resumed(before: int = at_kill.get("events", 0)) -> bool:
+                # The restarted worker consumes again (new or redelivered events), or nothing is left.
+                done = ch.query(f"SELECT uniqExact(event_id) AS n FROM eddy.predictions "
+                                f"WHERE pipeline = '{cfg.pipeline}' AND model = 'logreg'")[0]["n"] >= N
+                return done or counters(cfg, redis_url).get("events", 0) > before
+
+            wait_until(resumed, 120, "the restarted worker to consume")
             kills[-1] = (kills[-1], round(time.monotonic() - t0, 1))
         feeder.join()
         q = (f"SELECT count() AS n, uniqExact(event_id) AS ids FROM eddy.predictions "
