@@ -12,7 +12,6 @@ chDB server) and measures on the topics, so Eddy and the peers are timed the sam
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import sys
 import threading
@@ -23,14 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from streams.config import PipelineConfig, load_config  # noqa: E402
-from streams.harness import merge_by_time  # noqa: E402
+from streams.harness import example_config, example_generator, merge_by_time  # noqa: E402
 from streams.kafka_io import ensure_topics, make_producer  # noqa: E402
 from streams.wiring import Codecs, schema_registry  # noqa: E402
 
@@ -39,26 +37,12 @@ FRAUD = ROOT / "examples" / "fraud"
 
 def fraud_data(n_events: int, seed: int = 7) -> tuple[list[dict], list[dict]]:
     """The bundled fraud example's (events, labels), `n_events` payments."""
-    spec = importlib.util.spec_from_file_location("fraud_generate", FRAUD / "generate.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.generate(n_events, seed)
+    return example_generator("fraud").generate(n_events, seed)
 
 
 def write_config(home: Path, pipeline: str, **overrides: Any) -> Path:
     """The fraud example's config under `pipeline`, with top-level overrides merged in."""
-    raw = yaml.safe_load((FRAUD / "config.yaml").read_text())
-    raw["pipeline"] = pipeline
-    raw["event"]["schema"] = str(FRAUD / "transaction.avsc")
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(raw.get(key), dict):
-            raw[key] = {**raw[key], **value}
-        else:
-            raw[key] = value
-    path = Path(home) / f"{pipeline}.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return path
+    return example_config(Path(home), pipeline, "fraud", **overrides)
 
 
 @dataclass

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import importlib.util
 import pstats
 import sys
 import time
@@ -23,16 +22,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from streams.config import load_config  # noqa: E402
+from streams.harness import example_generator  # noqa: E402
 from streams.replay import Item, ReplayLoop, merge_inputs  # noqa: E402
 from streams.wiring import memory_processor  # noqa: E402
 
 
 def fraud_data(n: int, seed: int = 7) -> tuple[list[dict], list[dict]]:
-    spec = importlib.util.spec_from_file_location("fraud_generate", ROOT / "examples" / "fraud" / "generate.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.generate(n, seed=seed)
+    return example_generator("fraud").generate(n, seed=seed)
 
 
 def items(events: list[dict], labels: list[dict]) -> list[Item]:
