@@ -228,6 +228,16 @@ def example_config(dest: Path, pipeline: str, example: str = "fraud", **override
     return path
 
 
+def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
+    """One JSON object per line (creates the folder)."""
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        for row in rows:
+            f.write(json.dumps(row) + "\n")
+
+
 def read_jsonl(path: Path) -> list[dict]:
     import json
 

@@ -10,10 +10,11 @@ payments at a few risky merchants within minutes — the pattern the windowed fe
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
+
+from streams.harness import write_jsonl
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 COUNTRIES = ["FR", "DE", "ES", "IT", "NL"]
@@ -61,13 +62,6 @@ def generate(n_events: int = 20_000, seed: int = 7, n_cards: int = 2_000, n_merc
         labels.append({"event_id": event_id, "label": 1.0 if fraud else 0.0, "ts": t + delay})
     labels.sort(key=lambda r: (r["ts"], r["event_id"]))
     return events, labels
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as f:
-        for row in rows:
-            f.write(json.dumps(row) + "\n")
 
 
 def main() -> None:
