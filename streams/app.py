@@ -175,7 +175,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         web_enabled=web_port is not None,
         web_port=web_port or 6066,
         web_bind="127.0.0.1",
-        broker_session_timeout=6.0,
+        broker_session_timeout=wc.session_timeout,
         broker_heartbeat_interval=1.0,
         broker_rebalance_timeout=20.0,
         broker_max_poll_records=wc.batch_size * 4,
