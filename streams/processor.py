@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from features import FeatureEngine
+from features import FeatureBatch, FeatureEngine
 from learners import Learner, LearnOutcome, ModelSet, Prediction
 from schemas import check_rules, make_dlq_record
 from streams.config import PipelineConfig
@@ -89,70 +89,82 @@ class Processor:
         """Score a micro-batch of decoded events, in order."""
         out = ScoreOutput()
         self.counters["events"] += len(records)
+        ok = self._admit(records, sources, now_ms, out)
+        events = [records[i] for i in ok]
+        if events:
+            if self._refill_ms is not None:
+                first = min(int(e[self._ev.time_field]) for e in events)
+                self.degraded_until_event_ms = first + self._refill_ms
+                self._refill_ms = None
+            fb = self.engine.process(events)
+            to_score = self._triage(events, [sources[i] for i in ok], fb, now_ms, out)
+            self._serve(events, [sources[i] for i in ok], fb, to_score, now_ms, received_ms, out)
+        self.counters["scored"] += len(out.snapshots)
+        self.counters["late"] += out.late
+        self.counters["redelivered"] += out.redelivered
+        self.counters["dlq"] += len(out.dlq)
+        return out
+
+    def _admit(self, records: Sequence[dict[str, Any]], sources: Sequence[Source], now_ms: int,
+               out: ScoreOutput) -> list[int]:
+        """Indexes of the records that pass the ingestion rules and the engine's checks; the
+        others go to the DLQ before any feature state is touched."""
         ok: list[int] = []
         for i, rec in enumerate(records):
-            problems = check_rules(rec, self.config.rules, now_ms) if self.config.rules else []
+            problems = check_rules(rec, self.config.rules, now_ms, ts_field=self.config.rules.ts_field or self._ev.time_field)
             if problems:
                 out.dlq.append(self._dlq(sources[i], "rule_violation", "; ".join(problems), now_ms))
             else:
                 ok.append(i)
-        events = [records[i] for i in ok]
-        invalid = self.engine.validate(events)
+        invalid = self.engine.validate([records[i] for i in ok])
         for j, reason in invalid:
             out.dlq.append(self._dlq(sources[ok[j]], "rule_violation", reason, now_ms))
-        if invalid:
-            bad = {ok[j] for j, _ in invalid}
-            ok = [i for i in ok if i not in bad]
-            events = [records[i] for i in ok]
-        if not events:
-            self.counters["dlq"] += len(out.dlq)
-            return out
-        if self._refill_ms is not None:
-            first = min(int(e[self._ev.time_field]) for e in events)
-            self.degraded_until_event_ms = first + self._refill_ms
-            self._refill_ms = None
-        fb = self.engine.process(events)
-        rows = self.engine.rows(fb)
-        # Redelivered or duplicated ids: their state was applied once already.
+        bad = {ok[j] for j, _ in invalid}
+        return [i for i in ok if i not in bad]
+
+    def _triage(self, events: list[dict[str, Any]], sources: list[Source], fb: FeatureBatch, now_ms: int,
+                out: ScoreOutput) -> list[int]:
+        """Which events to serve now. An id the feature store had already applied is a
+        redelivery (same Kafka position as its snapshot: re-emit what was served), a duplicate
+        (another position: DLQ), or an event applied before a crash but never served (serve it)."""
+        id_of = self._ev.id_field
         to_score: list[int] = []
-        to_score_ids: set[str] = set()  # ids in to_score (a duplicate check in O(1), not O(batch))
+        to_score_ids: set[str] = set()
         seen_idx = [j for j in range(len(events)) if fb.seen[j]]
-        prior = dict(zip((events[j][self._ev.id_field] for j in seen_idx),
-                         self.snapshots.get_many([events[j][self._ev.id_field] for j in seen_idx])))
-        for j in range(len(events)):
-            if not fb.seen[j]:
-                to_score.append(j)
-                to_score_ids.add(events[j][self._ev.id_field])
-                continue
-            src = sources[ok[j]]
-            snap = prior.get(events[j][self._ev.id_field])
-            if snap is not None and snap.same_source(src.topic, src.partition, src.offset):
-                self._emit(snap, out)  # a redelivery: publish exactly what was served
-                out.redelivered += 1
-            elif snap is not None or events[j][self._ev.id_field] in to_score_ids:
-                out.dlq.append(self._dlq(src, "duplicate", f"event id {events[j][self._ev.id_field]!r} was already scored "
-                                         f"(within the dedup horizon); the first one counts", now_ms))
-                self.counters["duplicates"] += 1
-            else:
-                to_score.append(j)  # applied before a crash, never served: serve it now
-                to_score_ids.add(events[j][self._ev.id_field])
-        xs = [rows[j] for j in to_score]
-        preds = self.models.predict_many_full(xs)
-        versions = self.models.versions
-        roles = self.models.roles
-        names = self.models.names
-        served_ts = now_ms
+        prior = dict(zip((events[j][id_of] for j in seen_idx), self.snapshots.get_many([events[j][id_of] for j in seen_idx])))
+        for j, ev in enumerate(events):
+            eid = ev[id_of]
+            if fb.seen[j]:
+                src = sources[j]
+                snap = prior.get(eid)
+                if snap is not None and snap.same_source(src.topic, src.partition, src.offset):
+                    self._emit(snap, out)
+                    out.redelivered += 1
+                    continue
+                if snap is not None or eid in to_score_ids:
+                    out.dlq.append(self._dlq(src, "duplicate", f"event id {eid!r} was already scored (within the "
+                                             "dedup horizon); the first one counts", now_ms))
+                    self.counters["duplicates"] += 1
+                    continue
+            to_score.append(j)
+            to_score_ids.add(eid)
+        return to_score
+
+    def _serve(self, events: list[dict[str, Any]], sources: list[Source], fb: FeatureBatch, to_score: list[int],
+               now_ms: int, received_ms: int | None, out: ScoreOutput) -> None:
+        """Predict with every model, store the snapshots, emit the score records, and learn the
+        pending labels whose event this was."""
+        rows = self.engine.rows(fb)
+        preds = self.models.predict_many_full([rows[j] for j in to_score])
+        versions, roles, names = self.models.versions, self.models.roles, self.models.names
         latency = float(now_ms - received_ms) if received_ms is not None else 0.0
         seg_fields = self.config.segments
         for n, j in enumerate(to_score):
-            ev = events[j]
-            src = sources[ok[j]]
-            served = tuple(
-                Served(m, versions[m], roles[m], float(preds[m][n].score), preds[m][n].label) for m in names
-            )
+            ev, src = events[j], sources[j]
+            served = tuple(Served(m, versions[m], roles[m], float(preds[m][n].score), preds[m][n].label) for m in names)
             snap = Snapshot(
                 event_id=ev[self._ev.id_field], key=str(ev.get(self._ev.key_field, "")), event_ts=int(ev[self._ev.time_field]),
-                served_ts=served_ts, latency_ms=latency, features=fb.values[j], served=served,
+                served_ts=now_ms, latency_ms=latency, features=fb.values[j], served=served,
                 topic=src.topic, partition=src.partition, offset=src.offset,
                 segments=tuple((s, str(ev.get(s, ""))) for s in seg_fields), late=bool(fb.late[j]),
             )
@@ -167,11 +179,6 @@ class Processor:
                     outcome = self.learner.on_snapshot(snap.event_id, self.learner_view(snap), now_ms)
                     if outcome is not None:
                         out.learned.append(outcome)
-        self.counters["scored"] += len(out.snapshots)
-        self.counters["late"] += out.late
-        self.counters["redelivered"] += out.redelivered
-        self.counters["dlq"] += len(out.dlq)
-        return out
 
     def _emit(self, snap: Snapshot, out: ScoreOutput) -> None:
         features = dict(zip(self.names, (v if math.isfinite(v) else 0.0 for v in snap.features.tolist())))
