@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -101,6 +102,21 @@ def ls(
     Console(width=200).print(table)
 
 
+def _change(action: Callable[[ModelRegistry, int], Any], config_path: Any, redis: str | None, kafka: str | None,
+            home: Any, registry: str | None, run_id: str | None) -> Any:
+    """Apply one registry change, publish its model events; errors exit 2 with a clear message."""
+    try:
+        cfg = config(config_path)
+        reg = _registry(cfg, redis, home)
+        result = action(reg, int(time.time() * 1000))
+        _publish(cfg, reg.drain_events(), kafka, home, registry, run_id)
+    except EddyError as exc:
+        fail(exc)
+    except RedisError as exc:
+        fail(_redis_down(exc))
+    return result
+
+
 @app.command("rollback")
 def rollback(
     name: Annotated[str, typer.Argument(help="Model name (see `eddy models ls`).")],
@@ -113,17 +129,8 @@ def rollback(
     run_id: RunIdOpt = None,
 ) -> None:
     """Serve the content of VERSION again, as a new version (versions only grow)."""
-    try:
-        cfg = config(config_path)
-        reg = _registry(cfg, redis, home)
-        new = reg.rollback(name, version, now_ms=int(time.time() * 1000))
-        _publish(cfg, reg.drain_events(), kafka, home, registry, run_id)
-    except EddyError as exc:
-        fail(exc)
-        return
-    except RedisError as exc:
-        fail(_redis_down(exc))
-        return
+    new = _change(lambda reg, now: reg.rollback(name, version, now_ms=now), config_path, redis, kafka, home,
+                  registry, run_id)
     typer.echo(f"{name}: v{new} now serves the content of v{version}")
 
 
@@ -138,15 +145,5 @@ def promote(
     run_id: RunIdOpt = None,
 ) -> None:
     """Make NAME champion; the old champion takes NAME's former role."""
-    try:
-        cfg = config(config_path)
-        reg = _registry(cfg, redis, home)
-        old = reg.promote(name, now_ms=int(time.time() * 1000))
-        _publish(cfg, reg.drain_events(), kafka, home, registry, run_id)
-    except EddyError as exc:
-        fail(exc)
-        return
-    except RedisError as exc:
-        fail(_redis_down(exc))
-        return
+    old = _change(lambda reg, now: reg.promote(name, now_ms=now), config_path, redis, kafka, home, registry, run_id)
     typer.echo(f"{name} is champion" + (f" (was {old})" if old else " (already was)"))
