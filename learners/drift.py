@@ -35,6 +35,9 @@ class DriftMonitor:
         self._pred: dict[str, drift.ADWIN] = {}
         self._recent: dict[str, deque[float]] = {}
         self._last_action_ms: int | None = None
+        # a champion's loss-drift alert whose promotion found no better challenger yet:
+        # (alert, labels left) — re-ranked on each later label until a challenger wins or it expires
+        self._pending: tuple[Alert, int] | None = None
 
     def _loss_detector(self, model: str) -> drift.ADWIN:
         if model not in self._loss:
@@ -127,28 +130,62 @@ class DriftMonitor:
             self._last_action_ms = now
             return {"action": "reset", "model": model, "ts": now}
         if action == "promote":
-            roles = model_set.roles
-            if roles.get(model) != "champion":
+            if model_set.roles.get(model) != "champion":
                 return self._skip(alert, f"{model!r} is not the champion")
-            champion_recent = self.recent_loss(model)
-            enough = min(self.config.recent_window, self.config.grace_period)
-            ranked = sorted(
-                (rec[0], name)
-                for name, role in roles.items()
-                if role == "challenger"
-                and (rec := self.recent_loss(name)) is not None
-                and rec[1] >= enough
-            )
-            if not ranked or champion_recent is None or ranked[0][0] >= champion_recent[0]:
-                return self._skip(alert, "no challenger has a lower recent loss than the champion")
-            best = ranked[0][1]
+            ranked = self._best_challenger(model, model_set)
+            if ranked is None:
+                # the challengers' recent windows still hold losses from before the change:
+                # keep ranking them for the next `recent_window` labels (see `follow_up`)
+                self._pending = ({**alert}, self.config.recent_window)
+                return self._skip(alert, "no challenger has a lower recent loss than the champion yet "
+                                         f"(re-ranked for the next {self.config.recent_window} labels)")
+            best, best_loss, champion_loss = ranked
             previous = model_set.promote(best)
             self._last_action_ms = now
-            alert["detail"] += (
-                f"; promoted {best!r} (recent loss {ranked[0][0]:.6g} < {champion_recent[0]:.6g})"
-            )
+            self._pending = None
+            alert["detail"] += f"; promoted {best!r} (recent loss {best_loss:.6g} < {champion_loss:.6g})"
             return {"action": "promote", "model": best, "previous": previous, "ts": now}
         return self._skip(alert, f"unknown action {action!r}")
+
+    def _best_challenger(self, champion: str, model_set: Any) -> tuple[str, float, float] | None:
+        """The challenger with the lowest recent loss if it beats `champion`'s: (name, its, champion's).
+
+        A challenger needs ``min(recent_window, grace_period)`` recent losses to be ranked.
+        """
+        champion_recent = self.recent_loss(champion)
+        enough = min(self.config.recent_window, self.config.grace_period)
+        ranked = sorted(
+            (rec[0], name)
+            for name, role in model_set.roles.items()
+            if role == "challenger" and (rec := self.recent_loss(name)) is not None and rec[1] >= enough
+        )
+        if not ranked or champion_recent is None or ranked[0][0] >= champion_recent[0]:
+            return None
+        return ranked[0][1], ranked[0][0], champion_recent[0]
+
+    def follow_up(self, model_set: Any, now_ms: int) -> tuple[list[Alert], list[dict[str, Any]]]:
+        """Re-rank a pending promotion after one more label; return the (alerts, actions) done.
+
+        A loss-drift alert usually fires a few dozen labels after the change, while the
+        challengers' recent losses still mostly predate it, so the first ranking can fail even
+        though a challenger adapts quickly. The promotion then stays pending for
+        ``recent_window`` labels; if a challenger overtakes the champion in that time it is
+        promoted and a follow-up alert (same model and kind, action ``promote``) says so.
+        """
+        if self._pending is None:
+            return [], []
+        first, left = self._pending
+        if left <= 0 or model_set.roles.get(first["model"]) != "champion":
+            self._pending = None
+            return [], []
+        self._pending = (first, left - 1)
+        if self._best_challenger(first["model"], model_set) is None:
+            return [], []
+        waited = self.config.recent_window - left + 1
+        alert = {**first, "ts": now_ms,
+                 "detail": f"{first['detail']} at {first['ts']}; re-ranked {waited} labels later"}
+        done = self.apply(alert, model_set)
+        return [alert], ([done] if done is not None else [])
 
     @staticmethod
     def _skip(alert: Alert, why: str) -> None:

@@ -218,6 +218,9 @@ class Learner:
                 done = self.drift.apply(alert, ms)
                 if done is not None:
                     outcome.actions.append(done)
+            alerts, actions = self.drift.follow_up(ms, now_ms)
+            outcome.alerts.extend(alerts)
+            outcome.actions.extend(actions)
         self._learned[event_id] = now_ms
         return self._count(outcome)
 

@@ -75,7 +75,13 @@ def run(stack, clickhouse, tmp_path_factory):
         # after the flip
         produce_merged(cfg, stack, events[FLIP:], [lab for lab in labels if lab["ts"] > t_flip], rate=500.0)
         learned(len(labels))
-        wait_until(lambda: registry.roles().get("fast") == "champion", 30, "the challenger to be promoted")
+        try:
+            wait_until(lambda: registry.roles().get("fast") == "champion", 30, "the challenger to be promoted")
+        except Exception as exc:  # say why: the alerts so far and the roles
+            alerts = clickhouse.query(f"SELECT ts, model, kind, action, detail FROM eddy.alerts "
+                                      f"WHERE pipeline = '{cfg.pipeline}' ORDER BY ts")
+            raise AssertionError(f"{exc}; roles {registry.roles()}, before {out['roles_before']}, "
+                                 f"alerts {alerts}\n{group.log_tail()}") from exc
         out["roles_after"] = registry.roles()
         # events after the promotion: scored by the other process with the new champion
         time.sleep(4 * REFRESH + 1)

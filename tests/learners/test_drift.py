@@ -159,3 +159,57 @@ def test_a_challenger_with_too_few_recent_losses_is_not_promoted():
         mon.update("b", 0.01, None, i)
     alert = {"model": "a", "kind": "loss_drift", "ts": 100, "value": 1.0, "action": "promote", "detail": "x"}
     assert mon.apply(alert, model_set) is None and model_set.champion_name == "a"
+
+
+def test_a_promotion_that_finds_no_better_challenger_yet_stays_pending_for_recent_window_labels():
+    """The alert fires while the challenger's recent window still holds pre-change losses; it
+    overtakes the champion a few labels later and is promoted then, by a follow-up alert."""
+    config = ModelsConfig(
+        task="binary",
+        champion={"name": "a", "model": "logreg"},
+        challengers=[{"name": "b", "model": "logreg"}],
+        drift={"action": "promote", "recent_window": 20, "grace_period": 10},
+    )
+    model_set = ModelSet(config)
+    mon = DriftMonitor(config.drift)
+    for i in range(20):
+        mon.update("a", 0.2, None, i)
+        mon.update("b", 0.1, None, i)
+    # the change: both suffer, the challenger less; the champion's detector fires now
+    for i in range(20, 30):
+        mon.update("a", 1.0, None, i)
+        mon.update("b", 2.0, None, i)
+    alert = {"model": "a", "kind": "loss_drift", "ts": 30, "value": 1.0, "action": "promote", "detail": "rose"}
+    assert mon.apply(alert, model_set) is None and "re-ranked" in alert["detail"]
+    assert mon.follow_up(model_set, 31) == ([], [])  # b still worse over its recent window
+    follow = []
+    for i in range(32, 60):
+        mon.update("a", 1.0, None, i)
+        mon.update("b", 0.1, None, i)  # b adapted
+        follow.append(mon.follow_up(model_set, i))
+    done = [(alerts, actions) for alerts, actions in follow if alerts]
+    assert len(done) == 1  # promoted once, then nothing is pending any more
+    [alert], [action] = done[0]
+    assert action == {"action": "promote", "model": "b", "previous": "a", "ts": alert["ts"]}
+    assert alert["action"] == "promote" and "rose" in alert["detail"] and "promoted 'b'" in alert["detail"]
+    assert model_set.champion_name == "b"
+
+
+def test_a_pending_promotion_expires_after_recent_window_labels():
+    config = ModelsConfig(
+        task="binary",
+        champion={"name": "a", "model": "logreg"},
+        challengers=[{"name": "b", "model": "logreg"}],
+        drift={"action": "promote", "recent_window": 5, "grace_period": 5},
+    )
+    model_set = ModelSet(config)
+    mon = DriftMonitor(config.drift)
+    for i in range(5):
+        mon.update("a", 0.5, None, i)
+        mon.update("b", 0.9, None, i)
+    mon.apply({"model": "a", "kind": "loss_drift", "ts": 5, "value": 1.0, "action": "promote", "detail": "x"}, model_set)
+    for i in range(5):
+        assert mon.follow_up(model_set, 6 + i) == ([], [])
+    for i in range(5):
+        mon.update("b", 0.0, None, 20 + i)  # too late: the pending promotion has expired
+    assert mon.follow_up(model_set, 30) == ([], []) and model_set.champion_name == "a"
