@@ -10,6 +10,12 @@ Read-only by default: a request writes only with ``readonly=0`` in the URL or th
 ``readonly=1``, so the engine refuses every write (multi-statements included). Queries are
 serialized with one lock.
 
+Optional authentication: with ``EDDY_CHDB_PASSWORD`` set (and ``EDDY_CHDB_USER``, default
+``default``) every query must carry those credentials the ways ClickHouse accepts them
+(``X-ClickHouse-User`` / ``X-ClickHouse-Key`` headers, HTTP basic auth, or ``user`` / ``password``
+URL parameters), else it is answered 401 (ClickHouse's code 516); ``/ping`` stays open. The
+password is read from the environment so that it never shows in a process list.
+
 Run it as ``python -m analytics.server --path /abs/folder --port 0 --port-file F``: it prints
 ``listening on http://HOST:PORT`` and writes the port to F once ready.
 """
@@ -17,6 +23,8 @@ Run it as ``python -m analytics.server --path /abs/folder --port 0 --port-file F
 from __future__ import annotations
 
 import argparse
+import base64
+import hmac
 import os
 import signal
 import sys
@@ -33,8 +41,10 @@ MAX_BODY = 256 * 1024 * 1024
 class ChdbServer:
     """A running server: ``.url``, ``.port``, ``.close()`` (also a context manager)."""
 
-    def __init__(self, path: str, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, path: str, host: str = "127.0.0.1", port: int = 0,
+                 credentials: tuple[str, str] | None = None) -> None:
         self.path = path
+        self.credentials = credentials
         self._rw = ChdbBackend(path)
         self._ro = ChdbBackend(path, readonly=True)
         self._lock = threading.Lock()
@@ -43,6 +53,14 @@ class ChdbServer:
         self.host, self.port = self._httpd.server_address[:2]
         self.url = f"http://{self.host}:{self.port}"
         self._thread: threading.Thread | None = None
+
+    def authorized(self, user: str | None, password: str | None) -> bool:
+        """True when no credentials are required, or these are the right ones."""
+        if self.credentials is None:
+            return True
+        want_user, want_password = self.credentials
+        return (user or "default") == want_user and hmac.compare_digest((password or "").encode(),
+                                                                         want_password.encode())
 
     def run(self, sql: str, fmt: str, params: dict[str, str], readonly: bool) -> bytes:
         """Run one query under the lock; the read-only session when ``readonly``."""
@@ -117,6 +135,10 @@ def _handler(server: ChdbServer) -> type[BaseHTTPRequestHandler]:
                 self._send(404, b"Unknown path: use / or /ping\n")
                 return
             args = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
+            if not server.authorized(*self._credentials(args)):
+                self._send(401, b"Code: 516. Authentication failed: wrong or missing user or password\n",
+                           {"X-ClickHouse-Exception-Code": "516", "WWW-Authenticate": 'Basic realm="eddy"'})
+                return
             query = args.get("query", "")
             text = body.decode("utf-8")
             sql = f"{query}\n{text}" if query and text else (query or text)
@@ -137,6 +159,19 @@ def _handler(server: ChdbServer) -> type[BaseHTTPRequestHandler]:
                 self._send(500, f"{type(exc).__name__}: {exc}\n".encode())
             else:
                 self._send(200, data)
+
+        def _credentials(self, args: dict[str, str]) -> tuple[str | None, str | None]:
+            """(user, password) from ClickHouse's headers, HTTP basic auth or URL parameters."""
+            if "X-ClickHouse-User" in self.headers or "X-ClickHouse-Key" in self.headers:
+                return self.headers.get("X-ClickHouse-User"), self.headers.get("X-ClickHouse-Key")
+            auth = self.headers.get("Authorization", "")
+            if auth.lower().startswith("basic "):
+                try:
+                    user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+                except ValueError:
+                    return None, None
+                return user, password
+            return args.get("user"), args.get("password")
 
         def do_GET(self) -> None:  # noqa: N802
             self._handle(b"")
@@ -164,7 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not args.path:
         ap.error("--path (or EDDY_CHDB_PATH) is required")
-    srv = ChdbServer(os.path.abspath(args.path), args.host, args.port)
+    password = os.environ.get("EDDY_CHDB_PASSWORD")
+    credentials = (os.environ.get("EDDY_CHDB_USER", "default"), password) if password else None
+    srv = ChdbServer(os.path.abspath(args.path), args.host, args.port, credentials)
     if args.db:
         from analytics.schema import ensure_schema, ensure_views
 

@@ -15,9 +15,10 @@ import numpy as np
 class ServerProcess:
     """``python -m analytics.server`` on a folder; stop() and start() again on the same port."""
 
-    def __init__(self, path: Path, port: int = 0) -> None:
+    def __init__(self, path: Path, port: int = 0, env: dict[str, str] | None = None) -> None:
         self.path = path
         self.port = port
+        self.env = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -30,7 +31,7 @@ class ServerProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "analytics.server", "--path", str(self.path),
              "--port", str(self.port), "--port-file", str(port_file)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **self.env},
         )
         deadline = time.monotonic() + timeout_s
         while not port_file.exists():
