@@ -13,8 +13,10 @@ once, made exactly-once in effect by event-id dedup in the feature store, snapsh
 source offset, and id-keyed ClickHouse tables.
 
 Learning: the labels topic has one partition, so exactly one worker of a group owns it and is the
-learner. It saves a model version after every batch of labels (so every score names the exact
-version that made it); other workers hot-swap to the newest version every `model_refresh` s.
+learner. It saves a checkpoint (a model version of every model plus its bookkeeping) at most every
+`worker.publish_every` labels or `publish_interval` seconds (`Checkpointer`), and acknowledges
+labels only once a checkpoint covers them; every score names the exact version that made it;
+other workers hot-swap to the newest version every `model_refresh` s.
 """
 
 from __future__ import annotations
@@ -75,6 +77,74 @@ def _short_fetch_wait(wait_ms: int) -> None:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+class Checkpointer:
+    """When the learner saves its checkpoint (every model + its bookkeeping, `save(actions)`).
+
+    At most every `every` label outcomes or `interval` seconds, at once after a drift action,
+    and whenever `urgent` (a rebalance is revoking partitions). Saving after every batch of
+    labels cost the worker most of its time at paced traffic (many small batches, one pickle
+    of every model and one JSON meta each).
+
+    Restart correctness: the Kafka acks of the labels a checkpoint covers are held (`hold`) and
+    given only after it is written (`flush`), so the group never commits a labels offset ahead of
+    the stored models. After a crash, Kafka redelivers from at most the checkpoint's offset; the
+    labels below it are duplicates by offset (`Processor.resume_offsets`), the ones above it are
+    learned again by the restored models: exactly once in effect, versions continue (INCR).
+    """
+
+    def __init__(self, save: Callable[[list[dict]], None], every: int, interval: float,
+                 after_save: Callable[[], Any] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self._save = save
+        self._after_save = after_save
+        self.every = every
+        self.interval = interval
+        self.clock = clock
+        self.urgent = False
+        self._labels = 0  # label outcomes since the last save
+        self._actions: list[dict] = []
+        self._held: list[tuple[Any, Any]] = []  # (stream, event) acked after the next save
+        self._last = clock()
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self._labels or self._actions)
+
+    def note(self, outcomes: int, actions: list[dict] | None = None) -> None:
+        """The learner's state changed by `outcomes` labels (and drift `actions`)."""
+        self._labels += outcomes
+        self._actions += actions or []
+
+    def hold(self, stream: Any, events: list[Any]) -> None:
+        """Ack `events` of `stream` only after the next save."""
+        self._held.extend((stream, ev) for ev in events)
+
+    def due(self) -> bool:
+        if self.urgent or self._actions or self._labels >= self.every:
+            return self.dirty or bool(self._held)
+        return (self.dirty or bool(self._held)) and self.clock() - self._last >= self.interval
+
+    def save(self) -> None:
+        """Write the checkpoint now if anything changed (synchronous: shutdown paths)."""
+        if self.dirty:
+            self._save(self._actions)
+        self._labels, self._actions, self._last = 0, [], self.clock()
+
+    async def flush(self) -> None:
+        """Save, publish what the save produced (`after_save`), then ack the held labels."""
+        held, self._held = self._held, []
+        try:
+            self.save()
+        except BaseException:
+            self._held = held + self._held
+            raise
+        if self._after_save is not None:
+            result = self._after_save()
+            if inspect.isawaitable(result):
+                await result
+        for stream, ev in held:
+            await stream.ack(ev)
 
 
 class WorkerRuntime:
@@ -276,6 +346,10 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             refresh(rt.registry, proc.models)
             save_checkpoint(rt.registry, proc.models, learner_meta(), now_ms=t, actions=resets)
 
+    ckpt = rt.checkpoints = Checkpointer(checkpoint, wc.publish_every, wc.publish_interval,
+                                         after_save=lambda: publish(model_event_records()))
+    flush_checkpoint = _retrying("checkpoint", metrics.redis_error)(ckpt.flush)
+
     def learner_meta() -> dict:
         """The learner's bookkeeping for a checkpoint, kept small: redeliveries are recognised by
         offset (labels below the checkpoint offset), so only the most recent learned ids are
@@ -291,8 +365,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
     @_retrying("learn", metrics.redis_error)
     def learn_batch(labels: list[dict], positions: list[tuple[int, int]]) -> Any:
         out = proc.learn(labels, now_ms(), positions)
-        if out.outcomes:
-            checkpoint(out.actions)
+        ckpt.note(len(out.outcomes), out.actions)  # no await since the learning: the checkpoint sees it whole
         return out
 
     async def score(stream: faust.StreamT) -> None:
@@ -323,11 +396,12 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             for rec in out.dlq:
                 pairs.append((dlq_t, rec["key"], enc("dlq", rec)))
             if out.learned and proc.learner is not None:
-                checkpoint([a for o in out.learned for a in o.actions])
+                ckpt.note(len(out.learned), [a for o in out.learned for a in o.actions])
                 # early labels learned here can raise drift alerts too: publish them like the learn agent
                 pairs += alert_records([a for o in out.learned for a in o.alerts])
-                pairs += model_event_records()
             await publish(pairs)
+            if proc.learner is not None and ckpt.due():
+                await flush_checkpoint()
             n_dlq = len(out.dlq) + sum(f is not None for f in failures)
             rt.count(events=len(batch), scored=len(out.snapshots), dlq=n_dlq, late=out.late,
                      redelivered=out.redelivered, labels_learned=sum(o.status == "learned" for o in out.learned))
@@ -339,35 +413,52 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                 positions={(ev.message.topic, ev.message.partition): ev.message.offset for ev in batch})
 
     async def learn(stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(wc.batch_size, within=wc.batch_window):
-            values = [ev.message.value or b"" for ev in batch]  # a tombstone (null value) is an empty message
-            records, failures = codecs.inputs.decode_batch(values)
-            pairs: list[tuple[faust.TopicT, bytes | None, bytes]] = []
-            labels, positions = [], []
-            received = now_ms()
-            for ev, rec, fail in zip(batch, records, failures):
-                m = ev.message
-                if fail is None and not rec.get("event_id"):
-                    fail = DecodeFailure("rule_violation", "label has an empty event_id")
-                if fail is not None:
-                    pairs.append((dlq_t, m.key, enc("dlq", dlq_record_from_failure(
-                        config.pipeline, m.topic, m.partition, m.offset, m.key, m.value, fail, received))))
-                    continue
-                labels.append(rec)
-                positions.append((m.partition, m.offset))
-            t_learn = time.perf_counter()
-            await checked_state()
-            out = await learn_batch(labels, positions)
-            pairs += alert_records(out.alerts) + model_event_records()
-            await publish(pairs)
-            counts: dict[str, int] = {}
-            for o in out.outcomes:
-                counts[f"labels_{o.status}"] = counts.get(f"labels_{o.status}", 0) + 1
-            rt.count(labels=len(batch), dlq=len(batch) - len(labels), **counts)
-            metrics.observe_learn_batch(
-                len(batch), out.outcomes, out.alerts, [f for f in failures if f is not None], n_dlq=len(batch) - len(labels),
-                stages={"learn": time.perf_counter() - t_learn},
-                positions={(ev.message.topic, ev.message.partition): ev.message.offset for ev in batch})
+        try:
+            async for batch in stream.noack_take(wc.batch_size, within=wc.batch_window):
+                await learn_one_batch(stream, batch)
+        finally:
+            # Shutdown: keep what was learned (the held acks are redelivered, then deduped by offset).
+            try:
+                ckpt.save()
+            except (redis.RedisError, RegistryConflict) as exc:
+                log.warning("final checkpoint skipped (%s): a restart relearns since the last one", exc)
+            try:  # the producer stops after the agents: announce the versions just saved
+                await asyncio.wait_for(publish(model_event_records()), 5.0)
+            except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - best effort on the way out
+                log.warning("model events of the final checkpoint not published (%r)", exc)
+
+    async def learn_one_batch(stream: faust.StreamT, batch: list) -> None:
+        values = [ev.message.value or b"" for ev in batch]  # a tombstone (null value) is an empty message
+        records, failures = codecs.inputs.decode_batch(values)
+        pairs: list[tuple[faust.TopicT, bytes | None, bytes]] = []
+        labels, positions = [], []
+        received = now_ms()
+        for ev, rec, fail in zip(batch, records, failures):
+            m = ev.message
+            if fail is None and not rec.get("event_id"):
+                fail = DecodeFailure("rule_violation", "label has an empty event_id")
+            if fail is not None:
+                pairs.append((dlq_t, m.key, enc("dlq", dlq_record_from_failure(
+                    config.pipeline, m.topic, m.partition, m.offset, m.key, m.value, fail, received))))
+                continue
+            labels.append(rec)
+            positions.append((m.partition, m.offset))
+        t_learn = time.perf_counter()
+        await checked_state()
+        out = await learn_batch(labels, positions)
+        ckpt.hold(stream, batch)
+        pairs += alert_records(out.alerts)
+        await publish(pairs)
+        if ckpt.due():
+            await flush_checkpoint()
+        counts: dict[str, int] = {}
+        for o in out.outcomes:
+            counts[f"labels_{o.status}"] = counts.get(f"labels_{o.status}", 0) + 1
+        rt.count(labels=len(batch), dlq=len(batch) - len(labels), **counts)
+        metrics.observe_learn_batch(
+            len(batch), out.outcomes, out.alerts, [f for f in failures if f is not None], n_dlq=len(batch) - len(labels),
+            stages={"learn": time.perf_counter() - t_learn},
+            positions={(ev.message.topic, ev.message.partition): ev.message.offset for ev in batch})
 
     async def check_state() -> None:
         """Redis lost our state? Alert, flag scores degraded, republish the learner's models."""
@@ -400,13 +491,15 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             if proc.learner is not None and proc.learner.pending_ids:
                 out = proc.retry_pending(now_ms())
                 if out.outcomes:
-                    checkpoint(out.actions)
+                    ckpt.note(len(out.outcomes), out.actions)
                     counts: dict[str, int] = {}
                     for o in out.outcomes:
                         counts[f"labels_{o.status}"] = counts.get(f"labels_{o.status}", 0) + 1
                     rt.count(**counts)
-                    await publish(alert_records(out.alerts) + model_event_records())
+                    await publish(alert_records(out.alerts))
                     metrics.observe_learn_batch(0, out.outcomes, out.alerts)
+            if proc.learner is not None and ckpt.due():
+                await ckpt.flush()
             loaded = refresh(rt.registry, proc.models)
             if loaded:
                 log.info("hot-swapped %s", {n: s.version for n, s in loaded.items()})
@@ -419,6 +512,21 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             except redis.RedisError:
                 pass
 
+    if "learn" in roles:
+        wait_empty = app._consumer_wait_empty
+
+        async def flush_then_wait_empty(consumer: Any, logger: Any) -> None:
+            # A rebalance waits for every unacked message: checkpoint now (and after the batch in
+            # flight) so the held label acks are given at once instead of at the next interval.
+            ckpt.urgent = True
+            await flush_checkpoint()
+            await wait_empty(consumer, logger)
+
+        async def relax(sender: Any, assigned: Any, **_: Any) -> None:
+            ckpt.urgent = False
+
+        app._consumer_wait_empty = flush_then_wait_empty  # Faust's hook at partition revocation
+        app.on_partitions_assigned.connect(relax)
     if "score" in roles:
         app.agent(events_t, name="score")(score)
     if "learn" in roles:

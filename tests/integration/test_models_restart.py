@@ -76,7 +76,10 @@ def run(stack, clickhouse, tmp_path_factory):
         def sunk() -> bool:
             rows = clickhouse.query(f"SELECT uniqExact(event_id) AS n FROM eddy.predictions "
                                     f"WHERE pipeline = '{cfg.pipeline}' AND model = '{champion}'")
-            return rows[0]["n"] >= N
+            # checkpoints are throttled (worker.publish_interval): the last versions trail the scores
+            newest = clickhouse.query(f"SELECT max(version) AS v FROM eddy.model_events "
+                                      f"WHERE pipeline = '{cfg.pipeline}' AND model = '{champion}'")
+            return rows[0]["n"] >= N and newest[0]["v"] > pre_kill_max
 
         wait_until(sunk, 120, "the sink to write every champion score")
         meta = registry.snapshot(champion).meta
