@@ -72,4 +72,8 @@ def worker(
     except OSError as exc:
         fail(StreamsError(f"cannot serve metrics on {metrics_host}:{metrics_port} ({exc}): pick another --metrics-port"))
         return
-    faust.Worker(app, loglevel=loglevel, quiet=True, logging_config=log_config).execute_from_commandline()
+    faust_worker = faust.Worker(app, loglevel=loglevel, quiet=True, logging_config=log_config)
+    # At --loglevel warning or above Faust keeps its terminal spinner, which sets the ROOT logger
+    # to DEBUG so it spins on every record: aiokafka then built a LogRecord per fetch and send.
+    faust_worker.spinner = None
+    faust_worker.execute_from_commandline()
