@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from features import FeatureEngine, FeatureSet, MemoryStateStore, RedisStateStore  # noqa: E402
 from features.columns import extract  # noqa: E402
 from features.kernels import window_kernel  # noqa: E402
-from features.state import join_blobs, split_blobs  # noqa: E402
+from features.state import Blobs  # noqa: E402
 from tests.features.reference import ReferenceEngine  # noqa: E402
 
 BATCH = 1_000
@@ -93,18 +93,19 @@ def bench_kernel(batches: list[list[dict]]) -> Timing:
                 hashes[f] = cols.hashes[feat.field]
             elif feat.field:
                 vals[f] = cols.numeric[feat.field]
-        words, off = join_blobs([blobs.get(k) for k in keys])
+        state = Blobs.from_list([blobs.get(k) for k in keys])
         ro = np.zeros(len(events), np.bool_)
         t0, c0 = time.perf_counter(), time.process_time()
         _, _, out_words, out_off, changed, status, _ = window_kernel(
             layout.agg, layout.bucket_ms, layout.n_buckets, layout.late_buckets, layout.fingerprint,
-            key_start, order, cols.ts, ro, vals, hashes, words, off,
+            key_start, order, cols.ts, ro, vals, hashes, state.buf, state.start, state.end,
         )
         spent += time.perf_counter() - t0
         cpu += time.process_time() - c0
         assert status == 0
         idx = np.nonzero(changed)[0].tolist()
-        blobs.update(zip([keys[i] for i in idx], split_blobs(out_words, out_off, idx), strict=True))
+        new = Blobs(out_words, out_off[:-1][idx], out_off[1:][idx]).to_list()
+        blobs.update(zip([keys[i] for i in idx], new, strict=True))
     return spent, cpu, sum(len(b) for b in batches)
 
 

@@ -20,7 +20,7 @@ from features.columns import ColumnPlan, Columns, extract
 from features.exceptions import FeatureInputError, StateConflictError, StateStoreError
 from features.kernels import STATUS_FOREIGN_STATE, window_kernel
 from features.spec import FeatureSet
-from features.state import EntityLayout, StateStore, join_blobs, split_blobs
+from features.state import Blobs, EntityLayout, StateStore
 
 
 @dataclass
@@ -58,11 +58,13 @@ class _EntityRun:
     cols: np.ndarray  # output columns of this entity's window features
     keys: list[str]
     inv: np.ndarray
-    blobs: list[bytes | None] = field(default_factory=list)
-    tokens: list = field(default_factory=list)
+    blobs: Blobs = field(default_factory=lambda: Blobs.from_list([]))
+    tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
     values: np.ndarray | None = None
     late: np.ndarray | None = None
-    new_blobs: dict[int, bytes] = field(default_factory=dict)
+    new_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    """Key indexes whose state changed; their new blobs are `new_blobs` (same order)."""
+    new_blobs: Blobs = field(default_factory=lambda: Blobs.from_list([]))
 
 
 class FeatureEngine:
@@ -194,38 +196,46 @@ class FeatureEngine:
         values = np.zeros((m, len(self.names)), dtype=np.float64)
         late = np.zeros(m, dtype=np.bool_)
         dup = np.zeros(m, dtype=np.bool_)
-        first: dict[str, int] = {}
-        for i, eid in enumerate(cols.ids):
-            if eid in first:
-                dup[i] = True
-            else:
-                first[eid] = i
-        uniq_ids = list(first)
+        uniq_ids = list(dict.fromkeys(cols.ids))
+        if len(uniq_ids) != m:  # an id repeated inside the batch: later copies are read-only
+            first: set[str] = set()
+            for i, eid in enumerate(cols.ids):
+                if eid in first:
+                    dup[i] = True
+                else:
+                    first.add(eid)
         if m == 0:
             return FeatureBatch(list(self.names), values, late, dup)
 
         runs = []
         for ent, layout in self._layouts.items():
-            codes: dict[str, int] = {}
-            inv = np.fromiter((codes.setdefault(k, len(codes)) for k in cols.keys[ent]), np.int64, m)
-            runs.append(_EntityRun(layout=layout, cols=self._cols[ent], keys=list(codes), inv=inv))
+            col = cols.keys[ent]
+            keys = list(dict.fromkeys(col))
+            codes = dict(zip(keys, range(len(keys))))
+            inv = np.fromiter(map(codes.__getitem__, col), np.int64, m)
+            runs.append(_EntityRun(layout=layout, cols=self._cols[ent], keys=keys, inv=inv))
         all_keys = [(run.layout.entity, k) for run in runs for k in run.keys]
+        ask_ids = uniq_ids if (not commit or self.store.seen_on_load) else []
 
+        known_seen: set[str] = set()  # ids a commit reported as already applied elsewhere
         for _attempt in range(self.max_retries):
-            loaded = self.store.load(all_keys, uniq_ids)
-            seen_by_id = dict(zip(uniq_ids, loaded.seen, strict=True))
-            seen = dup | np.fromiter((seen_by_id[eid] for eid in cols.ids), np.bool_, m)
+            loaded = self.store.load(all_keys, ask_ids)
+            known_seen.update(eid for eid, flag in zip(ask_ids, loaded.seen, strict=True) if flag)
+            seen = dup.copy()
+            if known_seen:
+                seen |= np.fromiter((eid in known_seen for eid in cols.ids), np.bool_, m)
             pos = 0
             for run in runs:
                 n = len(run.keys)
-                run.blobs = loaded.blobs[pos : pos + n]
-                run.tokens = loaded.tokens[pos : pos + n]
+                sel = np.arange(pos, pos + n)
+                run.blobs = loaded.blobs.take(sel)
+                run.tokens = loaded.tokens[sel]
                 pos += n
                 self._compute(run, cols, seen, None)
             if not commit:
                 break
-            applied = [eid for eid in uniq_ids if not seen_by_id[eid]]
-            if self._commit_loop(runs, cols, seen, applied):
+            applied = [eid for eid in uniq_ids if eid not in known_seen] if known_seen else uniq_ids
+            if self._commit_loop(runs, cols, seen, applied, known_seen):
                 break
             self.stats.reloads += 1
         else:
@@ -241,21 +251,21 @@ class FeatureEngine:
         self._apply_derived(values)
         return FeatureBatch(list(self.names), values, late, seen)
 
-    def _commit_loop(self, runs: list[_EntityRun], cols: Columns, seen: np.ndarray, applied: list[str]) -> bool:
-        """Commit, reloading/recomputing conflicting keys; False when a full reload is needed."""
+    def _commit_loop(
+        self, runs: list[_EntityRun], cols: Columns, seen: np.ndarray, applied: list[str], known_seen: set[str]
+    ) -> bool:
+        """Commit, reloading/recomputing conflicting keys; False when a full reload is needed
+        (an id we applied was already applied elsewhere: it is added to `known_seen`)."""
         fs = self.feature_set
         for _attempt in range(self.max_retries):
             keys: list[tuple[str, str]] = []
-            tokens: list = []
-            blobs: list[bytes] = []
-            parts: list[tuple[_EntityRun, list[int]]] = []
+            where: list[tuple[_EntityRun, np.ndarray]] = []
             for run in runs:
-                ent, rkeys, rtokens = run.layout.entity, run.keys, run.tokens
-                kidxs = list(run.new_blobs)
-                keys.extend([(ent, rkeys[k]) for k in kidxs])
-                tokens.extend([rtokens[k] for k in kidxs])
-                blobs.extend(run.new_blobs.values())
-                parts.append((run, kidxs))
+                ent, rkeys = run.layout.entity, run.keys
+                keys.extend([(ent, rkeys[k]) for k in run.new_idx.tolist()])
+                where.append((run, run.new_idx))
+            tokens = np.concatenate([run.tokens[run.new_idx] for run in runs] or [np.zeros(0, np.uint64)])
+            blobs = Blobs.concat([run.new_blobs for run in runs])
             result = self.store.commit(
                 keys, tokens, blobs, applied, state_ttl_ms=fs.state_ttl, dedup_horizon_ms=fs.dedup_horizon
             )
@@ -263,16 +273,22 @@ class FeatureEngine:
                 return True
             self.stats.conflicts += 1
             if result.seen_conflicts:
+                known_seen.update(applied[j] for j in result.seen_conflicts)
                 return False
-            where = [(run, k) for run, kidxs in parts for k in kidxs]
-            stale = [where[i] for i in result.conflicts]
+            flat = [(run, int(k)) for run, idx in where for k in idx.tolist()]
+            stale = [flat[i] for i in result.conflicts]
             reloaded = self.store.load([(r.layout.entity, r.keys[k]) for r, k in stale], [])
+            fresh = reloaded.blobs.to_list()
             touched: dict[int, tuple[_EntityRun, list[int]]] = {}
-            for (run, kidx), blob, token in zip(stale, reloaded.blobs, reloaded.tokens, strict=True):
-                run.blobs[kidx] = blob
-                run.tokens[kidx] = token
+            for j, (run, kidx) in enumerate(stale):
                 touched.setdefault(id(run), (run, []))[1].append(kidx)
+                run.tokens[kidx] = reloaded.tokens[j]
             for run, kidxs in touched.values():
+                blobs_now = run.blobs.to_list()
+                for j, (r, kidx) in enumerate(stale):
+                    if r is run:
+                        blobs_now[kidx] = fresh[j]
+                run.blobs = Blobs.from_list(blobs_now)
                 self._compute(run, cols, seen, np.array(sorted(kidxs), dtype=np.int64))
         raise StateConflictError(
             f"commit failed {self.max_retries} times in a row; too many concurrent writers "
@@ -314,7 +330,7 @@ class FeatureEngine:
         counts = np.bincount(inv, minlength=len(key_idx))
         key_start = np.zeros(len(key_idx) + 1, dtype=np.int64)
         np.cumsum(counts, out=key_start[1:])
-        words, off = join_blobs([run.blobs[k] for k in key_idx])
+        blobs = run.blobs
         values, late, out_words, out_off, changed, status, bad = window_kernel(
             layout.agg,
             layout.bucket_ms,
@@ -327,8 +343,9 @@ class FeatureEngine:
             ro,
             vals,
             hashes,
-            words,
-            off,
+            blobs.buf,
+            blobs.start[key_idx],
+            blobs.end[key_idx],
         )
         if status != 0:
             key = run.keys[int(key_idx[bad])]
@@ -341,18 +358,18 @@ class FeatureEngine:
                 f"state of {layout.entity}={key!r} {what}; use a new namespace for the new config "
                 "or delete the old state"
             )
+        idx = np.nonzero(changed)[0]
+        out = Blobs(out_words, out_off[:-1][idx], out_off[1:][idx])
         if ev is None:
             run.values, run.late = values, late
-            run.new_blobs = {}
+            run.new_idx, run.new_blobs = key_idx[idx], out
         else:
             assert run.values is not None and run.late is not None
             run.values[ev] = values
             run.late[ev] = late
-            for k in key_idx.tolist():
-                run.new_blobs.pop(k, None)
-        idx = np.nonzero(changed)[0]
-        for local, blob in zip(idx.tolist(), split_blobs(out_words, out_off, idx.tolist()), strict=True):
-            run.new_blobs[int(key_idx[local])] = blob
+            keep = np.nonzero(~np.isin(run.new_idx, key_idx))[0]
+            run.new_idx = np.concatenate([run.new_idx[keep], key_idx[idx]])
+            run.new_blobs = Blobs.concat([run.new_blobs.take(keep), out])
 
     def _apply_derived(self, values: np.ndarray) -> None:
         with np.errstate(over="ignore", invalid="ignore"):

@@ -234,7 +234,8 @@ def window_kernel(
     vals,
     hashes,
     in_bytes,
-    in_off,
+    in_start,
+    in_end,
 ):
     """Compute every window feature of one entity for a micro-batch.
 
@@ -245,7 +246,8 @@ def window_kernel(
         order: int64[m] event indices sorted by key, input order kept inside a key.
         ts: int64[m] event times (ms); read_only: bool[m] (already-seen events).
         vals: float64[F, m] value per feature; hashes: int64[F, m] for distinct features.
-        in_bytes: uint8[...] concatenated state blobs; in_off: int64[K+1] byte offsets.
+        in_bytes: uint8[...] state blobs; key k's blob is in_bytes[in_start[k]:in_end[k]] (empty = no
+            state); the runs may have gaps (e.g. a store's version tokens between them).
 
     Returns ``(values float64[m, F], late bool[m], out_bytes uint8[...], out_off int64[K+1],
     changed bool[K], status, bad_key)``; ``status`` is non-zero (and ``bad_key`` the key index)
@@ -286,7 +288,7 @@ def window_kernel(
 
     total = 0
     for k in range(n_keys):
-        total += fixed + 2 * (in_off[k + 1] - in_off[k]) + 18 * n_dist * (key_start[k + 1] - key_start[k])
+        total += fixed + 2 * (in_end[k] - in_start[k]) + 18 * n_dist * (key_start[k + 1] - key_start[k])
     out_bytes = np.empty(total, np.uint8)
     bits = np.zeros(1, np.int64)
     fview = bits.view(np.float64)
@@ -298,7 +300,7 @@ def window_kernel(
     pos = 0
     for k in range(n_keys):
         status = _decode_key(
-            in_bytes, in_off[k], in_off[k + 1], fingerprint, agg, bucket_ms, rsize, base,
+            in_bytes, in_start[k], in_end[k], fingerprint, agg, bucket_ms, rsize, base,
             wb, c0, c1, c2, wt, maxb, dstart, dcount, bits, fview,
         )
         if status != STATUS_OK:
@@ -318,7 +320,7 @@ def window_kernel(
                 p = dstart[f]
                 cut = maxb[f] - rsize[f] + 1
                 for _ in range(dcount[f]):
-                    off, p = _get_varint(in_bytes, p, in_off[k + 1])
+                    off, p = _get_varint(in_bytes, p, in_end[k])
                     bb = maxb[f] - off
                     if bb >= cut:
                         q = dbase[f] + dn[f]
@@ -640,5 +642,5 @@ def warm_up() -> None:
         np.array([COUNT], dtype=np.int64), one, one, np.zeros(1, np.int64), 0,
         np.array([0, 1], dtype=np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64),
         np.zeros(1, np.bool_), np.zeros((1, 1)), np.zeros((1, 1), np.int64),
-        np.zeros(0, np.uint8), np.zeros(2, np.int64),
+        np.zeros(0, np.uint8), np.zeros(1, np.int64), np.zeros(1, np.int64),
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from typing import Any
+import numpy as np
 
-from features.state import CommitResult, EntityKey, LoadResult, StateStore
+from features.state import Blobs, CommitResult, EntityKey, LoadResult, StateStore
 
 
 class MemoryStateStore(StateStore):
@@ -28,35 +28,33 @@ class MemoryStateStore(StateStore):
 
     def load(self, keys: Sequence[EntityKey], event_ids: Sequence[str]) -> LoadResult:
         """Blobs/tokens of `keys` and seen flags of `event_ids`."""
+        absent = (0, None)
         with self._lock:
-            blobs: list[bytes | None] = []
-            tokens: list[int] = []
-            for key in keys:
-                token, blob = self._states.get(key, (0, None))
-                blobs.append(blob)
-                tokens.append(token)
+            items = list(map(self._states.get, keys, [absent] * len(keys)))
             seen = [eid in self._seen for eid in event_ids]
-        return LoadResult(blobs=blobs, tokens=tokens, seen=seen)
+        tokens = np.fromiter((t for t, _ in items), dtype=np.uint64, count=len(items))
+        return LoadResult(blobs=Blobs.from_list([b for _, b in items]), tokens=tokens, seen=seen)
 
     def commit(
         self,
         keys: Sequence[EntityKey],
-        tokens: Sequence[Any],
-        blobs: Sequence[bytes],
+        tokens: np.ndarray,
+        blobs: Blobs,
         applied_ids: Sequence[str],
         *,
         state_ttl_ms: int,
         dedup_horizon_ms: int,
     ) -> CommitResult:
         """Compare-and-set all writes and mark `applied_ids`, all or nothing."""
+        want = np.asarray(tokens, dtype=np.uint64).tolist()
         with self._lock:
             states = self._states
-            conflicts = [i for i, (k, t) in enumerate(zip(keys, tokens, strict=True)) if states.get(k, (0,))[0] != t]
+            conflicts = [i for i, (k, t) in enumerate(zip(keys, want, strict=True)) if states.get(k, (0,))[0] != t]
             seen_conflicts = [i for i, eid in enumerate(applied_ids) if eid in self._seen]
             if conflicts or seen_conflicts:
                 return CommitResult(conflicts=conflicts, seen_conflicts=seen_conflicts)
-            for k, t, b in zip(keys, tokens, blobs, strict=True):
-                states[k] = (t + 1, b)
+            for k, t, b in zip(keys, want, blobs.to_list(), strict=True):
+                states[k] = (t + 1, b or b"")
             self._seen.update(applied_ids)
         return CommitResult()
 

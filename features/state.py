@@ -77,18 +77,52 @@ class EntityLayout:
 _MAX_ENTRY = {0: 20, 1: 18, 2: 28, 3: 18, 4: 18, 5: 36, 6: 28, 7: 20}  # per agg code, bytes
 
 
-def join_blobs(blobs: Sequence[bytes | None]) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenate blobs into (uint8 buffer, byte offsets[len+1]); None means no state."""
-    parts = [b or b"" for b in blobs]
-    off = np.zeros(len(parts) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)), out=off[1:])
-    return np.frombuffer(b"".join(parts), dtype=np.uint8), off
+@dataclass(frozen=True)
+class Blobs:
+    """A sequence of state blobs held as byte runs of one buffer (no per-blob Python object).
 
+    Blob i is ``buf[start[i]:end[i]]``; an empty run means "no state". Runs may leave gaps
+    (a store's version tokens sit between them) and may share one buffer across views.
+    """
 
-def split_blobs(buf: np.ndarray, off: np.ndarray, indexes: Sequence[int]) -> list[bytes]:
-    """The blobs of keys `indexes` from the kernel's output buffer."""
-    raw = buf.tobytes()
-    return [raw[off[i] : off[i + 1]] for i in indexes]
+    buf: np.ndarray
+    """uint8 buffer."""
+    start: np.ndarray
+    """int64 start offset per blob."""
+    end: np.ndarray
+    """int64 end offset per blob."""
+
+    @classmethod
+    def from_list(cls, blobs: Sequence[bytes | None]) -> Blobs:
+        """Concatenate `blobs` (None = no state)."""
+        parts = [b or b"" for b in blobs]
+        lens = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+        end = np.cumsum(lens)
+        return cls(np.frombuffer(b"".join(parts), dtype=np.uint8), end - lens, end)
+
+    @classmethod
+    def concat(cls, parts: Sequence[Blobs]) -> Blobs:
+        """One `Blobs` with the blobs of `parts` in order (copies the buffers)."""
+        if len(parts) <= 1:
+            return parts[0] if parts else cls.from_list([])
+        shift = np.cumsum([0] + [len(p.buf) for p in parts[:-1]])
+        return cls(
+            np.concatenate([p.buf for p in parts]),
+            np.concatenate([p.start + d for p, d in zip(parts, shift, strict=True)]).astype(np.int64),
+            np.concatenate([p.end + d for p, d in zip(parts, shift, strict=True)]).astype(np.int64),
+        )
+
+    def take(self, idx: np.ndarray) -> Blobs:
+        """The blobs at positions `idx` (a view on the same buffer)."""
+        return Blobs(self.buf, self.start[idx], self.end[idx])
+
+    def to_list(self) -> list[bytes | None]:
+        """One `bytes` per blob (None for an empty run)."""
+        raw = self.buf.tobytes()
+        return [raw[a:b] if b > a else None for a, b in zip(self.start.tolist(), self.end.tolist(), strict=True)]
+
+    def __len__(self) -> int:
+        return len(self.start)
 
 
 def _varint(blob: bytes, p: int) -> tuple[int, int]:
@@ -145,8 +179,9 @@ def decode_blob(blob: bytes, layout: EntityLayout) -> dict[str, dict[str, Any]]:
 class LoadResult:
     """What a store returns for one batch: blobs + version tokens per key, seen flag per id."""
 
-    blobs: list[bytes | None]
-    tokens: list[Any]
+    blobs: Blobs
+    tokens: np.ndarray
+    """uint64 version token per key; 0 = the key holds no state."""
     seen: list[bool]
 
 
@@ -168,6 +203,12 @@ class CommitResult:
 class StateStore(ABC):
     """Per-(entity, key) state blobs and seen event ids, read and written once per batch."""
 
+    seen_on_load: bool = True
+    """True: `FeatureEngine.process` passes the batch's event ids to `load` to learn which are
+    already seen. False: it passes none and learns them from `commit`'s `seen_conflicts` (the
+    commit checks every applied id anyway), which saves a lookup per event when redeliveries
+    are rare; a batch with redelivered events then costs one more load and commit."""
+
     @abstractmethod
     def load(self, keys: Sequence[EntityKey], event_ids: Sequence[str]) -> LoadResult:
         """Blobs and tokens of `keys` and seen flags of `event_ids`, in one round trip."""
@@ -176,14 +217,14 @@ class StateStore(ABC):
     def commit(
         self,
         keys: Sequence[EntityKey],
-        tokens: Sequence[Any],
-        blobs: Sequence[bytes],
+        tokens: np.ndarray,
+        blobs: Blobs,
         applied_ids: Sequence[str],
         *,
         state_ttl_ms: int,
         dedup_horizon_ms: int,
     ) -> CommitResult:
-        """Atomically set `keys[i]` to `blobs[i]` if its token is still `tokens[i]` (as loaded),
+        """Atomically set `keys[i]` to blob i if its token is still `tokens[i]` (as loaded),
         and mark `applied_ids` seen; or do nothing at all.
 
         Nothing is written when any token changed or any id is already marked seen; the

@@ -64,10 +64,44 @@ def test_one_read_and_one_commit_per_batch(redis_client: redis.Redis, namespace:
     redis_client.config_resetstat()
     engine.process([ev(i, card=f"c{i % 7}", merch=f"m{i % 3}") for i in range(1, 200)])
     stats = _commandstats(redis_client)
-    assert stats.get("cmdstat_mget") == 3  # states + seen markers (one pipeline), versions in the script
+    # the states (load), their versions again inside the script; seen markers only by SET NX there
+    assert stats.get("cmdstat_mget") == 2
     assert stats.get("cmdstat_evalsha") == 1
-    assert set(stats) <= {"cmdstat_mget", "cmdstat_evalsha", "cmdstat_getrange", "cmdstat_exists",
-                          "cmdstat_set", "cmdstat_config", "cmdstat_config|resetstat"}, stats
+    assert stats.get("cmdstat_set") == 199 + 7 + 3  # one marker per event, one state per key
+    assert set(stats) <= {"cmdstat_mget", "cmdstat_evalsha", "cmdstat_time", "cmdstat_set",
+                          "cmdstat_config", "cmdstat_config|resetstat"}, stats
+
+
+def test_redelivery_across_batches_and_processes_counts_once(redis_url: str, namespace: str):
+    first = FeatureEngine(FS, RedisStateStore(redis.Redis.from_url(redis_url), namespace), "ts", "id")
+    first.process([ev(1, x=1.0), ev(2, x=2.0)])
+    # another process: a fresh client and engine, the batch redelivered with new events mixed in
+    other = FeatureEngine(FS, RedisStateStore(redis.Redis.from_url(redis_url), namespace), "ts", "id")
+    batch = other.process([ev(3, x=4.0), ev(1, x=1.0), ev(2, x=2.0), ev(4, card="c2", x=8.0)])
+    assert batch.seen.tolist() == [False, True, True, False]
+    assert other.rows(batch) == [
+        {"n": 3.0, "s": 7.0, "m": 4.0}, {"n": 3.0, "s": 7.0, "m": 4.0}, {"n": 3.0, "s": 7.0, "m": 4.0},
+        {"n": 1.0, "s": 8.0, "m": 8.0},
+    ]
+    assert other.stats.reloads == 1  # learnt at commit: one more load + commit
+    again = first.process([ev(3, x=4.0), ev(4, card="c2", x=8.0)])
+    assert again.seen.all()
+    assert first.lookup("card", "c1", 1_000) == {"n": 3.0, "s": 7.0}
+    assert first.lookup("card", "c2", 1_000) == {"n": 1.0, "s": 8.0}
+    client = redis.Redis.from_url(redis_url)
+    markers = sorted(k.decode() for k in client.scan_iter(f"eddy:{namespace}:seen:*"))
+    assert markers == [f"eddy:{namespace}:seen:e{i}" for i in range(1, 5)]
+
+
+def test_rejected_commit_leaves_no_marker(redis_client: redis.Redis, namespace: str):
+    engine = FeatureEngine(FS, RedisStateStore(redis_client, namespace), "ts", "id")
+    engine.process([ev(2)])
+    store = RedisStateStore(redis_client, namespace)
+    loaded = store.load([("card", "c1")], [])
+    result = store.commit([], loaded.tokens[:0], loaded.blobs.take([]), ["e1", "e2", "e3"],
+                          state_ttl_ms=1_000, dedup_horizon_ms=1_000)
+    assert result.seen_conflicts == [1] and not result.conflicts
+    assert not redis_client.exists(f"eddy:{namespace}:seen:e1", f"eddy:{namespace}:seen:e3")
 
 
 def test_state_of_another_feature_layout_is_refused(redis_client: redis.Redis, namespace: str):
