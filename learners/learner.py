@@ -184,6 +184,11 @@ class Learner:
         return outcomes
 
     @property
+    def has_pending(self) -> bool:
+        """Whether any label waits for its snapshot (cheaper than ``bool(pending_ids)``)."""
+        return bool(self._pending)
+
+    @property
     def pending_ids(self) -> list[str]:
         """Event ids of labels waiting for their snapshot, oldest first."""
         return list(self._pending)
@@ -202,24 +207,27 @@ class Learner:
             self.on_learn(event_id, x)
         y = ms.learn_one(x, label["label"], served=served)
         outcome = LearnOutcome(event_id, "learned", label, y=y)
+        task, drift, losses, alerts = ms.task, self.drift, outcome.losses, outcome.alerts
         for name, pred in served.items():
-            if name not in ms.models:
+            if name not in ms:
                 continue
             p = pred if isinstance(pred, Prediction) else (
                 Prediction(*pred) if isinstance(pred, (list, tuple)) else Prediction(pred)
             )
-            value = loss(ms.task, y, p)
+            value = loss(task, y, p)
             if value is not None:
-                outcome.losses[name] = value
-            if self.drift is not None:
-                outcome.alerts.extend(self.drift.update(name, value, p.score, now_ms))
-        if self.drift is not None:
-            for alert in outcome.alerts:
-                done = self.drift.apply(alert, ms)
+                losses[name] = value
+            if drift is not None:
+                raised = drift.update(name, value, p.score, now_ms)
+                if raised:
+                    alerts.extend(raised)
+        if drift is not None:
+            for alert in alerts:
+                done = drift.apply(alert, ms)
                 if done is not None:
                     outcome.actions.append(done)
-            alerts, actions = self.drift.follow_up(ms, now_ms)
-            outcome.alerts.extend(alerts)
+            more, actions = drift.follow_up(ms, now_ms)
+            alerts.extend(more)
             outcome.actions.extend(actions)
         self._learned[event_id] = now_ms
         return self._count(outcome)
@@ -229,12 +237,12 @@ class Learner:
         return outcome
 
     def _prune(self, now_ms: int) -> None:
+        learned = self._learned
+        if not learned:
+            return
         horizon = now_ms - self.join.dedupe_horizon_ms
-        while self._learned:
-            event_id, at = next(iter(self._learned.items()))
-            if at >= horizon:
-                break
-            del self._learned[event_id]
+        while learned and next(iter(learned.values())) < horizon:
+            learned.popitem(last=False)
 
     # --- checkpoint ---------------------------------------------------------------------------
     @property

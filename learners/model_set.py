@@ -88,6 +88,10 @@ class ModelSet:
         """Model name -> estimator (the live objects)."""
         return dict(self._models)
 
+    def __contains__(self, name: object) -> bool:
+        """Whether this set has a model called `name` (no copy of the model dict)."""
+        return name in self._models
+
     def model(self, name: str) -> Any:
         """The estimator called `name`."""
         self._check_name(name)
@@ -136,15 +140,17 @@ class ModelSet:
 
         `y` is normalized (`learners.predict.normalize_label`) and returned.
         """
-        y = normalize_label(self.task, y)
+        task, models, hooks = self.task, self._models, self._hooks
+        y = normalize_label(task, y)
         if served:
+            metrics = self._metrics
             for name, pred in served.items():
-                if name in self._models:
-                    self.observe(name, y, pred)
-        for name, model in self._models.items():
-            for hook in self._hooks:
+                if name in models:
+                    metrics[name].update(y, pred if isinstance(pred, Prediction) else _as_prediction(pred))
+        for name, model in models.items():
+            for hook in hooks:
                 hook(name, x, y)
-            learn(self.task, model, x, y)
+            learn(task, model, x, y)
         return y
 
     def observe(self, name: str, y: Any, prediction: Prediction | float) -> None:

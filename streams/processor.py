@@ -11,10 +11,11 @@ Kafka I/O nor reads a clock: `now_ms` is passed in, so replay can run the very s
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from features import FeatureBatch, FeatureEngine
 from learners import Learner, LearnOutcome, ModelSet, Prediction
@@ -78,6 +79,11 @@ class Processor:
         #: labels-topic partition -> next offset held by the checkpoint this worker resumed from
         self.resume_offsets: dict[int, int] = {}
         self.counters: dict[str, int] = {"events": 0, "scored": 0, "dlq": 0, "late": 0, "redelivered": 0, "duplicates": 0}
+        self._rules_ts = config.rules.ts_field or self._ev.time_field
+        #: Optional ``passed(records) -> [bool]``: True for a record already known to pass the
+        #: ingestion rules at this batch's clock, so `check_rules` is not run on it again (the
+        #: replay's primer checked every event once, see `streams.replay.primed`). False: check.
+        self.rules_passed: Callable[[Sequence[dict[str, Any]]], Sequence[bool]] | None = None
 
     def mark_state_lost(self, refill_ms: int) -> None:
         """Feature state was lost: flag scores degraded until windows of `refill_ms` refill."""
@@ -90,15 +96,17 @@ class Processor:
         out = ScoreOutput()
         self.counters["events"] += len(records)
         ok = self._admit(records, sources, now_ms, out)
-        events = [records[i] for i in ok]
+        everyone = len(ok) == len(records)
+        events = list(records) if everyone else [records[i] for i in ok]
         if events:
             if self._refill_ms is not None:
                 first = min(int(e[self._ev.time_field]) for e in events)
                 self.degraded_until_event_ms = first + self._refill_ms
                 self._refill_ms = None
             fb = self.engine.process(events)
-            to_score = self._triage(events, [sources[i] for i in ok], fb, now_ms, out)
-            self._serve(events, [sources[i] for i in ok], fb, to_score, now_ms, received_ms, out)
+            srcs = list(sources) if everyone else [sources[i] for i in ok]
+            to_score = self._triage(events, srcs, fb, now_ms, out)
+            self._serve(events, srcs, fb, to_score, now_ms, received_ms, out)
         self.counters["scored"] += len(out.snapshots)
         self.counters["late"] += out.late
         self.counters["redelivered"] += out.redelivered
@@ -110,13 +118,20 @@ class Processor:
         """Indexes of the records that pass the ingestion rules and the engine's checks; the
         others go to the DLQ before any feature state is touched."""
         ok: list[int] = []
+        rules, ts_field = self.config.rules, self._rules_ts
+        passed = self.rules_passed(records) if self.rules_passed is not None else None
         for i, rec in enumerate(records):
-            problems = check_rules(rec, self.config.rules, now_ms, ts_field=self.config.rules.ts_field or self._ev.time_field)
+            if passed is not None and passed[i]:
+                ok.append(i)
+                continue
+            problems = check_rules(rec, rules, now_ms, ts_field=ts_field)
             if problems:
                 out.dlq.append(self._dlq(sources[i], "rule_violation", "; ".join(problems), now_ms))
             else:
                 ok.append(i)
-        invalid = self.engine.validate([records[i] for i in ok])
+        invalid = self.engine.validate(records if len(ok) == len(records) else [records[i] for i in ok])
+        if not invalid:
+            return ok
         for j, reason in invalid:
             out.dlq.append(self._dlq(sources[ok[j]], "rule_violation", reason, now_ms))
         bad = {ok[j] for j, _ in invalid}
@@ -127,6 +142,8 @@ class Processor:
         """Which events to serve now. An id the feature store had already applied is a
         redelivery (same Kafka position as its snapshot: re-emit what was served), a duplicate
         (another position: DLQ), or an event applied before a crash but never served (serve it)."""
+        if not fb.seen.any():  # no id applied before (the usual case): serve them all
+            return list(range(len(events)))
         id_of = self._ev.id_field
         to_score: list[int] = []
         to_score_ids: set[str] = set()
@@ -138,7 +155,7 @@ class Processor:
                 src = sources[j]
                 snap = prior.get(eid)
                 if snap is not None and snap.same_source(src.topic, src.partition, src.offset):
-                    self._emit(snap, out)
+                    self._emit((snap,), snap.features[None, :], out)
                     out.redelivered += 1
                     continue
                 if snap is not None or eid in to_score_ids:
@@ -155,24 +172,29 @@ class Processor:
         """Predict with every model, store the snapshots, emit the score records, and learn the
         pending labels whose event this was."""
         rows = self.engine.rows(fb)
-        preds = self.models.predict_many_full([rows[j] for j in to_score])
-        versions, roles, names = self.models.versions, self.models.roles, self.models.names
+        everyone = len(to_score) == len(rows)
+        preds = self.models.predict_many_full(rows if everyone else [rows[j] for j in to_score])
+        versions, roles = self.models.versions, self.models.roles
+        by_model = [(m, versions[m], roles[m], preds[m]) for m in self.models.names]
         latency = float(now_ms - received_ms) if received_ms is not None else 0.0
         seg_fields = self.config.segments
+        id_f, key_f, ts_f = self._ev.id_field, self._ev.key_field, self._ev.time_field
+        values, late = fb.values, fb.late.tolist()
+        snaps: list[Snapshot] = []
         for n, j in enumerate(to_score):
             ev, src = events[j], sources[j]
-            served = tuple(Served(m, versions[m], roles[m], float(preds[m][n].score), preds[m][n].label) for m in names)
-            snap = Snapshot(
-                event_id=ev[self._ev.id_field], key=str(ev.get(self._ev.key_field, "")), event_ts=int(ev[self._ev.time_field]),
-                served_ts=now_ms, latency_ms=latency, features=fb.values[j], served=served,
+            served = tuple(Served(m, v, r, float(p[n].score), p[n].label) for m, v, r, p in by_model)
+            snaps.append(Snapshot(
+                event_id=ev[id_f], key=str(ev.get(key_f, "")), event_ts=int(ev[ts_f]),
+                served_ts=now_ms, latency_ms=latency, features=values[j], served=served,
                 topic=src.topic, partition=src.partition, offset=src.offset,
-                segments=tuple((s, str(ev.get(s, ""))) for s in seg_fields), late=bool(fb.late[j]),
-            )
-            out.snapshots.append(snap)
-            self._emit(snap, out)
-            out.late += int(fb.late[j])
+                segments=tuple((f, str(ev.get(f, ""))) for f in seg_fields), late=late[j],
+            ))
+            out.late += late[j]
+        out.snapshots.extend(snaps)
+        self._emit(snaps, values if everyone else values[to_score], out)
         self.snapshots.put_many(out.snapshots)
-        if self.learner is not None and self.learner.pending_ids:
+        if self.learner is not None and self.learner.has_pending:
             pending = set(self.learner.pending_ids)
             for snap in out.snapshots:
                 if snap.event_id in pending:
@@ -180,18 +202,29 @@ class Processor:
                     if outcome is not None:
                         out.learned.append(outcome)
 
-    def _emit(self, snap: Snapshot, out: ScoreOutput) -> None:
-        features = dict(zip(self.names, (v if math.isfinite(v) else 0.0 for v in snap.features.tolist())))
-        segments = dict(snap.segments)
-        for s in snap.served:
-            rec = {
-                "event_id": snap.event_id, "key": snap.key, "event_ts": snap.event_ts, "model": s.model,
-                "model_version": int(s.version), "role": s.role, "shadow": s.role != "champion",
-                "prediction": s.prediction, "predicted_label": s.predicted_label, "served_ts": snap.served_ts,
-                "latency_ms": snap.latency_ms, "run_id": self.run_id, "features": features,
-                "segments": segments, "late": snap.late, "degraded": snap.event_ts < self.degraded_until_event_ms,
-            }
-            (out.shadow if rec["shadow"] else out.scores).append(rec)
+    def _emit(self, snaps: Sequence[Snapshot], values: Any, out: ScoreOutput) -> None:
+        """One score record per model of each snapshot; `values`: their feature rows (n, k).
+
+        The records of one event share one ``features`` dict (non-finite values as 0.0) and
+        one ``segments`` dict.
+        """
+        finite = np.isfinite(values)
+        feature_rows = (values if finite.all() else np.where(finite, values, 0.0)).tolist()
+        names, run_id, degraded_until = self.names, self.run_id, self.degraded_until_event_ms
+        scores, shadow = out.scores, out.shadow
+        for snap, row in zip(snaps, feature_rows):
+            features, segments = dict(zip(names, row)), dict(snap.segments)
+            event_id, key, event_ts = snap.event_id, snap.key, snap.event_ts
+            degraded = event_ts < degraded_until
+            for s in snap.served:
+                is_shadow = s.role != "champion"
+                (shadow if is_shadow else scores).append({
+                    "event_id": event_id, "key": key, "event_ts": event_ts, "model": s.model,
+                    "model_version": int(s.version), "role": s.role, "shadow": is_shadow,
+                    "prediction": s.prediction, "predicted_label": s.predicted_label, "served_ts": snap.served_ts,
+                    "latency_ms": snap.latency_ms, "run_id": run_id, "features": features,
+                    "segments": segments, "late": snap.late, "degraded": degraded,
+                })
 
     def _dlq(self, src: Source, error_class: str, reason: str, now_ms: int) -> dict[str, Any]:
         return make_dlq_record(self.config.pipeline, src.topic, src.partition, src.offset, src.key, src.value,

@@ -23,25 +23,34 @@ from streams.exceptions import ReplayError
 
 
 class PrimedEngine:
-    """Wraps a `FeatureEngine`; `prime(events, now_of)` precomputes, `process` serves the cache."""
+    """Wraps a `FeatureEngine`; `prime(events, now_of)` precomputes, `process` serves the cache.
 
-    def __init__(self, engine: FeatureEngine, rules: Any = None) -> None:
+    `passed(records)` hands the primer's rule verdicts to the processor (`Processor.rules_passed`),
+    so the ingestion rules run once per event, not twice. `ts_field` is the field the rules' time
+    limits read (the rules' own ``ts_field``, else the pipeline's time field, as in the processor).
+    """
+
+    def __init__(self, engine: FeatureEngine, rules: Any = None, ts_field: str | None = None) -> None:
         self.engine = engine
         self.rules = rules
+        self.ts_field = ts_field
         self.names = engine.names
         self.feature_set = engine.feature_set
-        self._rows: dict[int, tuple[np.ndarray, bool, bool]] = {}
-        self._invalid: dict[int, str] = {}
+        self._at: dict[int, tuple[FeatureBatch, int]] = {}  # id(event) -> (its primed chunk, row)
+        self._invalid: dict[int, str] = {}  # id(event) -> why validate rejects it ("rules": the rules did)
+        self._broke_rules: set[int] = set()
 
     def __contains__(self, event: Mapping) -> bool:
-        return id(event) in self._rows or id(event) in self._invalid
+        return id(event) in self._at or id(event) in self._invalid
 
     def prime(self, events: Sequence[Mapping], now_ms: Sequence[int]) -> None:
         """Compute, in order, the features of every event the processor will accept."""
         ok: list[Mapping] = []
+        rules, ts_field = self.rules, self.ts_field
         for ev, now in zip(events, now_ms):
-            if self.rules and check_rules(ev, self.rules, now):
+            if rules and check_rules(ev, rules, now, ts_field=ts_field):
                 self._invalid[id(ev)] = "rules"
+                self._broke_rules.add(id(ev))
             else:
                 ok.append(ev)
         bad = dict(self.engine.validate(ok))
@@ -54,8 +63,13 @@ class PrimedEngine:
         if not accepted:
             return
         fb = self.engine.process(accepted)
-        for ev, values, late, seen in zip(accepted, fb.values, fb.late.tolist(), fb.seen.tolist()):
-            self._rows[id(ev)] = (values, late, seen)
+        at = self._at
+        for i, ev in enumerate(accepted):
+            at[id(ev)] = (fb, i)
+
+    def passed(self, records: Sequence[Mapping]) -> list[bool]:
+        """For each record: True if it was primed and passed the rules (the processor skips them)."""
+        return [(id(r) in self._at or id(r) in self._invalid) and id(r) not in self._broke_rules for r in records]
 
     # ------------------------------------------------------------ the FeatureEngine surface
     def validate(self, events: Sequence[Mapping]) -> list[tuple[int, str]]:
@@ -64,24 +78,32 @@ class PrimedEngine:
             reason = self._invalid.pop(id(ev), None)
             if reason is not None:
                 out.append((j, reason))
-            elif id(ev) not in self._rows:
+            elif id(ev) not in self._at:
                 raise ReplayError("replay feature cache miss in validate (internal error): report it with the inputs")
         return out
 
     def process(self, events: Sequence[Mapping], *, partition_offsets: Mapping | None = None) -> FeatureBatch:
         try:
-            got = [self._rows.pop(id(ev)) for ev in events]
+            got = [self._at.pop(id(ev)) for ev in events]
         except KeyError as exc:
             raise ReplayError("replay feature cache miss (internal error): an event was scored that was not primed") from exc
-        values = np.stack([g[0] for g in got]) if got else np.zeros((0, len(self.names)))
-        return FeatureBatch(list(self.names), values, np.array([g[1] for g in got], dtype=np.bool_),
-                            np.array([g[2] for g in got], dtype=np.bool_))
+        if not got:
+            empty = np.zeros(0, dtype=np.bool_)
+            return FeatureBatch(list(self.names), np.zeros((0, len(self.names))), empty, empty.copy())
+        chunk = got[0][0]
+        if all(g[0] is chunk for g in got):  # the loop cuts batches at chunk ends: the usual case
+            idx = [g[1] for g in got]
+            return FeatureBatch(list(self.names), chunk.values[idx], chunk.late[idx], chunk.seen[idx])
+        return FeatureBatch(list(self.names), np.stack([c.values[i] for c, i in got]),
+                            np.array([c.late[i] for c, i in got], dtype=np.bool_),
+                            np.array([c.seen[i] for c, i in got], dtype=np.bool_))
 
     def forget(self, events: Sequence[Mapping]) -> None:
         """Drop what is left of `events` in the cache (rule-rejected events never reach `validate`)."""
         for ev in events:
             self._invalid.pop(id(ev), None)
-            self._rows.pop(id(ev), None)
+            self._at.pop(id(ev), None)
+            self._broke_rules.discard(id(ev))
 
     def rows(self, batch: FeatureBatch) -> list[dict[str, float]]:
         return self.engine.rows(batch)
