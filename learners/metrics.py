@@ -61,12 +61,13 @@ class ModelMetrics:
         self._sq = 0.0
         self._correct = 0
         self._auc = _BinnedAUC() if task in ("binary", "anomaly") else None
+        self._binary = task == "binary"
 
     def update(self, y: Any, prediction: Prediction) -> None:
         """Account one (normalized label, served prediction) pair."""
         self.n += 1
         score = prediction.score
-        if self.task == "binary":
+        if self._binary:
             p = min(max(score, _EPS), 1.0 - _EPS)
             self._loss -= math.log(p) if y else math.log(1.0 - p)
             self._correct += (score >= self.threshold) == bool(y)

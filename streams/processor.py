@@ -234,14 +234,15 @@ class Processor:
     def learner_view(self, snap: Snapshot) -> dict[str, Any]:
         """The snapshot in the form `learners.Learner` takes: the exact x and served predictions."""
         return {
-            "x": snap.x(self.names),
+            "x": dict(zip(self.names, snap.features.tolist())),  # = snap.x(self.names)
             "predictions": {s.model: Prediction(s.prediction, s.predicted_label) for s in snap.served},
         }
 
     def fetch(self, event_ids: list[str]) -> dict[str, dict[str, Any] | None]:
         """Snapshots of many events in one round trip, in the learner's form."""
         snaps = self.snapshots.get_many(event_ids)
-        return {e: (self.learner_view(s) if s is not None else None) for e, s in zip(event_ids, snaps)}
+        view = self.learner_view
+        return {e: (view(s) if s is not None else None) for e, s in zip(event_ids, snaps)}
 
     def learn(self, labels: Sequence[dict[str, Any]], now_ms: int,
               positions: Sequence[tuple[int, int]] | None = None) -> LearnOutput:
@@ -249,7 +250,7 @@ class Processor:
         if self.learner is None:
             raise RuntimeError("this processor has no learner (a scorer-only worker)")
         out = LearnOutput()
-        checkpointed = self.resume_offsets
+        learner, checkpointed = self.learner, self.resume_offsets
         found = self.fetch([lab["event_id"] for lab in labels])
         for i, lab in enumerate(labels):
             part, off = positions[i] if positions else (None, None)
@@ -257,12 +258,14 @@ class Processor:
                 # After a restart Kafka redelivers labels the restored model already holds
                 # (committed offsets trail checkpoints): exactly once by position.
                 outcome = LearnOutcome(lab["event_id"], "duplicate", dict(lab), detail="redelivered: below the checkpoint offset")
-                self.learner.counts["duplicate"] += 1
+                learner.counts["duplicate"] += 1
             else:
-                outcome = self.learner.learn(lab, found.get(lab["event_id"]), now_ms, partition=part, offset=off)
+                outcome = learner.learn(lab, found.get(lab["event_id"]), now_ms, partition=part, offset=off)
             out.outcomes.append(outcome)
-            out.alerts.extend(outcome.alerts)
-            out.actions.extend(outcome.actions)
+            if outcome.alerts:
+                out.alerts.extend(outcome.alerts)
+            if outcome.actions:
+                out.actions.extend(outcome.actions)
         return out
 
     def retry_pending(self, now_ms: int) -> LearnOutput:

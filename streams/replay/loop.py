@@ -159,9 +159,10 @@ class ReplayLoop:
     def _score(self, batch: Sequence[Item]) -> None:
         now = batch[-1].ts
         # an Item has a Source's fields (topic, partition, offset, key, value): it is its own source
-        out: ScoreOutput = self.p.score([b.record for b in batch], batch, now_ms=now)  # type: ignore[arg-type]
+        records = [b.record for b in batch]
+        out: ScoreOutput = self.p.score(records, batch, now_ms=now)  # type: ignore[arg-type]
         if self._primed is not None:
-            self._primed.forget([b.record for b in batch])
+            self._primed.forget(records)
         s = self.stats
         s.batches += 1
         s.events += len(batch)
@@ -170,7 +171,7 @@ class ReplayLoop:
         s.dlq_records.extend(out.dlq)
         for o in out.learned:
             self._account(o.status, o.event_id, now)
-        records = out.scores + out.shadow
+        records = out.scores + out.shadow if out.shadow else out.scores
         for rec in records:
             rec["served_ts"] = rec["event_ts"]
             rec["latency_ms"] = 0.0

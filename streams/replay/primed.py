@@ -90,16 +90,22 @@ class PrimedEngine:
         if not got:
             empty = np.zeros(0, dtype=np.bool_)
             return FeatureBatch(list(self.names), np.zeros((0, len(self.names))), empty, empty.copy())
-        chunk = got[0][0]
+        chunk, first = got[0]
         if all(g[0] is chunk for g in got):  # the loop cuts batches at chunk ends: the usual case
             idx = [g[1] for g in got]
+            if idx == list(range(first, first + len(idx))):  # consecutive rows: views, no copies
+                cut = slice(first, first + len(idx))
+                return FeatureBatch(list(self.names), chunk.values[cut], chunk.late[cut], chunk.seen[cut])
             return FeatureBatch(list(self.names), chunk.values[idx], chunk.late[idx], chunk.seen[idx])
         return FeatureBatch(list(self.names), np.stack([c.values[i] for c, i in got]),
                             np.array([c.late[i] for c, i in got], dtype=np.bool_),
                             np.array([c.seen[i] for c, i in got], dtype=np.bool_))
 
     def forget(self, events: Sequence[Mapping]) -> None:
-        """Drop what is left of `events` in the cache (rule-rejected events never reach `validate`)."""
+        """Drop what is left of `events` in the cache (rule-rejected events never reach `validate`;
+        every other event left the cache through `validate` or `process`)."""
+        if not self._broke_rules:
+            return
         for ev in events:
             self._invalid.pop(id(ev), None)
             self._at.pop(id(ev), None)
