@@ -26,8 +26,6 @@ from learners.metrics import ModelMetrics
 from learners.model_set import ROLES, ModelSet
 from learners.predict import Prediction, learn, loss, normalize_label, predict
 from learners.registry import Head, ModelRegistry, Snapshot, VersionInfo
-from learners.snapshot import decode_snapshot, encode_snapshot, make_snapshot
-from learners.snapshot_store import SnapshotStore
 from learners.sync import Refresher, refresh, restore, save_checkpoint
 
 __all__ = [
@@ -58,18 +56,14 @@ __all__ = [
     "RegistryConflict",
     "RegistryError",
     "Snapshot",
-    "SnapshotStore",
     "VersionInfo",
     "VersionNotFound",
     "baseline_for",
     "build_catalog_model",
     "build_model",
     "check_task",
-    "decode_snapshot",
-    "encode_snapshot",
     "learn",
     "loss",
-    "make_snapshot",
     "normalize_label",
     "parse_duration_ms",
     "predict",

@@ -1,7 +1,7 @@
 """`Learner`: the delayed-label join, pure (no I/O: the caller fetches snapshots and publishes).
 
 A label ``{event_id, label, ts}`` is learned with exactly the ``x`` of the event's served
-snapshot (see `learners.snapshot`), by every model. Statuses:
+snapshot (its `x` dict and served predictions), by every model. Statuses:
 
 - ``learned``: joined and learned by every model;
 - ``duplicate``: the event id was already learned within ``dedupe_horizon`` (or is pending);

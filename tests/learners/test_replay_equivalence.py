@@ -1,8 +1,8 @@
 """Eddy's scoring + delayed-label path reproduces River's progressive validation exactly.
 
 The loop below is what replay does: labels due at or before an event's time are joined to the
-served snapshot (JSON-encoded, as in Redis) and learned by the `Learner` before the event is
-scored by the `ModelSet`. Its champion predictions must equal
+served snapshot (the x dict and predictions the event was scored with) and learned by the
+`Learner` before the event is scored by the `ModelSet`. Its champion predictions must equal
 ``river.evaluate.iter_progressive_val_score(..., delay=d)`` on the same stream.
 """
 
@@ -22,9 +22,6 @@ from learners import (
     ModelSet,
     ModelSpec,
     build_model,
-    decode_snapshot,
-    encode_snapshot,
-    make_snapshot,
     normalize_label,
 )
 
@@ -37,14 +34,14 @@ def eddy_loop(config: ModelsConfig, stream, delay: int, recorder: LearnRecorder 
     """Score events and learn labels due ``delay`` events later, as replay does."""
     model_set = ModelSet(config)
     learner = Learner(model_set, JoinConfig(early_label_wait="1h"), on_learn=recorder)
-    store: dict[str, bytes] = {}
+    store: dict[str, dict] = {}
     due: deque[tuple[int, dict]] = deque()
     served: list = []
 
     def learn_due(now: int) -> None:
         while due and due[0][0] <= now:
             ts, label = due.popleft()
-            outcome = learner.learn(label, decode_snapshot(store[label["event_id"]]), now_ms=ts)
+            outcome = learner.learn(label, store[label["event_id"]], now_ms=ts)
             assert outcome.status == "learned"
 
     for i, (x, label) in enumerate(stream):
@@ -52,9 +49,7 @@ def eddy_loop(config: ModelsConfig, stream, delay: int, recorder: LearnRecorder 
         preds = model_set.predict_full(x)
         served.append(preds[model_set.champion_name])
         event_id = f"e{i}"
-        store[event_id] = encode_snapshot(
-            make_snapshot(event_id, x, ts=i, served_at=i, predictions=preds, versions=model_set.versions)
-        )
+        store[event_id] = {"x": dict(x), "predictions": preds}
         due.append((i + delay, {"event_id": event_id, "label": label, "ts": i + delay}))
     learn_due(len(stream) + delay)
     return served, model_set, learner, store
@@ -129,7 +124,7 @@ def test_x_learned_is_x_served():
     assert learner.counts["learned"] == len(stream)
     assert [eid for eid, _ in recorder.records] == [f"e{i}" for i in range(len(stream))]
     for (event_id, x), x_copy in zip(recorder.records, recorder.copies):
-        served_x = decode_snapshot(store[event_id])["x"]
+        served_x = store[event_id]["x"]
         index = int(event_id[1:])
         assert x == served_x == stream[index][0] == x_copy
         assert list(x) == list(stream[index][0])  # same key order: same float summation order

@@ -1,7 +1,9 @@
-"""Served snapshots in a real Redis: exact round trip, TTL, keep-first, batch fetch; Refresher."""
+"""Served snapshots in a real Redis (`streams.snapshots.RedisSnapshots`, the store the worker
+uses): exact round trip, TTL, batch fetch, the learner's retry through it; Refresher."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from learners import (
@@ -11,49 +13,43 @@ from learners import (
     ModelsConfig,
     ModelSet,
     Refresher,
-    SnapshotStore,
-    make_snapshot,
     save_checkpoint,
 )
-
-from .streams import make_stream
+from streams.snapshots import RedisSnapshots, Served, Snapshot
 
 pytestmark = pytest.mark.integration
 
 
+def snapshot(event_id: str, features: list[float], prediction: float = 0.5) -> Snapshot:
+    return Snapshot(event_id, "k", event_ts=1, served_ts=2, latency_ms=0.1, features=np.array(features),
+                    served=(Served("lr", 3, "champion", prediction),), topic="t", partition=0, offset=7)
+
+
 def test_round_trip_is_exact_and_fetch_is_batched(redis_client, namespace):
-    store = SnapshotStore(redis_client, namespace, ttl_ms=60_000)
-    xs = {f"e{i}": x for i, (x, _) in enumerate(make_stream("regression", 50))}
-    xs["e0"] = {"tiny": 5e-324, "big": 1.7976931348623157e308, "third": 1 / 3, "neg0": -0.0}
-    store.put_many(
-        make_snapshot(e, x, ts=1, served_at=2, predictions={"m": 0.1}, versions={"m": 1}) for e, x in xs.items()
-    )
-    got = store.fetch([*xs, "unknown"])
-    assert got["unknown"] is None
-    for e, x in xs.items():
-        assert got[e]["x"] == x and list(got[e]["x"]) == list(x)
-        assert all(repr(a) == repr(b) for a, b in zip(got[e]["x"].values(), x.values()))
-    assert 0 < redis_client.pttl(store.key("e1")) <= 60_000
-
-
-def test_keep_first_does_not_overwrite(redis_client, namespace):
-    store = SnapshotStore(redis_client, namespace, ttl_ms=60_000)
-    first = make_snapshot("e", {"a": 1.0}, ts=1, served_at=1, predictions={}, versions={})
-    second = make_snapshot("e", {"a": 2.0}, ts=1, served_at=2, predictions={}, versions={})
-    store.put_many([first])
-    store.put_many([second], keep_first=True)
-    assert store.get("e")["x"] == {"a": 1.0}
-    store.put_many([second])
-    assert store.get("e")["x"] == {"a": 2.0}
+    store = RedisSnapshots(redis_client, namespace, ttl_ms=60_000)
+    odd = [5e-324, 1.7976931348623157e308, 1 / 3, -0.0, float("nan")]
+    snaps = [snapshot(f"e{i}", [i * 0.1, i / 7]) for i in range(50)] + [snapshot("odd", odd)]
+    store.put_many(snaps)
+    got = store.get_many([s.event_id for s in snaps] + ["unknown"])
+    assert got[-1] is None
+    for want, have in zip(snaps, got):
+        assert have.features.tobytes() == want.features.astype(np.float64).tobytes()  # bit for bit
+        assert (have.event_id, have.served, have.offset) == (want.event_id, want.served, want.offset)
+    assert 0 < redis_client.pttl(f"eddy:{namespace}:snap:e1") <= 60_000
 
 
 def test_learner_retry_with_the_store(redis_client, namespace):
-    store = SnapshotStore(redis_client, namespace, ttl_ms=60_000)
+    store = RedisSnapshots(redis_client, namespace, ttl_ms=60_000)
     ms = ModelSet(ModelsConfig(task="binary", champion={"name": "lr", "model": "logreg"}))
     learner = Learner(ms, JoinConfig(early_label_wait="1s"))
-    assert learner.learn({"event_id": "e1", "label": 1.0}, store.get("e1"), now_ms=0).status == "early"
-    store.put_many([make_snapshot("e1", {"a": 1.0}, ts=0, served_at=5, predictions={"lr": 0.5}, versions={"lr": 0})])
-    (outcome,) = learner.retry(10, store.fetch)
+
+    def fetch(event_ids: list[str]) -> dict:
+        return {e: None if s is None else {"x": s.x(["a"]), "predictions": {"lr": s.served[0].prediction}}
+                for e, s in zip(event_ids, store.get_many(event_ids))}
+
+    assert learner.learn({"event_id": "e1", "label": 1.0}, fetch(["e1"])["e1"], now_ms=0).status == "early"
+    store.put_many([snapshot("e1", [1.0])])
+    (outcome,) = learner.retry(10, fetch)
     assert outcome.status == "learned"
 
 
