@@ -1,4 +1,5 @@
-"""`eddy compare A B`: back-test metrics of run B against run A with bootstrap confidence intervals."""
+"""`eddy compare A B`: back-test metrics of run B against run A with confidence intervals
+(DeLong for ROC AUC, paired bootstrap for accuracy and log loss)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ from streams.replay.compare import compare_runs
 
 def _f(x: float) -> str:
     return "nan" if not math.isfinite(x) else f"{x:.4f}"
+
+
+def _p(p: float) -> str:
+    return "" if not math.isfinite(p) else ("<1e-4" if p < 1e-4 else f"{p:.4f}")
 
 
 def _reference(backend: object, db: str, run_a: str, run_b: str) -> tuple[str, float]:
@@ -50,7 +55,7 @@ def compare(
     home: HomeOpt = None,
     database: Annotated[str, typer.Option("--database", help="ClickHouse database.")] = "eddy",
 ) -> None:
-    """Accuracy, log loss and ROC AUC of B minus A, overall and per segment, with 95% bootstrap CIs."""
+    """Accuracy, log loss and ROC AUC of B minus A, overall and per segment, with 95% CIs (DeLong for AUC)."""
     try:
         backend = connect(resolve_one("clickhouse", clickhouse, home_of(home)))
         label_pipeline, threshold = _reference(backend, database, run_a, run_b)
@@ -62,10 +67,12 @@ def compare(
         return
     console = Console(width=None if sys.stdout.isatty() else 160)
     console.print(f"A = {run_a} ({info['model_a']}), B = {run_b} ({info['model_b']}): {info['events']} labelled events "
-                  f"in both (only A: {info['only_a']}, only B: {info['only_b']}); CI: {bootstrap} paired bootstrap resamples, seed {seed}")
+                  f"in both (only A: {info['only_a']}, only B: {info['only_b']}); CI: DeLong for ROC AUC (with its "
+                  f"p-value), {bootstrap} paired bootstrap resamples (seed {seed}) for the others")
     if not rows:
         fail(EddyError("no labelled events common to both runs: check the run ids and that labels reached ClickHouse"))
-    table = Table("segment", "value", "n", "metric", "A", "B", "B - A", "95% CI")
+    table = Table("segment", "value", "n", "metric", "A", "B", "B - A", "95% CI", "CI by", "p")
     for r in rows:
-        table.add_row(r.segment, r.value, str(r.n), r.metric, _f(r.a), _f(r.b), _f(r.diff), escape(f"[{_f(r.low)}, {_f(r.high)}]"))
+        table.add_row(r.segment, r.value, str(r.n), r.metric, _f(r.a), _f(r.b), _f(r.diff),
+                      escape(f"[{_f(r.low)}, {_f(r.high)}]"), r.method, _p(r.p_value))
     console.print(table)

@@ -1,9 +1,13 @@
-"""Back-testing: compare two runs' predictions on the events both scored, with bootstrap CIs.
+"""Back-testing: compare two runs' predictions on the events both scored, with confidence intervals.
 
 For each run, one model's predictions (default: the run's champion) are joined with the labels;
 on the events labelled in both runs, accuracy (at `threshold`), log loss and ROC AUC are computed
-overall and per segment value, and the difference (run B - run A) gets a paired, seeded bootstrap
-percentile confidence interval (the same resampled events for both runs).
+overall and per segment value, and the difference (run B - run A) gets a confidence interval:
+
+- ROC AUC: DeLong's method for two correlated AUCs (paired: both scores of the same events),
+  the fast midrank version of Sun & Xu (`streams.replay.delong`), with a two-sided p-value;
+- accuracy and log loss: a paired, seeded bootstrap percentile interval (the same resampled
+  events for both runs; same inputs and seed, same intervals).
 
 >>> import numpy as np
 >>> y = np.array([0, 0, 1, 1]); a = np.array([0.1, 0.4, 0.35, 0.8])
@@ -19,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from analytics.sqltext import literal
+from streams.replay.delong import delong
 
 _EPS = 1e-15
 
@@ -65,6 +70,8 @@ class MetricDiff:
     diff: float
     low: float
     high: float
+    method: str = "bootstrap"  # how [low, high] was computed: "bootstrap" or "delong"
+    p_value: float = float("nan")  # DeLong's two-sided p-value of "equal AUCs" (bootstrap rows: nan)
 
 
 def _metric(name: str, y: np.ndarray, p: np.ndarray, threshold: float) -> float:
@@ -73,19 +80,25 @@ def _metric(name: str, y: np.ndarray, p: np.ndarray, threshold: float) -> float:
 
 def compare_arrays(y: np.ndarray, pa: np.ndarray, pb: np.ndarray, *, segment: str = "all", value: str = "",
                    threshold: float = 0.5, n_boot: int = 500, seed: int = 42, level: float = 0.95) -> list[MetricDiff]:
-    """Metric differences with a paired percentile bootstrap (seeded: same inputs, same CIs)."""
+    """Metric differences of B - A: DeLong for ROC AUC, a paired percentile bootstrap for the others
+    (seeded: same inputs, same CIs)."""
     rng = np.random.default_rng(seed)
     n = len(y)
     out = []
-    boots = {m: np.empty(n_boot) for m in METRICS}
+    booted = [m for m in METRICS if m != "roc_auc"]
+    boots = {m: np.empty(n_boot) for m in booted}
     for b in range(n_boot):
         idx = rng.integers(0, n, n)
         yb, ab, bb = y[idx], pa[idx], pb[idx]
-        for m in METRICS:
+        for m in booted:
             boots[m][b] = _metric(m, yb, bb, threshold) - _metric(m, yb, ab, threshold)
     alpha = (1 - level) / 2
     for m in METRICS:
         va, vb = _metric(m, y, pa, threshold), _metric(m, y, pb, threshold)
+        if m == "roc_auc":
+            d = delong(y, pa, pb, level)
+            out.append(MetricDiff(segment, value, n, m, va, vb, vb - va, d.low, d.high, "delong", d.p_value))
+            continue
         finite = boots[m][np.isfinite(boots[m])]
         lo, hi = (np.quantile(finite, [alpha, 1 - alpha]) if len(finite) else (float("nan"), float("nan")))
         out.append(MetricDiff(segment, value, n, m, va, vb, vb - va, float(lo), float(hi)))
