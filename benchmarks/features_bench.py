@@ -34,6 +34,10 @@ from tests.features.reference import ReferenceEngine  # noqa: E402
 
 BATCH = 1_000
 N_KEYS = 10_000
+REDIS_ROWS = {
+    False: "engine + RedisStateStore, process (whole update)",
+    True: "engine + RedisStateStore, process_many (pipelined)",
+}
 
 FEATURES = FeatureSet(
     windows=[
@@ -67,8 +71,8 @@ def make_batches(n_batches: int, seed: int = 42) -> list[list[dict]]:
     return [events[i : i + BATCH] for i in range(0, n, BATCH)]
 
 
-Timing = tuple[float, float, int]
-"""(wall seconds, CPU seconds of this process, events)."""
+Timing = tuple[float, float, int, float]
+"""(wall seconds, CPU seconds of this process, events, CPU seconds of the redis-server)."""
 
 
 def bench_kernel(batches: list[list[dict]]) -> Timing:
@@ -106,15 +110,31 @@ def bench_kernel(batches: list[list[dict]]) -> Timing:
         idx = np.nonzero(changed)[0].tolist()
         new = Blobs(out_words, out_off[:-1][idx], out_off[1:][idx]).to_list()
         blobs.update(zip([keys[i] for i in idx], new, strict=True))
-    return spent, cpu, sum(len(b) for b in batches)
+    return spent, cpu, sum(len(b) for b in batches), 0.0
 
 
-def bench_engine(engine: FeatureEngine, batches: list[list[dict]]) -> Timing:
-    """Time of `engine.process` over all batches."""
+def server_cpu(proc: subprocess.Popen | None) -> float:
+    """CPU seconds (user + system) the process has used so far (Linux /proc)."""
+    if proc is None:
+        return 0.0
+    fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_engine(
+    engine: FeatureEngine, batches: list[list[dict]], many: bool = False, server: subprocess.Popen | None = None
+) -> Timing:
+    """Time of `engine.process` over all batches (`many`: one `engine.process_many` call)."""
+    s0 = server_cpu(server)
     t0, c0 = time.perf_counter(), time.process_time()
-    for events in batches:
-        engine.process(events)
-    return time.perf_counter() - t0, time.process_time() - c0, sum(len(b) for b in batches)
+    if many:
+        for _ in engine.process_many(batches):
+            pass
+    else:
+        for events in batches:
+            engine.process(events)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return wall, cpu, sum(len(b) for b in batches), server_cpu(server) - s0
 
 
 def bench_reference(batches: list[list[dict]]) -> Timing:
@@ -123,7 +143,7 @@ def bench_reference(batches: list[list[dict]]) -> Timing:
     t0, c0 = time.perf_counter(), time.process_time()
     for events in batches:
         ref.process(events)
-    return time.perf_counter() - t0, time.process_time() - c0, sum(len(b) for b in batches)
+    return time.perf_counter() - t0, time.process_time() - c0, sum(len(b) for b in batches), 0.0
 
 
 def start_redis() -> tuple[subprocess.Popen, int, str]:
@@ -154,9 +174,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=60, help="batches of 1,000 events (kernel, Redis)")
     parser.add_argument("--ref-batches", type=int, default=5, help="batches for the slow reference")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per path; the best is kept")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per path; the best is kept")
     args = parser.parse_args()
-    console = Console(width=150)
+    console = Console(width=200)
     warm = make_batches(2, seed=1)
     batches = make_batches(args.batches)
     ref_batches = batches[: args.ref_batches]
@@ -182,58 +202,67 @@ def main() -> None:
     try:
         client = redis.Redis(port=port)
         FeatureEngine(FEATURES, RedisStateStore(client, "warm"), "ts", "event_id").process(warm[1])
-        runs = []
-        for r in range(args.repeat):
-            namespace = "bench" if r == args.repeat - 1 else f"bench{r}"
-            client.config_resetstat()
-            timing = bench_engine(FeatureEngine(FEATURES, RedisStateStore(client, namespace), "ts", "event_id"), batches)
-            runs.append((timing, client.info("commandstats")))
-            if namespace != "bench":
-                client.flushdb()
-        results["engine + RedisStateStore (whole update)"], cmdstats = min(runs, key=lambda run: run[0])
+        runs: dict[bool, list] = {False: [], True: []}
+        for r in range(args.repeat):  # the two modes interleaved, so both see the same machine load
+            for many in (False, True):
+                namespace = "bench" if (r == args.repeat - 1 and many) else f"bench{r}{many:d}"
+                client.config_resetstat()
+                engine = FeatureEngine(FEATURES, RedisStateStore(client, namespace), "ts", "event_id")
+                timing = bench_engine(engine, batches, many=many, server=proc)
+                runs[many].append((timing, client.info("commandstats")))
+                if namespace != "bench":
+                    client.flushdb()
+        results[REDIS_ROWS[False]], cmdstats = min(runs[False], key=lambda run: run[0])
+        results[REDIS_ROWS[True]], cmdstats_many = min(runs[True], key=lambda run: run[0])
         keys = client.dbsize()
         mem = client.info("memory")["used_memory"]
         sample = [k for _, k in zip(range(500), client.scan_iter("eddy:bench:st:*", count=1000))]
         blob_bytes = np.mean([client.strlen(k) for k in sample])
         key_bytes = np.mean([client.memory_usage(k) for k in sample])
-        seen_bytes = np.mean([client.memory_usage(k) for _, k in zip(range(200), client.scan_iter("eddy:bench:seen:*"))])
+        seen_sets = list(client.scan_iter("eddy:bench:seen:*"))
+        seen_bytes = sum(client.memory_usage(k, samples=0) for k in seen_sets) / max(1, sum(map(client.scard, seen_sets)))
         client.close()
     finally:
         proc.kill()
         proc.wait(timeout=10)
         shutil.rmtree(workdir, ignore_errors=True)
 
-    ref_wall, ref_cpu, ref_n = results["reference (pure Python)"]
+    ref_wall, ref_cpu, ref_n, _ = results["reference (pure Python)"]
     table = Table(
         title=f"features: batches of {BATCH:,} events, {len(FEATURES.windows)} features, {N_KEYS:,} keys "
         f"(best of {args.repeat}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
     )
-    for col in ("path", "events", "wall s", "events/s (wall)", "x ref (wall)", "events/s (worker CPU)", "x ref (CPU)"):
+    for col in ("path", "events", "wall s", "events/s (wall)", "x ref (wall)", "events/s (worker CPU)",
+                "x ref (CPU)", "events/s (worker + redis CPU)"):
         table.add_column(col, justify="left" if col == "path" else "right")
-    for name, (wall, cpu, n) in results.items():
+    for name, (wall, cpu, n, srv) in results.items():
         table.add_row(
             name, f"{n:,}", f"{wall:.3f}",
             f"{n / wall:,.0f}", f"{(n / wall) / (ref_n / ref_wall):,.1f}",
             f"{n / cpu:,.0f}", f"{(n / cpu) / (ref_n / ref_cpu):,.1f}",
+            f"{n / (cpu + srv):,.0f}" if srv else "",
         )
     console.print(table)
     console.print(
-        "worker CPU = process_time of this process; for the Redis row the wall clock also includes "
-        "the redis-server's time (one pipelined load + one commit script per batch)"
+        "worker CPU = process_time of this process; worker + redis CPU adds the redis-server's CPU time "
+        "(both on one core). process: one load, then one commit script per batch, in turn; process_many: "
+        "batch i+1's load is sent with batch i's commit and computed while the server runs it"
     )
-    server_ms = {
-        name.removeprefix("cmdstat_"): st["usec"] / 1000 / len(batches)
-        for name, st in cmdstats.items() if name in ("cmdstat_evalsha", "cmdstat_mget")
-    }
+    for many, stats in ((False, cmdstats), (True, cmdstats_many)):
+        server_ms = {
+            name.removeprefix("cmdstat_"): st["usec"] / 1000 / len(batches)
+            for name, st in stats.items() if name in ("cmdstat_evalsha", "cmdstat_mget")
+        }
+        srv_cpu = results[REDIS_ROWS[many]][3] * 1000 / len(batches)
+        console.print(
+            f"redis-server per batch, {REDIS_ROWS[many].split(', ')[1]}: CPU {srv_cpu:.2f} ms; commandstats "
+            + ", ".join(f"{k} {v:.2f} ms" for k, v in sorted(server_ms.items()))
+            + " (evalsha = the commit script: version checks, ids looked up in 2 seen sets and added to one, ~1,000 state SETs)"
+        )
     console.print(
-        "redis-server time per batch (commandstats): "
-        + ", ".join(f"{k} {v:.2f} ms" for k, v in server_ms.items())
-        + " (evalsha = the commit script: version checks, ~1,000 state SETs, ~1,000 seen-marker SETs)"
-    )
-    console.print(
-        f"Redis after the run: {keys:,} keys (states + seen markers), used_memory {mem / 1e6:.1f} MB; "
+        f"Redis after the run: {keys:,} keys (states + seen sets), used_memory {mem / 1e6:.1f} MB; "
         f"state value {blob_bytes:,.0f} B on average (MEMORY USAGE {key_bytes:,.0f} B per state key, "
-        f"{seen_bytes:,.0f} B per seen marker)"
+        f"{seen_bytes:,.0f} B per event id in the seen sets)"
     )
 
 

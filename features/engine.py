@@ -11,7 +11,7 @@ reloaded and recomputed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +20,7 @@ from features.columns import ColumnPlan, Columns, extract
 from features.exceptions import FeatureInputError, StateConflictError, StateStoreError
 from features.kernels import STATUS_FOREIGN_STATE, window_kernel
 from features.spec import FeatureSet
-from features.state import Blobs, EntityLayout, StateStore
+from features.state import Blobs, CommitResult, EntityLayout, StateStore
 
 
 @dataclass
@@ -65,6 +65,22 @@ class _EntityRun:
     new_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     """Key indexes whose state changed; their new blobs are `new_blobs` (same order)."""
     new_blobs: Blobs = field(default_factory=lambda: Blobs.from_list([]))
+
+
+@dataclass
+class _Batch:
+    """A micro-batch on its way through load, compute and commit."""
+
+    cols: Columns
+    m: int
+    dup: np.ndarray
+    uniq_ids: list[str]
+    runs: list[_EntityRun]
+    all_keys: list[tuple[str, str]]
+    known_seen: set[str] = field(default_factory=set)
+    """Ids known to be applied already (from load, or reported by a failed commit)."""
+    seen: np.ndarray | None = None
+    applied: list[str] = field(default_factory=list)
 
 
 class FeatureEngine:
@@ -126,11 +142,71 @@ class FeatureEngine:
         """
         cols = self._columns(events)
         batch = self._run(cols, commit=True)
-        self.stats.batches += 1
-        self.stats.events += len(batch)
-        self.stats.late += int(batch.late.sum())
-        self.stats.seen += int(batch.seen.sum())
+        self._count(batch)
         return batch
+
+    def process_many(self, batches: Iterable[Sequence[Mapping]]) -> Iterator[FeatureBatch]:
+        """`process` each micro-batch in turn, yielding its `FeatureBatch` once it is committed.
+
+        Results and state are exactly those of calling `process` on each batch in order. With a
+        store that can pipeline (`RedisStateStore`), batch i+1 is read and computed while the
+        server runs batch i's commit: i+1's read is sent just ahead of i's commit, and the keys
+        i writes are taken from i's own new state (what the server will hold once the commit
+        lands). If that commit does not land as sent (a conflict or a redelivered id), batch i
+        is finished the usual way and i+1 is read and computed again from scratch; its own
+        commit is always compare-and-set, so nothing computed speculatively can be written
+        over a state it was not computed from. Batch i+1 is taken from `batches` before batch
+        i is yielded; if the caller stops iterating, a batch taken but not yielded is dropped
+        (never committed). Raises `FeatureInputError` (after yielding every earlier batch) for
+        a batch that fails `validate`.
+        """
+        pipelined = getattr(self.store, "load_and_commit", None)
+        if pipelined is None:
+            for events in batches:
+                yield self.process(events)
+            return
+        pending: _Batch | None = None  # loaded and computed, not committed (nor yielded) yet
+        for events in batches:
+            try:
+                nxt = self._prepare(self._columns(events))
+            except FeatureInputError:
+                if pending is not None:
+                    yield self._count(self._complete(pending))
+                raise
+            if pending is None or not nxt.m or not pending.m:
+                if pending is not None:
+                    done, pending = pending, None
+                    yield self._count(self._complete(done))
+                if not nxt.m:
+                    yield self._count(self._finish(nxt))
+                    continue
+                self._load_compute(nxt)
+                pending = nxt
+                continue
+            fs = self.feature_set
+            keys, tokens, blobs = self._writes(pending)
+            handle = pipelined(
+                nxt.all_keys, keys, tokens, blobs, pending.applied,
+                state_ttl_ms=fs.state_ttl, dedup_horizon_ms=fs.dedup_horizon,
+            )
+            try:
+                loaded = handle.load()
+                try:
+                    self._assign(nxt, loaded, [], prev=pending)
+                    self._compute_all(nxt)
+                    speculation_ok = True
+                except StateStoreError:
+                    speculation_ok = False  # e.g. corrupt state: raised again by the plain path below
+                result = handle.commit()
+            finally:
+                handle.close()
+            done, pending = pending, nxt
+            yield self._count(self._complete(done, first=result))
+            if not (result.ok and speculation_ok):  # computed on a state the server does not hold
+                nxt.known_seen = set()
+                self._load_compute(nxt)
+        if pending is not None:
+            yield self._count(self._complete(pending))
 
     def rows(self, batch: FeatureBatch) -> list[dict[str, float]]:
         """One `{name: value}` dict per event, in `names` order (River-ready)."""
@@ -191,10 +267,16 @@ class FeatureEngine:
             )
         return cols
 
-    def _run(self, cols: Columns, *, commit: bool) -> FeatureBatch:
+    def _count(self, batch: FeatureBatch) -> FeatureBatch:
+        self.stats.batches += 1
+        self.stats.events += len(batch)
+        self.stats.late += int(batch.late.sum())
+        self.stats.seen += int(batch.seen.sum())
+        return batch
+
+    def _prepare(self, cols: Columns) -> _Batch:
+        """Ids (in-batch duplicates flagged) and key factorization per entity."""
         m = len(cols.ids)
-        values = np.zeros((m, len(self.names)), dtype=np.float64)
-        late = np.zeros(m, dtype=np.bool_)
         dup = np.zeros(m, dtype=np.bool_)
         uniq_ids = list(dict.fromkeys(cols.ids))
         if len(uniq_ids) != m:  # an id repeated inside the batch: later copies are read-only
@@ -204,92 +286,138 @@ class FeatureEngine:
                     dup[i] = True
                 else:
                     first.add(eid)
-        if m == 0:
-            return FeatureBatch(list(self.names), values, late, dup)
-
         runs = []
-        for ent, layout in self._layouts.items():
-            col = cols.keys[ent]
-            keys = list(dict.fromkeys(col))
-            codes = dict(zip(keys, range(len(keys))))
-            inv = np.fromiter(map(codes.__getitem__, col), np.int64, m)
-            runs.append(_EntityRun(layout=layout, cols=self._cols[ent], keys=keys, inv=inv))
+        if m:
+            for ent, layout in self._layouts.items():
+                col = cols.keys[ent]
+                keys = list(dict.fromkeys(col))
+                codes = dict(zip(keys, range(len(keys))))
+                inv = np.fromiter(map(codes.__getitem__, col), np.int64, m)
+                runs.append(_EntityRun(layout=layout, cols=self._cols[ent], keys=keys, inv=inv))
         all_keys = [(run.layout.entity, k) for run in runs for k in run.keys]
-        ask_ids = uniq_ids if (not commit or self.store.seen_on_load) else []
+        return _Batch(cols=cols, m=m, dup=dup, uniq_ids=uniq_ids, runs=runs, all_keys=all_keys)
 
-        known_seen: set[str] = set()  # ids a commit reported as already applied elsewhere
+    def _assign(self, b: _Batch, loaded, ask_ids: Sequence[str], prev: _Batch | None = None) -> None:
+        """Take loaded state and seen flags; with `prev`, overlay the writes of `prev`'s commit."""
+        b.known_seen.update(eid for eid, flag in zip(ask_ids, loaded.seen, strict=True) if flag)
+        pos = 0
+        for i, run in enumerate(b.runs):
+            n = len(run.keys)
+            sel = np.arange(pos, pos + n)
+            run.blobs = loaded.blobs.take(sel)
+            run.tokens = loaded.tokens[sel]
+            pos += n
+            if prev is not None:
+                self._overlay(run, prev.runs[i])
+        if prev is not None:
+            applied = set(prev.applied)
+            b.known_seen.update(eid for eid in b.uniq_ids if eid in applied)
+
+    @staticmethod
+    def _overlay(run: _EntityRun, prev: _EntityRun) -> None:
+        """Replace `run`'s loaded state of the keys `prev` writes by what `prev` writes."""
+        written = dict(zip([prev.keys[k] for k in prev.new_idx.tolist()], range(len(prev.new_idx))))
+        hit = np.fromiter(map(written.get, run.keys, [-1] * len(run.keys)), np.int64, len(run.keys))
+        sel = np.nonzero(hit >= 0)[0]
+        if not len(sel):
+            return
+        both = Blobs.concat([run.blobs, prev.new_blobs])
+        n = len(run.keys)
+        start, end = both.start[:n].copy(), both.end[:n].copy()
+        start[sel] = both.start[n + hit[sel]]
+        end[sel] = both.end[n + hit[sel]]
+        run.blobs = Blobs(both.buf, start, end)
+        run.tokens = run.tokens.copy()
+        run.tokens[sel] = prev.tokens[prev.new_idx[hit[sel]]] + np.uint64(1)
+
+    def _compute_all(self, b: _Batch) -> None:
+        b.seen = b.dup.copy()
+        if b.known_seen:
+            b.seen |= np.fromiter((eid in b.known_seen for eid in b.cols.ids), np.bool_, b.m)
+        for run in b.runs:
+            self._compute(run, b.cols, b.seen, None)
+        known = b.known_seen
+        b.applied = [eid for eid in b.uniq_ids if eid not in known] if known else b.uniq_ids
+
+    def _load_compute(self, b: _Batch, *, commit: bool = True) -> None:
+        ask = b.uniq_ids if (not commit or self.store.seen_on_load) else []
+        self._assign(b, self.store.load(b.all_keys, ask, dedup_horizon_ms=self.feature_set.dedup_horizon), ask)
+        self._compute_all(b)
+
+    def _run(self, cols: Columns, *, commit: bool) -> FeatureBatch:
+        b = self._prepare(cols)
+        if not b.m:
+            return self._finish(b)
+        self._load_compute(b, commit=commit)
+        return self._complete(b) if commit else self._finish(b)
+
+    def _complete(self, b: _Batch, first: CommitResult | None = None) -> FeatureBatch:
+        """Commit `b` (its first attempt's outcome may be given), reloading until it lands."""
         for _attempt in range(self.max_retries):
-            loaded = self.store.load(all_keys, ask_ids)
-            known_seen.update(eid for eid, flag in zip(ask_ids, loaded.seen, strict=True) if flag)
-            seen = dup.copy()
-            if known_seen:
-                seen |= np.fromiter((eid in known_seen for eid in cols.ids), np.bool_, m)
-            pos = 0
-            for run in runs:
-                n = len(run.keys)
-                sel = np.arange(pos, pos + n)
-                run.blobs = loaded.blobs.take(sel)
-                run.tokens = loaded.tokens[sel]
-                pos += n
-                self._compute(run, cols, seen, None)
-            if not commit:
-                break
-            applied = [eid for eid in uniq_ids if eid not in known_seen] if known_seen else uniq_ids
-            if self._commit_loop(runs, cols, seen, applied, known_seen):
-                break
+            if self._commit_loop(b, first):
+                return self._finish(b)
+            first = None
             self.stats.reloads += 1
-        else:
-            raise StateConflictError(
-                f"commit failed {self.max_retries} times in a row; too many concurrent writers "
-                "on the same keys: raise max_retries or partition by key"
-            )
+            self._load_compute(b)
+        raise StateConflictError(
+            f"commit failed {self.max_retries} times in a row; too many concurrent writers "
+            "on the same keys: raise max_retries or partition by key"
+        )
 
-        for run in runs:
+    def _finish(self, b: _Batch) -> FeatureBatch:
+        values = np.zeros((b.m, len(self.names)), dtype=np.float64)
+        late = np.zeros(b.m, dtype=np.bool_)
+        for run in b.runs:
             values[:, run.cols] = run.values
             late |= run.late
-        values[:, self._n_windows : self._n_windows + self._n_pass] = cols.passthrough
+        values[:, self._n_windows : self._n_windows + self._n_pass] = b.cols.passthrough
         self._apply_derived(values)
-        return FeatureBatch(list(self.names), values, late, seen)
+        return FeatureBatch(list(self.names), values, late, b.dup if b.seen is None else b.seen)
 
-    def _commit_loop(
-        self, runs: list[_EntityRun], cols: Columns, seen: np.ndarray, applied: list[str], known_seen: set[str]
-    ) -> bool:
+    @staticmethod
+    def _writes(b: _Batch) -> tuple[list[tuple[str, str]], np.ndarray, Blobs]:
+        """Keys, loaded tokens and new blobs of every state `b` changes."""
+        keys: list[tuple[str, str]] = []
+        for run in b.runs:
+            ent, rkeys = run.layout.entity, run.keys
+            keys.extend([(ent, rkeys[k]) for k in run.new_idx.tolist()])
+        tokens = np.concatenate([run.tokens[run.new_idx] for run in b.runs] or [np.zeros(0, np.uint64)])
+        return keys, tokens, Blobs.concat([run.new_blobs for run in b.runs])
+
+    def _commit_loop(self, b: _Batch, first: CommitResult | None = None) -> bool:
         """Commit, reloading/recomputing conflicting keys; False when a full reload is needed
-        (an id we applied was already applied elsewhere: it is added to `known_seen`)."""
+        (an id we applied was already applied elsewhere: it is added to `b.known_seen`)."""
         fs = self.feature_set
         for _attempt in range(self.max_retries):
-            keys: list[tuple[str, str]] = []
-            where: list[tuple[_EntityRun, np.ndarray]] = []
-            for run in runs:
-                ent, rkeys = run.layout.entity, run.keys
-                keys.extend([(ent, rkeys[k]) for k in run.new_idx.tolist()])
-                where.append((run, run.new_idx))
-            tokens = np.concatenate([run.tokens[run.new_idx] for run in runs] or [np.zeros(0, np.uint64)])
-            blobs = Blobs.concat([run.new_blobs for run in runs])
-            result = self.store.commit(
-                keys, tokens, blobs, applied, state_ttl_ms=fs.state_ttl, dedup_horizon_ms=fs.dedup_horizon
-            )
+            keys, tokens, blobs = self._writes(b)
+            if first is not None:
+                result, first = first, None
+            else:
+                result = self.store.commit(
+                    keys, tokens, blobs, b.applied, state_ttl_ms=fs.state_ttl, dedup_horizon_ms=fs.dedup_horizon
+                )
             if result.ok:
                 return True
             self.stats.conflicts += 1
             if result.seen_conflicts:
-                known_seen.update(applied[j] for j in result.seen_conflicts)
+                b.known_seen.update(b.applied[j] for j in result.seen_conflicts)
                 return False
-            flat = [(run, int(k)) for run, idx in where for k in idx.tolist()]
+            flat = [(run, int(k)) for run in b.runs for k in run.new_idx.tolist()]
             stale = [flat[i] for i in result.conflicts]
             reloaded = self.store.load([(r.layout.entity, r.keys[k]) for r, k in stale], [])
             fresh = reloaded.blobs.to_list()
             touched: dict[int, tuple[_EntityRun, list[int]]] = {}
             for j, (run, kidx) in enumerate(stale):
                 touched.setdefault(id(run), (run, []))[1].append(kidx)
-                run.tokens[kidx] = reloaded.tokens[j]
             for run, kidxs in touched.values():
                 blobs_now = run.blobs.to_list()
+                run.tokens = run.tokens.copy()
                 for j, (r, kidx) in enumerate(stale):
                     if r is run:
                         blobs_now[kidx] = fresh[j]
+                        run.tokens[kidx] = reloaded.tokens[j]
                 run.blobs = Blobs.from_list(blobs_now)
-                self._compute(run, cols, seen, np.array(sorted(kidxs), dtype=np.int64))
+                self._compute(run, b.cols, b.seen, np.array(sorted(kidxs), dtype=np.int64))
         raise StateConflictError(
             f"commit failed {self.max_retries} times in a row; too many concurrent writers "
             "on the same keys: raise max_retries or partition by key"

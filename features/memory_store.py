@@ -26,7 +26,9 @@ class MemoryStateStore(StateStore):
         self._seen: set[str] = set()
         self._lock = threading.Lock()
 
-    def load(self, keys: Sequence[EntityKey], event_ids: Sequence[str]) -> LoadResult:
+    def load(
+        self, keys: Sequence[EntityKey], event_ids: Sequence[str], *, dedup_horizon_ms: int | None = None
+    ) -> LoadResult:
         """Blobs/tokens of `keys` and seen flags of `event_ids`."""
         absent = (0, None)
         with self._lock:

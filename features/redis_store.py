@@ -28,16 +28,17 @@ from numba import njit
 from features.exceptions import StateStoreError
 from features.state import Blobs, CommitResult, EntityKey, LoadResult, StateStore
 
-# KEYS: n state keys, then m seen-marker keys.
+# KEYS: the n state keys.
 # ARGV: m, state_ttl_ms, dedup_ms, expected tokens (n x 8 bytes, all-zero = key absent),
-#       then the n new values (next token + blob each).
+#       seen-set key prefix, the m applied ids, then the n new values (next token + blob each).
 # 1. compare every state key's token with the one loaded (MGET);
-# 2. mark every applied id (SET NX): one already there means the event was applied by someone
-#    else, so undo the markers set here and report it;
-# 3. write the states. Absolute expiry (PXAT) from the server clock.
+# 2. look the applied ids up in the two live seen sets (this period's and the previous one);
+# 3. only if every token matches and no id was seen: add the ids to this period's set and
+#    write the states (absolute expiry from the server clock). Else write nothing and return
+#    the indexes of the stale keys and of the ids already seen.
 COMMIT_LUA = """
+local n = #KEYS
 local m = tonumber(ARGV[1])
-local n = #KEYS - m
 local expected = ARGV[4]
 local absent = string.rep('\\0', 8)
 local bad = {}
@@ -51,41 +52,56 @@ for lo = 1, n, 4000 do
     if token ~= string.sub(expected, 8 * i - 7, 8 * i) then bad[#bad + 1] = i - 1 end
   end
 end
-local seen = {}
-if #bad > 0 then
-  for lo = n + 1, n + m, 4000 do
-    local hi = math.min(lo + 3999, n + m)
-    if redis.call('EXISTS', unpack(KEYS, lo, hi)) > 0 then
-      for j = lo, hi do
-        if redis.call('EXISTS', KEYS[j]) == 1 then seen[#seen + 1] = j - n - 1 end
-      end
-    end
-  end
-  return {bad, seen}
-end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local seen_at = string.format('%.0f', now + tonumber(ARGV[3]))
-for j = n + 1, n + m do
-  if not redis.call('SET', KEYS[j], '1', 'NX', 'PXAT', seen_at) then seen[#seen + 1] = j end
+local period = tonumber(ARGV[3])
+local p = math.floor(now / period)
+local this_set = ARGV[5] .. string.format('%.0f', p)
+local seen = {}
+for lo = 6, 5 + m, 4000 do
+  local hi = math.min(lo + 3999, 5 + m)
+  for _, set in ipairs({this_set, ARGV[5] .. string.format('%.0f', p - 1)}) do
+    local r = redis.call('SMISMEMBER', set, unpack(ARGV, lo, hi))
+    for k = 1, #r do
+      if r[k] == 1 then seen[#seen + 1] = lo - 6 + k - 1 end
+    end
+  end
 end
-if #seen > 0 then
-  local was = {}
-  for k = 1, #seen do
-    was[seen[k]] = true
-    seen[k] = seen[k] - n - 1
-  end
-  for j = n + 1, n + m do
-    if not was[j] then redis.call('DEL', KEYS[j]) end
-  end
+if #bad > 0 or #seen > 0 then
   return {bad, seen}
+end
+if m > 0 then
+  for lo = 6, 5 + m, 4000 do
+    redis.call('SADD', this_set, unpack(ARGV, lo, math.min(lo + 3999, 5 + m)))
+  end
+  redis.call('PEXPIREAT', this_set, string.format('%.0f', (p + 2) * period))
 end
 local state_at = string.format('%.0f', now + tonumber(ARGV[2]))
 for i = 1, n do
-  redis.call('SET', KEYS[i], ARGV[4 + i], 'PXAT', state_at)
+  redis.call('SET', KEYS[i], ARGV[5 + m + i], 'PXAT', state_at)
 end
 return {bad, seen}
 """
+# ARGV: seen-set key prefix, period (= dedup_ms), ids. Returns a 0/1 flag per id.
+SEEN_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local period = tonumber(ARGV[2])
+local p = math.floor(now / period)
+local flags = {}
+for i = 3, #ARGV do flags[i - 2] = 0 end
+for lo = 3, #ARGV, 4000 do
+  local hi = math.min(lo + 3999, #ARGV)
+  for _, set in ipairs({ARGV[1] .. string.format('%.0f', p), ARGV[1] .. string.format('%.0f', p - 1)}) do
+    local r = redis.call('SMISMEMBER', set, unpack(ARGV, lo, hi))
+    for k = 1, #r do
+      if r[k] == 1 then flags[lo - 3 + k] = 1 end
+    end
+  end
+end
+return flags
+"""
+SEEN_SHA = hashlib.sha1(SEEN_LUA.encode()).hexdigest()
 COMMIT_SHA = hashlib.sha1(COMMIT_LUA.encode()).hexdigest()
 
 _TOKEN_LEN = 8
@@ -173,15 +189,15 @@ class RedisStateStore(StateStore):
         self.namespace = namespace
         self._state_prefix = f"eddy:{namespace}:st:"
         self._seen_prefix = f"eddy:{namespace}:seen:"
-        self._seen_prefix_arr = np.frombuffer(self._seen_prefix.encode(), dtype=np.uint8)
 
     def state_key(self, entity: str, key: str) -> str:
         """Redis key of (entity, key)'s state."""
         return f"{self._state_prefix}{entity}:{key}"
 
-    def seen_key(self, event_id: str) -> str:
-        """Redis key of an event id's seen marker."""
-        return f"{self._seen_prefix}{event_id}"
+    def seen_set_prefix(self, dedup_horizon_ms: int) -> str:
+        """Prefix of the seen sets: `<prefix><period number>` holds the ids applied in that period
+        (period = `dedup_horizon_ms` of server time)."""
+        return f"{self._seen_prefix}{int(dedup_horizon_ms)}:"
 
     # ------------------------------------------------------------------ framing
     def _state_keys_frame(self, keys: Sequence[EntityKey]) -> np.ndarray:
@@ -195,13 +211,10 @@ class RedisStateStore(StateStore):
         data, start, end = _encode([k for _, k in keys])
         return _frame_bulks(pre, pre_start[which], pre_end[which], data, start, end)
 
-    def _seen_keys_frame(self, event_ids: Sequence[str]) -> np.ndarray:
+    @staticmethod
+    def _ids_frame(event_ids: Sequence[str]) -> np.ndarray:
         data, start, end = _encode(event_ids)
-        n = len(event_ids)
-        return _frame_bulks(
-            self._seen_prefix_arr, np.zeros(n, np.int64), np.full(n, len(self._seen_prefix_arr), np.int64),
-            data, start, end,
-        )
+        return _frame_bulks(data, start, start, data, start, end)
 
     def _roundtrip(self, chunks: list, replies: int) -> list:
         """Send pre-framed commands on one pooled connection and read `replies` replies."""
@@ -228,37 +241,23 @@ class RedisStateStore(StateStore):
                 pool.release(conn)
 
     # ------------------------------------------------------------------ contract
-    def load(self, keys: Sequence[EntityKey], event_ids: Sequence[str]) -> LoadResult:
-        """MGET the states (and the seen markers of `event_ids`, if any) in one round trip."""
-        chunks: list = []
-        if keys:
-            chunks += [b"*%d\r\n$4\r\nMGET\r\n" % (len(keys) + 1), self._state_keys_frame(keys)]
-        if event_ids:
-            chunks += [b"*%d\r\n$4\r\nMGET\r\n" % (len(event_ids) + 1), self._seen_keys_frame(event_ids)]
+    def load(
+        self, keys: Sequence[EntityKey], event_ids: Sequence[str], *, dedup_horizon_ms: int | None = None
+    ) -> LoadResult:
+        """MGET the states (and look `event_ids` up in the seen sets, if any) in one round trip."""
+        if event_ids and dedup_horizon_ms is None:
+            raise StateStoreError("RedisStateStore.load needs dedup_horizon_ms to look event ids up")
+        chunks = self._load_chunks(keys, event_ids, dedup_horizon_ms)
+        n_replies = (1 if keys else 0) + (1 if event_ids else 0)
         try:
-            replies = self._roundtrip(chunks, (1 if keys else 0) + (1 if event_ids else 0)) if chunks else []
+            try:
+                replies = self._roundtrip(chunks, n_replies) if chunks else []
+            except redis.exceptions.NoScriptError:
+                self.client.script_load(SEEN_LUA)
+                replies = self._roundtrip(chunks, n_replies)
         except redis.RedisError as exc:
-            raise StateStoreError(f"loading feature state from Redis failed: {exc}; check the server") from exc
-        raw = replies[0] if keys else []
-        seen_raw = replies[-1] if event_ids else []
-        parts = [b"" if v is None else v for v in raw]
-        lens = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
-        if ((lens > 0) & (lens < _TOKEN_LEN)).any():
-            i = int(np.nonzero((lens > 0) & (lens < _TOKEN_LEN))[0][0])
-            raise StateStoreError(
-                f"state of {keys[i][0]}={keys[i][1]!r} is corrupt (shorter than its version token); "
-                "delete it or use a new namespace"
-            )
-        buf = np.frombuffer(b"".join(parts), dtype=np.uint8)
-        end = np.cumsum(lens)
-        start = end - lens
-        present = lens > 0
-        tokens = np.zeros(len(parts), dtype=np.uint64)
-        if present.any():
-            at = start[present]
-            tokens[present] = buf[at[:, None] + np.arange(_TOKEN_LEN)].view("<u8").ravel()
-            start[present] += _TOKEN_LEN
-        return LoadResult(blobs=Blobs(buf, start, end), tokens=tokens, seen=[v is not None for v in seen_raw])
+            raise _load_error(exc) from exc
+        return self._load_result(keys, replies[0] if keys else [], replies[-1] if event_ids else [])
 
     def commit(
         self,
@@ -271,26 +270,9 @@ class RedisStateStore(StateStore):
         dedup_horizon_ms: int,
     ) -> CommitResult:
         """Run the compare-and-set script (one round trip)."""
-        n, m = len(keys), len(applied_ids)
-        if not n and not m:
+        if not keys and not applied_ids:
             return CommitResult()
-        tokens = np.asarray(tokens)
-        if tokens.dtype != np.uint64 or len(tokens) != n or len(blobs) != n:
-            raise StateStoreError("version tokens must come from RedisStateStore.load; reload and retry")
-        expected = tokens.astype("<u8").tobytes()
-        nxt = (tokens + np.uint64(1)).astype("<u8").view(np.uint8)
-        tok_start = np.arange(n, dtype=np.int64) * _TOKEN_LEN
-        head = b"".join([
-            b"*%d\r\n$7\r\nEVALSHA\r\n" % (3 + n + m + 4 + n), _bulk(COMMIT_SHA), _bulk(n + m),
-        ])
-        argv = b"".join([_bulk(m), _bulk(int(state_ttl_ms)), _bulk(int(dedup_horizon_ms)), _bulk(expected)])
-        chunks = [
-            head,
-            self._state_keys_frame(keys) if n else b"",
-            self._seen_keys_frame(applied_ids) if m else b"",
-            argv,
-            _frame_bulks(nxt, tok_start, tok_start + _TOKEN_LEN, blobs.buf, blobs.start, blobs.end),
-        ]
+        chunks = self._commit_chunks(keys, tokens, blobs, applied_ids, state_ttl_ms, dedup_horizon_ms)
         try:
             try:
                 (reply,) = self._roundtrip(chunks, 1)
@@ -298,6 +280,166 @@ class RedisStateStore(StateStore):
                 self.client.script_load(COMMIT_LUA)
                 (reply,) = self._roundtrip(chunks, 1)
         except redis.RedisError as exc:
-            raise StateStoreError(f"committing feature state to Redis failed: {exc}; check the server") from exc
-        bad, seen = reply
-        return CommitResult(conflicts=[int(i) for i in bad], seen_conflicts=[int(j) for j in seen])
+            raise _commit_error(exc) from exc
+        return _commit_result(reply)
+
+    def load_and_commit(
+        self,
+        load_keys: Sequence[EntityKey],
+        keys: Sequence[EntityKey],
+        tokens: np.ndarray,
+        blobs: Blobs,
+        applied_ids: Sequence[str],
+        *,
+        state_ttl_ms: int,
+        dedup_horizon_ms: int,
+    ) -> PipelinedCommit:
+        """Send `load(load_keys, [])` and then `commit(...)` on one connection, replies unread.
+
+        The server runs the load before the commit. Read them with `.load()` then `.commit()`
+        (the caller can work in between, while the server runs the commit), then `.close()`.
+        """
+        load_chunks = self._load_chunks(load_keys, [])
+        commit_chunks = (
+            self._commit_chunks(keys, tokens, blobs, applied_ids, state_ttl_ms, dedup_horizon_ms)
+            if (keys or applied_ids) else []
+        )
+        resend = lambda: self.commit(  # noqa: E731 - used when the script is not cached yet
+            keys, tokens, blobs, applied_ids, state_ttl_ms=state_ttl_ms, dedup_horizon_ms=dedup_horizon_ms
+        )
+        client = self.client
+        conn = client.connection or client.connection_pool.get_connection()
+        handle = PipelinedCommit(self, conn, load_keys, bool(load_chunks), bool(commit_chunks), resend)
+        try:
+            conn.send_packed_command(load_chunks + commit_chunks)
+        except BaseException as exc:
+            handle.close()
+            if isinstance(exc, redis.RedisError):
+                raise _commit_error(exc) from exc
+            raise
+        return handle
+
+    # ------------------------------------------------------------------ replies
+    def _load_chunks(self, keys: Sequence[EntityKey], event_ids: Sequence[str], dedup_horizon_ms=None) -> list:
+        chunks: list = []
+        if keys:
+            chunks += [b"*%d\r\n$4\r\nMGET\r\n" % (len(keys) + 1), self._state_keys_frame(keys)]
+        if event_ids:
+            chunks += [
+                b"*%d\r\n$7\r\nEVALSHA\r\n" % (5 + len(event_ids)), _bulk(SEEN_SHA), _bulk(0),
+                _bulk(self.seen_set_prefix(dedup_horizon_ms)), _bulk(int(dedup_horizon_ms)),
+                self._ids_frame(event_ids),
+            ]
+        return chunks
+
+    def _load_result(self, keys: Sequence[EntityKey], raw: list, seen_raw: list) -> LoadResult:
+        parts = [b"" if v is None else v for v in raw]
+        lens = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+        short = np.nonzero((lens > 0) & (lens < _TOKEN_LEN))[0]
+        if len(short):
+            ent, key = keys[int(short[0])]
+            raise StateStoreError(
+                f"state of {ent}={key!r} is corrupt (shorter than its version token); "
+                "delete it or use a new namespace"
+            )
+        buf = np.frombuffer(b"".join(parts), dtype=np.uint8)
+        end = np.cumsum(lens)
+        start = end - lens
+        present = lens > 0
+        tokens = np.zeros(len(parts), dtype=np.uint64)
+        if present.any():
+            at = start[present]
+            tokens[present] = buf[at[:, None] + np.arange(_TOKEN_LEN)].view("<u8").ravel()
+            start[present] += _TOKEN_LEN
+        return LoadResult(blobs=Blobs(buf, start, end), tokens=tokens, seen=[bool(v) for v in seen_raw])
+
+    def _commit_chunks(
+        self, keys: Sequence[EntityKey], tokens: np.ndarray, blobs: Blobs, applied_ids: Sequence[str],
+        state_ttl_ms: int, dedup_horizon_ms: int,
+    ) -> list:
+        n, m = len(keys), len(applied_ids)
+        tokens = np.asarray(tokens)
+        if tokens.dtype != np.uint64 or len(tokens) != n or len(blobs) != n:
+            raise StateStoreError("version tokens must come from RedisStateStore.load; reload and retry")
+        expected = tokens.astype("<u8").tobytes()
+        nxt = (tokens + np.uint64(1)).astype("<u8").view(np.uint8)
+        tok_start = np.arange(n, dtype=np.int64) * _TOKEN_LEN
+        head = b"".join([
+            b"*%d\r\n$7\r\nEVALSHA\r\n" % (3 + n + 5 + m + n), _bulk(COMMIT_SHA), _bulk(n),
+        ])
+        argv = b"".join([
+            _bulk(m), _bulk(int(state_ttl_ms)), _bulk(int(dedup_horizon_ms)), _bulk(expected),
+            _bulk(self.seen_set_prefix(dedup_horizon_ms)),
+        ])
+        return [
+            head,
+            self._state_keys_frame(keys) if n else b"",
+            argv,
+            self._ids_frame(applied_ids) if m else b"",
+            _frame_bulks(nxt, tok_start, tok_start + _TOKEN_LEN, blobs.buf, blobs.start, blobs.end),
+        ]
+
+
+class PipelinedCommit:
+    """Replies of `RedisStateStore.load_and_commit`: read `.load()`, then `.commit()`; `.close()`."""
+
+    def __init__(self, store: RedisStateStore, conn, load_keys, has_load: bool, has_commit: bool, resend) -> None:
+        self._store = store
+        self._conn = conn
+        self._keys = load_keys
+        self._unread = int(has_load) + int(has_commit)
+        self._has_load = has_load
+        self._has_commit = has_commit
+        self._resend = resend
+
+    def _read(self):
+        self._unread -= 1
+        return self._conn.read_response()
+
+    def load(self) -> LoadResult:
+        """The states as they were just before the commit ran."""
+        try:
+            raw = self._read() if self._has_load else []
+        except redis.RedisError as exc:
+            self.close()
+            raise _load_error(exc) from exc
+        return self._store._load_result(self._keys, raw, [])
+
+    def commit(self) -> CommitResult:
+        """The commit's outcome (waits for the server to run it)."""
+        if not self._has_commit:
+            return CommitResult()
+        try:
+            reply = self._read()
+        except redis.exceptions.NoScriptError:
+            self.close()
+            self._store.client.script_load(COMMIT_LUA)
+            return self._resend()
+        except redis.RedisError as exc:
+            self.close()
+            raise _commit_error(exc) from exc
+        return _commit_result(reply)
+
+    def close(self) -> None:
+        """Give the connection back (dropped if a reply was left unread)."""
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        if self._unread:
+            conn.disconnect()
+        client = self._store.client
+        if client.connection is None:
+            client.connection_pool.release(conn)
+
+
+def _load_error(exc: Exception) -> StateStoreError:
+    return StateStoreError(f"loading feature state from Redis failed: {exc}; check the server")
+
+
+def _commit_error(exc: Exception) -> StateStoreError:
+    return StateStoreError(f"committing feature state to Redis failed: {exc}; check the server")
+
+
+def _commit_result(reply) -> CommitResult:
+    bad, seen = reply
+    return CommitResult(conflicts=[int(i) for i in bad], seen_conflicts=[int(j) for j in seen])

@@ -210,8 +210,11 @@ class StateStore(ABC):
     are rare; a batch with redelivered events then costs one more load and commit."""
 
     @abstractmethod
-    def load(self, keys: Sequence[EntityKey], event_ids: Sequence[str]) -> LoadResult:
-        """Blobs and tokens of `keys` and seen flags of `event_ids`, in one round trip."""
+    def load(
+        self, keys: Sequence[EntityKey], event_ids: Sequence[str], *, dedup_horizon_ms: int | None = None
+    ) -> LoadResult:
+        """Blobs and tokens of `keys` and seen flags of `event_ids`, in one round trip
+        (`dedup_horizon_ms`: the feature set's, needed by stores that expire ids by it)."""
 
     @abstractmethod
     def commit(

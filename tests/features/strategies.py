@@ -77,23 +77,25 @@ def batch_cuts(draw, n: int) -> list[int]:
     return sorted(set(cuts) | {0, n})
 
 
-def run_engine(engine: FeatureEngine, events: Sequence[Mapping], cuts: Sequence[int]):
-    """Process `events` in batches split at `cuts`; stack values, late, seen."""
+def run_engine(engine: FeatureEngine, events: Sequence[Mapping], cuts: Sequence[int], many: bool = False):
+    """Process `events` in batches split at `cuts` (with `many`: one `process_many` call);
+    stack values, late, seen."""
     vals, late, seen = [], [], []
-    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-        batch = engine.process(events[a:b])
-        assert batch.values.shape == (b - a, len(engine.names))
+    parts = [events[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    batches = engine.process_many(parts) if many else map(engine.process, parts)
+    for part, batch in zip(parts, batches, strict=True):
+        assert batch.values.shape == (len(part), len(engine.names))
         vals.append(batch.values)
         late.append(batch.late)
         seen.append(batch.seen)
     return np.vstack(vals), np.concatenate(late), np.concatenate(seen)
 
 
-def assert_matches_reference(fs: FeatureSet, engine: FeatureEngine, events, cuts) -> ReferenceEngine:
+def assert_matches_reference(fs: FeatureSet, engine: FeatureEngine, events, cuts, many: bool = False) -> ReferenceEngine:
     """Run engine and reference on the same stream; values, late and seen must agree."""
     ref = ReferenceEngine(fs, "ts", "id")
     r_vals, r_late, r_seen = ref.process(events)
-    vals, late, seen = run_engine(engine, events, cuts)
+    vals, late, seen = run_engine(engine, events, cuts, many)
     np.testing.assert_allclose(vals, np.array(r_vals).reshape(vals.shape), rtol=1e-9, atol=1e-9)
     assert late.tolist() == r_late
     assert seen.tolist() == r_seen

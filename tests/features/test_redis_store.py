@@ -9,6 +9,7 @@ import redis
 
 from features import (
     FeatureEngine,
+    FeatureInputError,
     FeatureSet,
     MemoryStateStore,
     RedisStateStore,
@@ -37,12 +38,15 @@ def test_keys_values_and_expiry(redis_client: redis.Redis, namespace: str):
     engine = FeatureEngine(FS, RedisStateStore(redis_client, namespace), "ts", "id")
     engine.process([ev(1), ev(2, card="c2", x=5.0)])
     keys = sorted(k.decode() for k in redis_client.scan_iter(f"eddy:{namespace}:*"))
+    period = redis_client.time()[0] * 1000 // 1_800_000  # dedup_horizon 30m
+    seen_set = f"eddy:{namespace}:seen:1800000:{period}"
     assert keys == [
-        f"eddy:{namespace}:seen:e1", f"eddy:{namespace}:seen:e2",
-        f"eddy:{namespace}:st:card:c1", f"eddy:{namespace}:st:card:c2", f"eddy:{namespace}:st:merch:m1",
+        seen_set, f"eddy:{namespace}:st:card:c1", f"eddy:{namespace}:st:card:c2", f"eddy:{namespace}:st:merch:m1",
     ]
+    assert redis_client.smembers(seen_set) == {b"e1", b"e2"}
     assert 7_100_000 < redis_client.pttl(f"eddy:{namespace}:st:card:c1") <= 7_200_000
-    assert 1_700_000 < redis_client.pttl(f"eddy:{namespace}:seen:e1") <= 1_800_000
+    # the set of a period lives until the end of the next one: an id is remembered 30-60 minutes
+    assert redis_client.pttl(seen_set) == pytest.approx((period + 2) * 1_800_000 - redis_client.time()[0] * 1000, abs=2_000)
     raw = redis_client.get(f"eddy:{namespace}:st:card:c2")
     assert int.from_bytes(raw[:8], "little") == 1  # version token
     layout = EntityLayout.build("card", FS.windows_of("card"), FS.allowed_lateness)
@@ -64,12 +68,13 @@ def test_one_read_and_one_commit_per_batch(redis_client: redis.Redis, namespace:
     redis_client.config_resetstat()
     engine.process([ev(i, card=f"c{i % 7}", merch=f"m{i % 3}") for i in range(1, 200)])
     stats = _commandstats(redis_client)
-    # the states (load), their versions again inside the script; seen markers only by SET NX there
+    # the states (load), their versions again inside the script; ids looked up there only
     assert stats.get("cmdstat_mget") == 2
     assert stats.get("cmdstat_evalsha") == 1
-    assert stats.get("cmdstat_set") == 199 + 7 + 3  # one marker per event, one state per key
-    assert set(stats) <= {"cmdstat_mget", "cmdstat_evalsha", "cmdstat_time", "cmdstat_set",
-                          "cmdstat_config", "cmdstat_config|resetstat"}, stats
+    assert stats.get("cmdstat_set") == 7 + 3  # one per state key
+    assert stats.get("cmdstat_smismember") == 2 and stats.get("cmdstat_sadd") == 1  # two live seen sets
+    assert set(stats) <= {"cmdstat_mget", "cmdstat_evalsha", "cmdstat_time", "cmdstat_set", "cmdstat_smismember",
+                          "cmdstat_sadd", "cmdstat_pexpireat", "cmdstat_config", "cmdstat_config|resetstat"}, stats
 
 
 def test_redelivery_across_batches_and_processes_counts_once(redis_url: str, namespace: str):
@@ -89,8 +94,8 @@ def test_redelivery_across_batches_and_processes_counts_once(redis_url: str, nam
     assert first.lookup("card", "c1", 1_000) == {"n": 3.0, "s": 7.0}
     assert first.lookup("card", "c2", 1_000) == {"n": 1.0, "s": 8.0}
     client = redis.Redis.from_url(redis_url)
-    markers = sorted(k.decode() for k in client.scan_iter(f"eddy:{namespace}:seen:*"))
-    assert markers == [f"eddy:{namespace}:seen:e{i}" for i in range(1, 5)]
+    (seen_set,) = client.scan_iter(f"eddy:{namespace}:seen:*")
+    assert client.smembers(seen_set) == {f"e{i}".encode() for i in range(1, 5)}
 
 
 def test_rejected_commit_leaves_no_marker(redis_client: redis.Redis, namespace: str):
@@ -99,9 +104,10 @@ def test_rejected_commit_leaves_no_marker(redis_client: redis.Redis, namespace: 
     store = RedisStateStore(redis_client, namespace)
     loaded = store.load([("card", "c1")], [])
     result = store.commit([], loaded.tokens[:0], loaded.blobs.take([]), ["e1", "e2", "e3"],
-                          state_ttl_ms=1_000, dedup_horizon_ms=1_000)
+                          state_ttl_ms=FS.state_ttl, dedup_horizon_ms=FS.dedup_horizon)
     assert result.seen_conflicts == [1] and not result.conflicts
-    assert not redis_client.exists(f"eddy:{namespace}:seen:e1", f"eddy:{namespace}:seen:e3")
+    (seen_set,) = redis_client.scan_iter(f"eddy:{namespace}:seen:*")
+    assert redis_client.smembers(seen_set) == {b"e2"}
 
 
 def test_state_of_another_feature_layout_is_refused(redis_client: redis.Redis, namespace: str):
@@ -154,17 +160,63 @@ def test_event_applied_meanwhile_by_another_worker_is_seen(redis_client: redis.R
     assert engine.lookup("card", "c1", 1_000) == {"n": 1.0, "s": 3.0}
 
 
-def _hammer(make_store, workers=2, batches=40, per_batch=15):
+class InterferingPipelinedStore(RedisStateStore):
+    """Test double: just before its first pipelined commit, another worker commits a batch."""
+
+    def __init__(self, client, namespace, other_batch):
+        super().__init__(client, namespace)
+        self.other = FeatureEngine(FS, RedisStateStore(client, namespace), "ts", "id")
+        self.other_batch = other_batch
+        self.calls = 0
+
+    def load_and_commit(self, *args, **kw):
+        self.calls += 1
+        if self.calls == 1:
+            self.other.process(self.other_batch)
+        return super().load_and_commit(*args, **kw)
+
+
+@pytest.mark.parametrize(
+    ("other", "want_n", "want_seen"),
+    [
+        ([ev(1, ts=500, x=10.0, prefix="other")], [2.0, 3.0, 4.0], [False, False, False]),  # key conflict
+        ([ev(1, x=1.0)], [1.0, 2.0, 3.0], [True, False, False]),  # batch 1's event applied elsewhere
+    ],
+)
+def test_pipelined_commit_that_does_not_land_is_redone(redis_client: redis.Redis, namespace: str, other, want_n, want_seen):
+    store = InterferingPipelinedStore(redis_client, namespace, other)
+    engine = FeatureEngine(FS, store, "ts", "id")
+    out = list(engine.process_many([[ev(1, x=1.0)], [ev(2, x=2.0)], [ev(3, x=4.0)]]))
+    assert [b.values[0, 0] for b in out] == want_n
+    assert [bool(b.seen[0]) for b in out] == want_seen
+    assert engine.stats.conflicts >= 1 and engine.stats.batches == 3
+    assert engine.lookup("card", "c1", 1_000)["n"] == want_n[-1]
+
+
+def test_pipelined_stream_with_empty_batch_and_bad_event(redis_client: redis.Redis, namespace: str):
+    engine = FeatureEngine(FS, RedisStateStore(redis_client, namespace), "ts", "id")
+    got = []
+    with pytest.raises(FeatureInputError):
+        for batch in engine.process_many([[ev(1)], [], [ev(2)], [ev(3)], [{"id": "bad"}]]):
+            got.append(batch.values[:, 0].tolist())
+    assert got == [[1.0], [], [2.0], [3.0]]  # every batch before the bad one was committed and yielded
+    assert engine.lookup("card", "c1", 1_000)["n"] == 3.0
+
+
+def _hammer(make_store, workers=2, batches=40, per_batch=15, many=False):
     keys = ["c1", "c2", "c3"]
     engines = [FeatureEngine(FS, make_store(), "ts", "id") for _ in range(workers)]
     errors = []
 
     def work(w):
         try:
-            for b in range(batches):
-                evs = [ev(f"{b}-{j}", card=keys[j % 3], merch="m1", ts=1_000 + b, x=float(j), prefix=f"w{w}-")
-                       for j in range(per_batch)]
-                engines[w].process(evs)
+            stream = (
+                [ev(f"{b}-{j}", card=keys[j % 3], merch="m1", ts=1_000 + b, x=float(j), prefix=f"w{w}-")
+                 for j in range(per_batch)]
+                for b in range(batches)
+            )
+            for _ in engines[w].process_many(stream) if many else map(engines[w].process, stream):
+                pass
         except Exception as exc:  # surfaced below
             errors.append(exc)
 
@@ -188,6 +240,10 @@ def test_two_workers_on_the_same_keys_lose_no_update(redis_url: str, namespace: 
     _hammer(lambda: RedisStateStore(redis.Redis.from_url(redis_url), namespace))
 
 
+def test_two_pipelined_workers_on_the_same_keys_lose_no_update(redis_url: str, namespace: str):
+    assert _hammer(lambda: RedisStateStore(redis.Redis.from_url(redis_url), namespace), many=True) > 0
+
+
 def test_memory_store_is_safe_across_threads():
     store = MemoryStateStore()
     _hammer(lambda: store)
@@ -202,3 +258,22 @@ def test_corrupt_state_is_refused(redis_client: redis.Redis, namespace: str):
         redis_client.set(key, bad)
         with pytest.raises(StateStoreError, match="is corrupt"):
             engine.process([ev(99)])
+
+
+def test_event_ids_are_remembered_one_to_two_dedup_horizons(redis_client: redis.Redis, namespace: str):
+    import time
+
+    fs = FS.model_copy(update={"dedup_horizon": 1_000})
+    engine = FeatureEngine(fs, RedisStateStore(redis_client, namespace), "ts", "id")
+    sec, usec = redis_client.time()
+    period = (sec * 1000 + usec // 1000) // 1_000
+    engine.process([ev(1)])
+    assert engine.process([ev(1)]).seen.tolist() == [True]  # within the horizon
+    assert engine.lookup("card", "c1", 1_000, event=ev(1)) == {"n": 1.0, "s": 1.0, "m": 1.0}
+    while True:  # the set of `period` expires when period + 2 starts
+        sec, usec = redis_client.time()
+        if sec * 1000 + usec // 1000 >= (period + 2) * 1_000 + 50:
+            break
+        time.sleep(0.05)
+    assert engine.process([ev(1)]).seen.tolist() == [False]  # forgotten: applied again
+    assert engine.lookup("card", "c1", 1_000) == {"n": 2.0, "s": 2.0}
