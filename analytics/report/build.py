@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -10,7 +10,8 @@ from typing import Any
 from analytics import metrics as M
 from analytics.backends.base import Backend
 from analytics.report.html import details, page, table
-from analytics.report.svg import bar_chart, empty_chart, heatmap, line_chart, time_label, timeline
+from analytics.report.svg import (bar_chart, empty_chart, heatmap, interval_chart, line_chart, time_label,
+                                  timeline)
 
 _NICE_MS = [60_000, 300_000, 900_000, 1_800_000, 3_600_000, 3 * 3_600_000, 6 * 3_600_000,
             12 * 3_600_000, 86_400_000, 7 * 86_400_000]
@@ -36,12 +37,17 @@ def build_report(backend: Backend, db: str = "eddy", *, out_path: str | Path,
                  run_id: str | None = None, pipeline: str | None = None,
                  threshold: float = 0.5, segments: Sequence[str] = (),
                  bucket_ms: int | None = None, window_ms: int | None = None,
-                 psi_threshold: float = 0.2, generated_ms: int | None = None) -> Path:
+                 psi_threshold: float = 0.2, generated_ms: int | None = None,
+                 comparison: Mapping[str, Any] | None = None) -> Path:
     """Write the report for ``pipeline``/``run_id`` (None = all) to ``out_path``; return it.
 
     Plots: metrics over time per model, per-segment bars with disparity, a PSI heatmap
     (feature x window), calibration curves, the alerts timeline; each with its table.
     ``bucket_ms``/``window_ms`` default to a round width giving ~12 buckets.
+
+    `comparison` adds a back-test section (run B against run A, as ``eddy compare`` prints it):
+    ``{run_a, run_b, model_a, model_b, events, only_a, only_b, n_boot, seed, rows}`` where each
+    row is ``{segment, value, n, metric, a, b, diff, low, high, method, p_value}``.
     """
     f = M.Filters(pipeline=pipeline or "", run_id=run_id or "")
     n, lo, hi = M.time_range(backend, db, pipeline=f.pipeline, run_id=f.run_id)
@@ -49,6 +55,8 @@ def build_report(backend: Backend, db: str = "eddy", *, out_path: str | Path,
     window = window_ms or bucket
     title = f"Eddy report: {pipeline or 'all pipelines'}" + (f", run {run_id}" if run_id else "")
     sections = [_header(n, lo, hi, pipeline, run_id, threshold, bucket, window, generated_ms)]
+    if comparison is not None:
+        sections.append(_comparison(comparison))
     if n == 0:
         sections.append("<p>No predictions match these filters.</p>")
     else:
@@ -73,6 +81,32 @@ def _header(n: int, lo: int, hi: int, pipeline: str | None, run_id: str | None,
     gen = (f'<p class="note">generated {escape(time_label(generated_ms))} UTC</p>'
            if generated_ms is not None else "")
     return table(rows) + gen + '<p class="note">Times are UTC. Definitions: docs/analytics.md.</p>'
+
+
+COMPARE_COLUMNS = ["segment", "value", "n", "metric", "a", "b", "diff", "low", "high", "method", "p_value"]
+
+
+def _comparison(c: Mapping[str, Any]) -> str:
+    """Run B against run A on the events labelled in both: B - A with its 95% CI per metric."""
+    rows = list(c.get("rows", []))
+    head = (f"<h2>Back-test: {escape(str(c['run_b']))} ({escape(str(c['model_b']))}) vs "
+            f"{escape(str(c['run_a']))} ({escape(str(c['model_a']))})</h2>"
+            f"<p class=\"note\">{c['events']} events labelled in both runs (only A: {c['only_a']}, only B: "
+            f"{c['only_b']}). B - A with a 95% confidence interval: DeLong's method for ROC AUC "
+            f"(paired, with its p-value for equal AUCs), a paired percentile bootstrap "
+            f"({c['n_boot']} resamples, seed {c['seed']}) for accuracy and log loss. "
+            "Red: the interval excludes 0.</p>")
+    if not rows:
+        return head + '<p class="note">No labelled events common to both runs.</p>'
+    overall = [r for r in rows if r["segment"] == "all"]
+    charts = []
+    for metric in dict.fromkeys(r["metric"] for r in rows):
+        part = [r for r in rows if r["metric"] == metric]
+        charts.append(interval_chart(
+            [("all" if r["segment"] == "all" else f"{r['segment']}={r['value']}", r["diff"], r["low"], r["high"])
+             for r in part], title=f"{metric}: B - A with 95% CI"))
+    return (head + table(overall, COMPARE_COLUMNS) + '<div class="charts">' + "".join(charts) + "</div>"
+            + details("Table: every segment value", table(rows, COMPARE_COLUMNS)))
 
 
 def _quality(backend: Backend, db: str, f: M.Filters, bucket: int, threshold: float) -> str:

@@ -229,3 +229,42 @@ def timeline(events: Sequence[tuple[float, str, str]], *, title: str,
         body.append(f'<text x="{x:.1f}" y="{T + 30 * len(lanes) + 12}" font-size="10" '
                     f'text-anchor="middle">{escape(time_label(t))}</text>')
     return _frame(title, body, height=height)
+
+
+def interval_chart(rows: Sequence[tuple[str, float, float, float]], *, title: str,
+                   reference: float = 0.0) -> str:
+    """A forest plot: one row ``(label, estimate, low, high)`` per line, a dot at the estimate,
+    a bar from low to high, a dashed line at ``reference``; rows whose interval excludes the
+    reference are drawn in red."""
+    vals = [v for _, e, lo, hi in rows for v in (e, lo, hi) if v is not None and math.isfinite(v)]
+    if not vals:
+        return empty_chart(title)
+    x0, x1 = min([reference, *vals]), max([reference, *vals])
+    pad = (x1 - x0) * 0.05 or 0.05
+    x0, x1 = x0 - pad, x1 + pad
+    left, pw, step = 190, W - 190 - 30, 22
+    height = T + step * len(rows) + 40
+
+    def sx(x: float) -> float:
+        return left + (x - x0) / (x1 - x0) * pw
+
+    body = [f'<line x1="{sx(reference):.1f}" x2="{sx(reference):.1f}" y1="{T}" '
+            f'y2="{T + step * len(rows)}" stroke="#333" stroke-dasharray="5 3"/>']
+    for i, (label, est, lo, hi) in enumerate(rows):
+        y = T + step * i + step / 2
+        body.append(f'<text x="{left - 8}" y="{y + 4:.1f}" font-size="11" text-anchor="end">'
+                    f'{escape(str(label))}</text>')
+        if est is None or not math.isfinite(est):
+            continue
+        ok = lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi)
+        color = "#b00" if ok and (lo > reference or hi < reference) else PALETTE[0]
+        if ok:
+            body.append(f'<line x1="{sx(lo):.1f}" x2="{sx(hi):.1f}" y1="{y:.1f}" y2="{y:.1f}" '
+                        f'stroke="{color}" stroke-width="2"/>')
+        tip = f"{label}: {_fmt(est)}" + (f" [{_fmt(lo)}, {_fmt(hi)}]" if ok else "")
+        body.append(f'<circle cx="{sx(est):.1f}" cy="{y:.1f}" r="4" fill="{color}">'
+                    f'<title>{escape(tip)}</title></circle>')
+    for t in _ticks(x0, x1):
+        body.append(f'<text x="{sx(t):.1f}" y="{T + step * len(rows) + 14}" font-size="10" '
+                    f'text-anchor="middle">{_fmt(t)}</text>')
+    return _frame(title, body, height=height)

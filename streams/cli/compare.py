@@ -13,12 +13,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from analytics import connect
-from analytics.sqltext import literal
 from eddy.errors import EddyError
 from streams.cli.options import ClickhouseOpt, HomeOpt, fail, home_of
 from streams.endpoints import resolve_one
-from streams.manifest import load_manifest
-from streams.replay.compare import compare_runs
+from streams.replay.compare import compare_runs, reference_of
 
 
 def _f(x: float) -> str:
@@ -27,20 +25,6 @@ def _f(x: float) -> str:
 
 def _p(p: float) -> str:
     return "" if not math.isfinite(p) else ("<1e-4" if p < 1e-4 else f"{p:.4f}")
-
-
-def _reference(backend: object, db: str, run_a: str, run_b: str) -> tuple[str, float]:
-    """Whose labels to join (the pipeline whose topics run A read) and the decision threshold."""
-    for run in (run_a, run_b):
-        try:
-            m = load_manifest(backend, db, run)
-        except EddyError:
-            continue
-        return m.inputs.get("pipeline", m.pipeline), m.config().models.threshold
-    rows = backend.query(f"SELECT any(pipeline) AS p FROM {db}.predictions WHERE run_id = {literal(run_a)}")  # type: ignore[attr-defined]
-    if not rows or not rows[0]["p"]:
-        raise EddyError(f"run {run_a!r} has neither a manifest nor predictions; list runs with `eddy runs ls`")
-    return rows[0]["p"], 0.5
 
 
 def compare(
@@ -58,7 +42,7 @@ def compare(
     """Accuracy, log loss and ROC AUC of B minus A, overall and per segment, with 95% CIs (DeLong for AUC)."""
     try:
         backend = connect(resolve_one("clickhouse", clickhouse, home_of(home)))
-        label_pipeline, threshold = _reference(backend, database, run_a, run_b)
+        label_pipeline, threshold = reference_of(backend, database, run_a, run_b)
         rows, info = compare_runs(backend, database, run_a, run_b, label_pipeline=label_pipeline,
                                   model_a=model_a, model_b=model_b, threshold=threshold, n_boot=bootstrap,
                                   seed=seed, min_segment=min_segment)

@@ -1,4 +1,5 @@
-"""`eddy report -c CONFIG [--run-id R] -o report.html`: one self-contained HTML page with plots."""
+"""`eddy report -c CONFIG [--run-id R [--compare R2]] -o report.html`: one self-contained HTML page
+with plots; ``--compare`` adds the back-test table of ``eddy compare R R2`` with its intervals."""
 
 from __future__ import annotations
 
@@ -12,12 +13,17 @@ from analytics.report.build import build_report
 from streams.cli.options import ClickhouseOpt, ConfigOpt, HomeOpt, config, fail, home_of
 from streams.endpoints import resolve_one
 from streams.exceptions import StreamsError
+from streams.replay.compare import comparison
 
 
 def report(
     config_path: ConfigOpt,
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the HTML page.")] = Path("report.html"),
     run_id: Annotated[str | None, typer.Option(help="Only this run (default: every run of the pipeline).")] = None,
+    compare: Annotated[str | None, typer.Option(
+        "--compare", help="Add a back-test section: this run (B) against --run-id (A), as `eddy compare A B`.")] = None,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples of --compare (accuracy, log loss).")] = 500,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed of --compare.")] = 42,
     clickhouse: ClickhouseOpt = None,
     home: HomeOpt = None,
 ) -> None:
@@ -25,8 +31,12 @@ def report(
     try:
         cfg = config(config_path)
         backend = connect(resolve_one("clickhouse", clickhouse, home_of(home)), readonly=True)
+        if compare is not None and run_id is None:
+            raise StreamsError("--compare B needs --run-id A: the run B is compared against")
+        versus = (comparison(backend, cfg.sink.database, run_id, compare, n_boot=bootstrap, seed=seed)
+                  if compare is not None and run_id is not None else None)
         path = build_report(backend, cfg.sink.database, out_path=out, run_id=run_id, pipeline=cfg.pipeline,
-                            threshold=cfg.models.threshold, segments=cfg.segments)
+                            threshold=cfg.models.threshold, segments=cfg.segments, comparison=versus)
     except StreamsError as exc:
         fail(exc)
         return

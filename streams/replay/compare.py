@@ -17,12 +17,15 @@ overall and per segment value, and the difference (run B - run A) gets a confide
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from analytics.sqltext import literal
+from eddy.errors import EddyError
+from streams.exceptions import ReplayError
+from streams.manifest import load_manifest
 from streams.replay.delong import delong
 
 _EPS = 1e-15
@@ -110,8 +113,6 @@ def champion_of(backend: Any, db: str, run_id: str) -> str:
     rows = backend.query(f"SELECT model, count() AS n FROM {db}.predictions WHERE run_id = {literal(run_id)} "
                          f"AND role = 'champion' GROUP BY model ORDER BY n DESC, model LIMIT 1")
     if not rows:
-        from streams.exceptions import ReplayError
-
         raise ReplayError(f"run {run_id!r} has no champion predictions in {db}.predictions; check the run id (`eddy runs ls`)")
     return rows[0]["model"]
 
@@ -154,3 +155,29 @@ def compare_runs(backend: Any, db: str, run_a: str, run_b: str, *, label_pipelin
         rows.extend(compare_arrays(y[ix], pa[ix], pb[ix], segment=field, value=value, threshold=threshold,
                                    n_boot=n_boot, seed=seed))
     return rows, info
+
+
+def reference_of(backend: Any, db: str, run_a: str, run_b: str) -> tuple[str, float]:
+    """Whose labels to join (the pipeline whose topics run A read) and the decision threshold:
+    from run A's manifest (else run B's), else the pipeline of A's predictions and 0.5."""
+    for run in (run_a, run_b):
+        try:
+            m = load_manifest(backend, db, run)
+        except EddyError:
+            continue
+        return m.inputs.get("pipeline", m.pipeline), m.config().models.threshold
+    rows = backend.query(f"SELECT any(pipeline) AS p FROM {db}.predictions WHERE run_id = {literal(run_a)}")
+    if not rows or not rows[0]["p"]:
+        raise EddyError(f"run {run_a!r} has neither a manifest nor predictions; list runs with `eddy runs ls`")
+    return rows[0]["p"], 0.5
+
+
+def comparison(backend: Any, db: str, run_a: str, run_b: str, *, n_boot: int = 500, seed: int = 42,
+               min_segment: int = 30, model_a: str | None = None, model_b: str | None = None) -> dict[str, Any]:
+    """`compare_runs` of B vs A as plain data: the ``comparison`` section of `analytics.report`."""
+    label_pipeline, threshold = reference_of(backend, db, run_a, run_b)
+    rows, info = compare_runs(backend, db, run_a, run_b, label_pipeline=label_pipeline, model_a=model_a,
+                              model_b=model_b, threshold=threshold, n_boot=n_boot, seed=seed,
+                              min_segment=min_segment)
+    return {"run_a": run_a, "run_b": run_b, **info, "n_boot": n_boot, "seed": seed, "threshold": threshold,
+            "rows": [asdict(r) for r in rows]}

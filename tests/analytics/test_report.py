@@ -6,16 +6,30 @@ from html.parser import HTMLParser
 import pytest
 
 from analytics.report import build_report, nice_bucket_ms
-from analytics.report.svg import bar_chart, heatmap, line_chart, timeline
+from analytics.report.svg import bar_chart, heatmap, interval_chart, line_chart, timeline
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _row(segment, value, metric, diff, low, high, method="bootstrap", p=float("nan")):
+    return {"segment": segment, "value": value, "n": 400, "metric": metric, "a": 0.7, "b": 0.7 + diff,
+            "diff": diff, "low": low, "high": high, "method": method, "p_value": p}
+
+
+COMPARISON = {
+    "run_a": "demo-live", "run_b": "demo-<b>", "model_a": "champion", "model_b": "tree", "events": 1200,
+    "only_a": 3, "only_b": 0, "n_boot": 200, "seed": 42,
+    "rows": [_row("all", "", "accuracy", 0.01, -0.01, 0.03), _row("all", "", "log_loss", -0.02, -0.04, -0.001),
+             _row("all", "", "roc_auc", 0.05, 0.02, 0.08, "delong", 0.0007),
+             _row("region", "C", "roc_auc", 0.04, -0.03, 0.11, "delong", 0.26)],
+}
 
 
 @pytest.fixture(scope="module")
 def report(chdb_backend, stream_db, tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "report.html"
     return build_report(chdb_backend, stream_db, out_path=out, pipeline="demo",
-                        segments=["region", "channel"], generated_ms=1767300000000)
+                        segments=["region", "channel"], generated_ms=1767300000000, comparison=COMPARISON)
 
 
 class _Tags(HTMLParser):
@@ -44,6 +58,27 @@ def test_report_is_self_contained_with_every_plot(report):
     assert html.count("<table>") >= 8
 
 
+def test_report_has_the_backtest_table_and_interval_charts(report):
+    html = report.read_text()
+    section = html[html.index("<h2>Back-test"):html.index("<h2>Model quality")]
+    assert "Back-test: demo-&lt;b&gt; (tree) vs demo-live (champion)" in section  # escaped
+    assert "1200 events labelled in both runs" in section and "DeLong" in section
+    for title in ("accuracy: B - A with 95% CI", "log_loss: B - A with 95% CI", "roc_auc: B - A with 95% CI"):
+        assert title in section
+    assert section.count("<svg") == 3 and "region=C" in section
+    # an interval that excludes 0 is drawn in red, one that covers it is not
+    roc = section[section.index("roc_auc: B - A"):]
+    assert roc.count('fill="#b00"') == 1
+    overall = section[section.index("<table>"):section.index("</table>")]
+    assert overall.count("<tr>") == 1 + 3 and "delong" in overall and "0.0007" in overall
+
+
+def test_a_comparison_without_common_events(chdb_backend, fresh_db, tmp_path):
+    empty = {**COMPARISON, "events": 0, "rows": []}
+    html = build_report(chdb_backend, fresh_db, out_path=tmp_path / "r.html", run_id="none", comparison=empty).read_text()
+    assert "No labelled events common to both runs" in html
+
+
 def test_report_with_no_data(chdb_backend, fresh_db, tmp_path):
     out = build_report(chdb_backend, fresh_db, out_path=tmp_path / "r.html", run_id="none")
     assert "No predictions match" in out.read_text()
@@ -55,6 +90,8 @@ def test_charts_escape_text_and_handle_gaps():
     assert "no data" in bar_chart({}, title="x")
     assert "no data" in heatmap([], [], {}, title="x")
     assert "no alerts" in timeline([], title="x")
+    assert "no data" in interval_chart([("a", float("nan"), float("nan"), float("nan"))], title="x")
+    assert "&lt;i&gt;" in interval_chart([("<i>", 0.1, 0.0, 0.2)], title="x")
     assert nice_bucket_ms(10 * 86_400_000) == 86_400_000
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -138,8 +140,16 @@ def test_backtest_like_and_compare(stack, clickhouse, produced, replayed):
     assert m2.like_run == f"{PIPE}-r1" and m2.inputs["events"] == m1.inputs["events"]
     assert count(clickhouse, f"{PIPE}-r2") == {"tree": N, "baseline": N}
     out = eddy(stack, "compare", f"{PIPE}-r1", f"{PIPE}-r2", "--bootstrap", "100")
-    for word in ("accuracy", "log_loss", "roc_auc", "channel", "country"):
+    for word in ("accuracy", "log_loss", "roc_auc", "channel", "country", "delong", "bootstrap"):
         assert word in out, out
+    # the same table in the HTML report of run r1
+    cfg_path = produced[0]
+    html_path = Path(str(cfg_path)).parent / "backtest.html"
+    eddy(stack, "report", "-c", str(cfg_path), "--run-id", f"{PIPE}-r1", "--compare", f"{PIPE}-r2",
+         "--bootstrap", "100", "-o", str(html_path))
+    html = html_path.read_text()
+    assert f"Back-test: {PIPE}-r2 (tree) vs {PIPE}-r1 (logreg)" in html
+    assert "roc_auc: B - A with 95% CI" in html and "delong" in html and "country" in html
 
 
 def test_replay_from_the_clickhouse_archive(stack, clickhouse, produced, replayed):
