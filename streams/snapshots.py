@@ -12,15 +12,13 @@ about 150 bytes + 8 bytes per feature + 24 per model (measured in docs/models.md
 from __future__ import annotations
 
 import pickle
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
 
-@dataclass(frozen=True)
-class Served:
-    """One model's output for an event."""
+class Served(NamedTuple):
+    """One model's output for an event (a named tuple: built per model per event, so cheap)."""
 
     model: str
     version: int
@@ -29,9 +27,8 @@ class Served:
     predicted_label: str | None = None
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """What an event was served with."""
+class Snapshot(NamedTuple):
+    """What an event was served with (a named tuple: one per scored event, so cheap to build)."""
 
     event_id: str
     key: str
