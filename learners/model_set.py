@@ -83,6 +83,11 @@ class ModelSet:
         """Model name -> registry version it was last loaded from or saved as (0: never saved)."""
         return dict(self._versions)
 
+    def served_by(self) -> list[tuple[str, int, str]]:
+        """``(name, version, role)`` of every model in `names` order: what a score record names."""
+        versions, roles = self._versions, self._roles
+        return [(name, versions[name], roles[name]) for name in self._models]
+
     @property
     def models(self) -> dict[str, Any]:
         """Model name -> estimator (the live objects)."""

@@ -11,6 +11,7 @@ Kafka I/O nor reads a clock: `now_ms` is passed in, so replay can run the very s
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -142,7 +143,7 @@ class Processor:
         """Which events to serve now. An id the feature store had already applied is a
         redelivery (same Kafka position as its snapshot: re-emit what was served), a duplicate
         (another position: DLQ), or an event applied before a crash but never served (serve it)."""
-        if not fb.seen.any():  # no id applied before (the usual case): serve them all
+        if not _any(fb.seen):  # no id applied before (the usual case): serve them all
             return list(range(len(events)))
         id_of = self._ev.id_field
         to_score: list[int] = []
@@ -174,8 +175,7 @@ class Processor:
         rows = self.engine.rows(fb)
         everyone = len(to_score) == len(rows)
         preds = self.models.predict_many_full(rows if everyone else [rows[j] for j in to_score])
-        versions, roles = self.models.versions, self.models.roles
-        by_model = [(m, versions[m], roles[m], preds[m]) for m in self.models.names]
+        by_model = [(m, v, r, preds[m]) for m, v, r in self.models.served_by()]
         latency = float(now_ms - received_ms) if received_ms is not None else 0.0
         seg_fields = self.config.segments
         id_f, key_f, ts_f = self._ev.id_field, self._ev.key_field, self._ev.time_field
@@ -208,8 +208,9 @@ class Processor:
         The records of one event share one ``features`` dict (non-finite values as 0.0) and
         one ``segments`` dict.
         """
-        finite = np.isfinite(values)
-        feature_rows = (values if finite.all() else np.where(finite, values, 0.0)).tolist()
+        feature_rows = values.tolist()
+        if not _all_finite(values, feature_rows):
+            feature_rows = np.where(np.isfinite(values), values, 0.0).tolist()
         names, run_id, degraded_until = self.names, self.run_id, self.degraded_until_event_ms
         scores, shadow = out.scores, out.shadow
         for snap, row in zip(snaps, feature_rows):
@@ -278,3 +279,19 @@ class Processor:
             out.alerts.extend(outcome.alerts)
             out.actions.extend(outcome.actions)
         return out
+
+
+# Micro-batches in replay are often 1-2 events: below this size plain Python beats a numpy call.
+_SMALL = 16
+
+
+def _any(flags: np.ndarray) -> bool:
+    return True in flags.tolist() if len(flags) <= _SMALL else bool(flags.any())
+
+
+def _all_finite(values: np.ndarray, rows: list[list[float]]) -> bool:
+    """Whether every value is finite (`rows` is ``values.tolist()``)."""
+    if len(rows) > _SMALL:
+        return bool(np.isfinite(values).all())
+    isfinite = math.isfinite
+    return all(isfinite(v) for row in rows for v in row)
