@@ -192,7 +192,7 @@ class FeatureEngine:
             try:
                 loaded = handle.load()
                 try:
-                    self._assign(nxt, loaded, [], prev=pending)
+                    self._assign(nxt, loaded, [], prev=(pending, handle.written_tokens))
                     self._compute_all(nxt)
                     speculation_ok = True
                 except StateStoreError:
@@ -202,7 +202,7 @@ class FeatureEngine:
                 handle.close()
             done, pending = pending, nxt
             yield self._count(self._complete(done, first=result))
-            if not (result.ok and speculation_ok):  # computed on a state the server does not hold
+            if not (result.ok and speculation_ok and handle.as_sent):  # computed on a state the server lacks
                 nxt.known_seen = set()
                 self._load_compute(nxt)
         if pending is not None:
@@ -297,10 +297,13 @@ class FeatureEngine:
         all_keys = [(run.layout.entity, k) for run in runs for k in run.keys]
         return _Batch(cols=cols, m=m, dup=dup, uniq_ids=uniq_ids, runs=runs, all_keys=all_keys)
 
-    def _assign(self, b: _Batch, loaded, ask_ids: Sequence[str], prev: _Batch | None = None) -> None:
-        """Take loaded state and seen flags; with `prev`, overlay the writes of `prev`'s commit."""
+    def _assign(
+        self, b: _Batch, loaded, ask_ids: Sequence[str], prev: tuple[_Batch, np.ndarray] | None = None
+    ) -> None:
+        """Take loaded state and seen flags; with `prev` (a batch and the tokens its commit writes,
+        in `_writes` order), overlay what that commit writes."""
         b.known_seen.update(eid for eid, flag in zip(ask_ids, loaded.seen, strict=True) if flag)
-        pos = 0
+        pos = wpos = 0
         for i, run in enumerate(b.runs):
             n = len(run.keys)
             sel = np.arange(pos, pos + n)
@@ -308,16 +311,19 @@ class FeatureEngine:
             run.tokens = loaded.tokens[sel]
             pos += n
             if prev is not None:
-                self._overlay(run, prev.runs[i])
+                prun = prev[0].runs[i]
+                self._overlay(run, prun, prev[1][wpos : wpos + len(prun.new_idx)])
+                wpos += len(prun.new_idx)
         if prev is not None:
-            applied = set(prev.applied)
+            applied = set(prev[0].applied)
             b.known_seen.update(eid for eid in b.uniq_ids if eid in applied)
 
     @staticmethod
-    def _overlay(run: _EntityRun, prev: _EntityRun) -> None:
-        """Replace `run`'s loaded state of the keys `prev` writes by what `prev` writes."""
-        written = dict(zip([prev.keys[k] for k in prev.new_idx.tolist()], range(len(prev.new_idx))))
-        hit = np.fromiter(map(written.get, run.keys, [-1] * len(run.keys)), np.int64, len(run.keys))
+    def _overlay(run: _EntityRun, prev: _EntityRun, written: np.ndarray) -> None:
+        """Replace `run`'s loaded state of the keys `prev` writes by what `prev` writes
+        (`written`: the tokens, in `prev.new_idx` order)."""
+        where = dict(zip([prev.keys[k] for k in prev.new_idx.tolist()], range(len(prev.new_idx))))
+        hit = np.fromiter(map(where.get, run.keys, [-1] * len(run.keys)), np.int64, len(run.keys))
         sel = np.nonzero(hit >= 0)[0]
         if not len(sel):
             return
@@ -328,7 +334,7 @@ class FeatureEngine:
         end[sel] = both.end[n + hit[sel]]
         run.blobs = Blobs(both.buf, start, end)
         run.tokens = run.tokens.copy()
-        run.tokens[sel] = prev.tokens[prev.new_idx[hit[sel]]] + np.uint64(1)
+        run.tokens[sel] = written[hit[sel]]
 
     def _compute_all(self, b: _Batch) -> None:
         b.seen = b.dup.copy()
@@ -381,7 +387,7 @@ class FeatureEngine:
         for run in b.runs:
             ent, rkeys = run.layout.entity, run.keys
             keys.extend([(ent, rkeys[k]) for k in run.new_idx.tolist()])
-        tokens = np.concatenate([run.tokens[run.new_idx] for run in b.runs] or [np.zeros(0, np.uint64)])
+        tokens = np.concatenate([run.tokens[run.new_idx] for run in b.runs]) if b.runs else np.zeros(0, np.uint64)
         return keys, tokens, Blobs.concat([run.new_blobs for run in b.runs])
 
     def _commit_loop(self, b: _Batch, first: CommitResult | None = None) -> bool:

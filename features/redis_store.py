@@ -19,6 +19,7 @@ work per argument; replies are parsed by redis-py (hiredis).
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,18 +30,25 @@ from features.exceptions import StateStoreError
 from features.state import Blobs, CommitResult, EntityKey, LoadResult, StateStore
 
 # KEYS: the n state keys.
-# ARGV: m, state_ttl_ms, dedup_ms, expected tokens (n x 8 bytes, all-zero = key absent),
-#       seen-set key prefix, the m applied ids, then the n new values (next token + blob each).
-# 1. compare every state key's token with the one loaded (MGET);
+# ARGV: m, state_ttl_ms, dedup_ms, expected versions (n x 8 bytes, all-zero = key absent),
+#       seen-set key prefix, the client's estimate of the server clock (ms), its allowed error,
+#       the expiry slack (ms), keep flags (n bytes: 1 = the key's expiry is far enough ahead,
+#       write it with KEEPTTL), then the m applied ids, then the n new values.
+# 1. compare every state key's version with the one loaded (MGET);
 # 2. look the applied ids up in the two live seen sets (this period's and the previous one);
-# 3. only if every token matches and no id was seen: add the ids to this period's set and
-#    write the states (absolute expiry from the server clock). Else write nothing and return
-#    the indexes of the stale keys and of the ids already seen.
+# 3. only if every version matches and no id was seen: add the ids to this period's set and
+#    write the states (KEEPTTL, or PXAT now + state_ttl + slack from the server clock). Else
+#    write nothing and return the indexes of the stale keys and of the ids already seen.
 COMMIT_LUA = """
 local n = #KEYS
 local m = tonumber(ARGV[1])
 local expected = ARGV[4]
 local absent = string.rep('\\0', 8)
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if math.abs(now - tonumber(ARGV[6])) > tonumber(ARGV[7]) then
+  return redis.error_reply('EDDYCLOCK the client estimate of the server clock is off; resync')
+end
 local bad = {}
 for lo = 1, n, 4000 do
   local hi = math.min(lo + 3999, n)
@@ -52,18 +60,16 @@ for lo = 1, n, 4000 do
     if token ~= string.sub(expected, 8 * i - 7, 8 * i) then bad[#bad + 1] = i - 1 end
   end
 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local period = tonumber(ARGV[3])
 local p = math.floor(now / period)
 local this_set = ARGV[5] .. string.format('%.0f', p)
 local seen = {}
-for lo = 6, 5 + m, 4000 do
-  local hi = math.min(lo + 3999, 5 + m)
+for lo = 10, 9 + m, 4000 do
+  local hi = math.min(lo + 3999, 9 + m)
   for _, set in ipairs({this_set, ARGV[5] .. string.format('%.0f', p - 1)}) do
     local r = redis.call('SMISMEMBER', set, unpack(ARGV, lo, hi))
     for k = 1, #r do
-      if r[k] == 1 then seen[#seen + 1] = lo - 6 + k - 1 end
+      if r[k] == 1 then seen[#seen + 1] = lo - 10 + k - 1 end
     end
   end
 end
@@ -71,14 +77,19 @@ if #bad > 0 or #seen > 0 then
   return {bad, seen}
 end
 if m > 0 then
-  for lo = 6, 5 + m, 4000 do
-    redis.call('SADD', this_set, unpack(ARGV, lo, math.min(lo + 3999, 5 + m)))
+  for lo = 10, 9 + m, 4000 do
+    redis.call('SADD', this_set, unpack(ARGV, lo, math.min(lo + 3999, 9 + m)))
   end
   redis.call('PEXPIREAT', this_set, string.format('%.0f', (p + 2) * period))
 end
-local state_at = string.format('%.0f', now + tonumber(ARGV[2]))
+local state_at = string.format('%.0f', now + tonumber(ARGV[2]) + tonumber(ARGV[8]))
+local keep = ARGV[9]
 for i = 1, n do
-  redis.call('SET', KEYS[i], ARGV[5 + m + i], 'PXAT', state_at)
+  if string.byte(keep, i) == 1 then
+    redis.call('SET', KEYS[i], ARGV[9 + m + i], 'KEEPTTL')
+  else
+    redis.call('SET', KEYS[i], ARGV[9 + m + i], 'PXAT', state_at)
+  end
 end
 return {bad, seen}
 """
@@ -104,7 +115,9 @@ return flags
 SEEN_SHA = hashlib.sha1(SEEN_LUA.encode()).hexdigest()
 COMMIT_SHA = hashlib.sha1(COMMIT_LUA.encode()).hexdigest()
 
-_TOKEN_LEN = 8
+_HEADER_LEN = 16  # version (u64 LE) + expiry lower bound (u64 LE ms of server time, 0 = unknown)
+_CLOCK_MARGIN_MS = 1_000  # allowed error of the client's estimate of the server clock
+_CLOCK_RESYNC_S = 60.0
 _CRLF = b"\r\n"
 
 
@@ -189,6 +202,7 @@ class RedisStateStore(StateStore):
         self.namespace = namespace
         self._state_prefix = f"eddy:{namespace}:st:"
         self._seen_prefix = f"eddy:{namespace}:seen:"
+        self._clock: tuple[int, float] | None = None  # (server ms, local monotonic s) of a TIME read
 
     def state_key(self, entity: str, key: str) -> str:
         """Redis key of (entity, key)'s state."""
@@ -272,16 +286,26 @@ class RedisStateStore(StateStore):
         """Run the compare-and-set script (one round trip)."""
         if not keys and not applied_ids:
             return CommitResult()
-        chunks = self._commit_chunks(keys, tokens, blobs, applied_ids, state_ttl_ms, dedup_horizon_ms)
-        try:
+        for attempt in range(3):
+            chunks, _ = self._commit_chunks(keys, tokens, blobs, applied_ids, state_ttl_ms, dedup_horizon_ms)
             try:
                 (reply,) = self._roundtrip(chunks, 1)
+                return _commit_result(reply)
             except redis.exceptions.NoScriptError:
-                self.client.script_load(COMMIT_LUA)
-                (reply,) = self._roundtrip(chunks, 1)
+                self._load_script()
+            except redis.ResponseError as exc:
+                if not _is_clock_error(exc) or attempt == 2:
+                    raise _commit_error(exc) from exc
+                self._clock = None  # resync, then build the command again
+            except redis.RedisError as exc:
+                raise _commit_error(exc) from exc
+        raise StateStoreError("committing feature state to Redis failed 3 times (script/clock); check the server")
+
+    def _load_script(self) -> None:
+        try:
+            self.client.script_load(COMMIT_LUA)
         except redis.RedisError as exc:
             raise _commit_error(exc) from exc
-        return _commit_result(reply)
 
     def load_and_commit(
         self,
@@ -300,16 +324,16 @@ class RedisStateStore(StateStore):
         (the caller can work in between, while the server runs the commit), then `.close()`.
         """
         load_chunks = self._load_chunks(load_keys, [])
-        commit_chunks = (
+        commit_chunks, written = (
             self._commit_chunks(keys, tokens, blobs, applied_ids, state_ttl_ms, dedup_horizon_ms)
-            if (keys or applied_ids) else []
+            if (keys or applied_ids) else ([], np.zeros((0, 2), np.uint64))
         )
-        resend = lambda: self.commit(  # noqa: E731 - used when the script is not cached yet
+        resend = lambda: self.commit(  # noqa: E731 - when the script was not cached or the clock was off
             keys, tokens, blobs, applied_ids, state_ttl_ms=state_ttl_ms, dedup_horizon_ms=dedup_horizon_ms
         )
         client = self.client
         conn = client.connection or client.connection_pool.get_connection()
-        handle = PipelinedCommit(self, conn, load_keys, bool(load_chunks), bool(commit_chunks), resend)
+        handle = PipelinedCommit(self, conn, load_keys, bool(load_chunks), bool(commit_chunks), resend, written)
         try:
             conn.send_packed_command(load_chunks + commit_chunks)
         except BaseException as exc:
@@ -335,55 +359,83 @@ class RedisStateStore(StateStore):
     def _load_result(self, keys: Sequence[EntityKey], raw: list, seen_raw: list) -> LoadResult:
         parts = [b"" if v is None else v for v in raw]
         lens = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
-        short = np.nonzero((lens > 0) & (lens < _TOKEN_LEN))[0]
+        short = np.nonzero((lens > 0) & (lens < _HEADER_LEN))[0]
         if len(short):
             ent, key = keys[int(short[0])]
             raise StateStoreError(
-                f"state of {ent}={key!r} is corrupt (shorter than its version token); "
-                "delete it or use a new namespace"
+                f"state of {ent}={key!r} is corrupt (shorter than its header); delete it or use a new namespace"
             )
         buf = np.frombuffer(b"".join(parts), dtype=np.uint8)
         end = np.cumsum(lens)
         start = end - lens
         present = lens > 0
-        tokens = np.zeros(len(parts), dtype=np.uint64)
+        tokens = np.zeros((len(parts), 2), dtype=np.uint64)  # (version, expiry lower bound)
         if present.any():
             at = start[present]
-            tokens[present] = buf[at[:, None] + np.arange(_TOKEN_LEN)].view("<u8").ravel()
-            start[present] += _TOKEN_LEN
+            tokens[present] = buf[at[:, None] + np.arange(_HEADER_LEN)].view("<u8")
+            start[present] += _HEADER_LEN
         return LoadResult(blobs=Blobs(buf, start, end), tokens=tokens, seen=[bool(v) for v in seen_raw])
 
     def _commit_chunks(
         self, keys: Sequence[EntityKey], tokens: np.ndarray, blobs: Blobs, applied_ids: Sequence[str],
         state_ttl_ms: int, dedup_horizon_ms: int,
-    ) -> list:
+    ) -> tuple[list, np.ndarray]:
+        """The framed EVALSHA and the headers (version, expiry bound) it writes, per key."""
         n, m = len(keys), len(applied_ids)
         tokens = np.asarray(tokens)
-        if tokens.dtype != np.uint64 or len(tokens) != n or len(blobs) != n:
+        if tokens.dtype != np.uint64 or tokens.size != 2 * n or len(blobs) != n:
             raise StateStoreError("version tokens must come from RedisStateStore.load; reload and retry")
-        expected = tokens.astype("<u8").tobytes()
-        nxt = (tokens + np.uint64(1)).astype("<u8").view(np.uint8)
-        tok_start = np.arange(n, dtype=np.int64) * _TOKEN_LEN
+        tokens = tokens.reshape(n, 2)
+        ttl, slack = int(state_ttl_ms), int(state_ttl_ms) // 8
+        est = self._server_now_ms()
+        # keep the expiry if it is a full state_ttl (+ clock margin) ahead, else push it to
+        # now + ttl + slack; the header records a lower bound of the key's real expiry
+        keep = tokens[:, 1] >= np.uint64(est + ttl + _CLOCK_MARGIN_MS)
+        written = np.empty((n, 2), dtype="<u8")
+        written[:, 0] = tokens[:, 0] + np.uint64(1)
+        written[:, 1] = np.where(keep, tokens[:, 1], np.uint64(max(0, est + ttl + slack - _CLOCK_MARGIN_MS)))
+        head_start = np.arange(n, dtype=np.int64) * _HEADER_LEN
         head = b"".join([
-            b"*%d\r\n$7\r\nEVALSHA\r\n" % (3 + n + 5 + m + n), _bulk(COMMIT_SHA), _bulk(n),
+            b"*%d\r\n$7\r\nEVALSHA\r\n" % (3 + n + 9 + m + n), _bulk(COMMIT_SHA), _bulk(n),
         ])
         argv = b"".join([
-            _bulk(m), _bulk(int(state_ttl_ms)), _bulk(int(dedup_horizon_ms)), _bulk(expected),
-            _bulk(self.seen_set_prefix(dedup_horizon_ms)),
+            _bulk(m), _bulk(ttl), _bulk(int(dedup_horizon_ms)), _bulk(tokens[:, 0].astype("<u8").tobytes()),
+            _bulk(self.seen_set_prefix(dedup_horizon_ms)), _bulk(est), _bulk(_CLOCK_MARGIN_MS), _bulk(slack),
+            _bulk(keep.astype(np.uint8).tobytes()),
         ])
-        return [
+        chunks = [
             head,
             self._state_keys_frame(keys) if n else b"",
             argv,
             self._ids_frame(applied_ids) if m else b"",
-            _frame_bulks(nxt, tok_start, tok_start + _TOKEN_LEN, blobs.buf, blobs.start, blobs.end),
+            _frame_bulks(written.view(np.uint8).ravel(), head_start, head_start + _HEADER_LEN,
+                         blobs.buf, blobs.start, blobs.end),
         ]
+        return chunks, written.astype(np.uint64)
+
+    def _server_now_ms(self) -> int:
+        """The server's clock (ms), from a TIME read at most a minute ago plus local elapsed time."""
+        clock = self._clock
+        mono = time.monotonic()
+        if clock is None or mono - clock[1] > _CLOCK_RESYNC_S:
+            try:
+                sec, usec = self.client.time()
+            except redis.RedisError as exc:
+                raise _commit_error(exc) from exc
+            mono = time.monotonic()
+            clock = self._clock = (sec * 1000 + usec // 1000, mono)
+        return clock[0] + int((mono - clock[1]) * 1000)
 
 
 class PipelinedCommit:
-    """Replies of `RedisStateStore.load_and_commit`: read `.load()`, then `.commit()`; `.close()`."""
+    """Replies of `RedisStateStore.load_and_commit`: read `.load()`, then `.commit()`; `.close()`.
 
-    def __init__(self, store: RedisStateStore, conn, load_keys, has_load: bool, has_commit: bool, resend) -> None:
+    `written_tokens` are the tokens the commit writes (per written key, in order); `as_sent` is
+    False when the commit had to be built and sent again (script not cached, clock resync),
+    which writes other expiry bounds: state computed from `written_tokens` is then stale.
+    """
+
+    def __init__(self, store, conn, load_keys, has_load: bool, has_commit: bool, resend, written) -> None:
         self._store = store
         self._conn = conn
         self._keys = load_keys
@@ -391,6 +443,8 @@ class PipelinedCommit:
         self._has_load = has_load
         self._has_commit = has_commit
         self._resend = resend
+        self.written_tokens = written
+        self.as_sent = True
 
     def _read(self):
         self._unread -= 1
@@ -411,9 +465,14 @@ class PipelinedCommit:
             return CommitResult()
         try:
             reply = self._read()
-        except redis.exceptions.NoScriptError:
+        except redis.ResponseError as exc:
+            if not isinstance(exc, redis.exceptions.NoScriptError) and not _is_clock_error(exc):
+                self.close()
+                raise _commit_error(exc) from exc
             self.close()
-            self._store.client.script_load(COMMIT_LUA)
+            if _is_clock_error(exc):
+                self._store._clock = None
+            self.as_sent = False
             return self._resend()
         except redis.RedisError as exc:
             self.close()
@@ -430,6 +489,10 @@ class PipelinedCommit:
         client = self._store.client
         if client.connection is None:
             client.connection_pool.release(conn)
+
+
+def _is_clock_error(exc: Exception) -> bool:
+    return str(exc).startswith("EDDYCLOCK")
 
 
 def _load_error(exc: Exception) -> StateStoreError:

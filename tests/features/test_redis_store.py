@@ -44,18 +44,40 @@ def test_keys_values_and_expiry(redis_client: redis.Redis, namespace: str):
         seen_set, f"eddy:{namespace}:st:card:c1", f"eddy:{namespace}:st:card:c2", f"eddy:{namespace}:st:merch:m1",
     ]
     assert redis_client.smembers(seen_set) == {b"e1", b"e2"}
-    assert 7_100_000 < redis_client.pttl(f"eddy:{namespace}:st:card:c1") <= 7_200_000
+    # state_ttl 2h plus slack (ttl / 8): a key expires 2h to 2h15m after its last write
+    assert 8_000_000 < redis_client.pttl(f"eddy:{namespace}:st:card:c1") <= 8_100_000
     # the set of a period lives until the end of the next one: an id is remembered 30-60 minutes
     assert redis_client.pttl(seen_set) == pytest.approx((period + 2) * 1_800_000 - redis_client.time()[0] * 1000, abs=2_000)
     raw = redis_client.get(f"eddy:{namespace}:st:card:c2")
     assert int.from_bytes(raw[:8], "little") == 1  # version token
+    now_ms = redis_client.time()[0] * 1000
+    bound = int.from_bytes(raw[8:16], "little")  # a lower bound of the key's expiry
+    assert now_ms + 7_200_000 < bound <= now_ms + redis_client.pttl(f"eddy:{namespace}:st:card:c2") + 1_000
     layout = EntityLayout.build("card", FS.windows_of("card"), FS.allowed_lateness)
-    assert decode_blob(raw[8:], layout) == {
+    assert decode_blob(raw[16:], layout) == {
         "n": {"maxb": 0, "buckets": [(0, 1.0)]},
         "s": {"maxb": 0, "buckets": [(0, 5.0)]},
     }
-    # token 8 + fingerprint 8 + count (entries, maxb, offset, n: 4 varints) + sum (3 varints + f64)
-    assert len(raw) == 8 + 8 + 4 + 11
+    # token 8 + expiry bound 8 + fingerprint 8 + count (entries, maxb, offset, n: 4 varints) + sum (3 varints + f64)
+    assert len(raw) == 8 + 8 + 8 + 4 + 11
+
+
+def test_expiry_is_kept_while_far_enough_ahead_and_pushed_back_otherwise(redis_client: redis.Redis, namespace: str):
+    store = RedisStateStore(redis_client, namespace)
+    engine = FeatureEngine(FS, store, "ts", "id")
+    key = f"eddy:{namespace}:st:card:c1"
+    engine.process([ev(1)])
+    first = redis_client.pttl(key)
+    engine.process([ev(2)])  # expiry still > state_ttl + margin ahead: written with KEEPTTL
+    assert redis_client.pttl(key) <= first
+    redis_client.setrange(key, 8, (redis_client.time()[0] * 1000 + 60_000).to_bytes(8, "little"))
+    redis_client.pexpire(key, 60_000)  # as if the key had last been pushed back long ago
+    engine.process([ev(3)])
+    assert 8_000_000 < redis_client.pttl(key) <= 8_100_000
+    store._clock = (store._server_now_ms() + 5_000, store._clock[1])  # a bad clock estimate: resynced
+    engine.process([ev(4)])
+    assert engine.lookup("card", "c1", 1_000)["n"] == 4.0
+    assert abs(store._server_now_ms() - redis_client.time()[0] * 1000) < 2_000
 
 
 def _commandstats(client: redis.Redis) -> dict[str, int]:
@@ -254,7 +276,7 @@ def test_corrupt_state_is_refused(redis_client: redis.Redis, namespace: str):
     engine.process([ev(1)])
     key = f"eddy:{namespace}:st:card:c1"
     raw = redis_client.get(key)
-    for bad in (raw[:-3], raw + b"\x00", raw[:16] + b"\xff" * 12):
+    for bad in (raw[:-3], raw + b"\x00", raw[:24] + b"\xff" * 12, raw[:10]):
         redis_client.set(key, bad)
         with pytest.raises(StateStoreError, match="is corrupt"):
             engine.process([ev(99)])
