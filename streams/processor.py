@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
+from itertools import chain
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -293,5 +294,4 @@ def _all_finite(values: np.ndarray, rows: list[list[float]]) -> bool:
     """Whether every value is finite (`rows` is ``values.tolist()``)."""
     if len(rows) > _SMALL:
         return bool(np.isfinite(values).all())
-    isfinite = math.isfinite
-    return all(isfinite(v) for row in rows for v in row)
+    return all(map(math.isfinite, chain.from_iterable(rows)))
