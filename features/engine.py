@@ -1,12 +1,13 @@
 """FeatureEngine: micro-batches of events in, one feature row per event out.
 
 Per batch: extract typed columns (Python, one pass per field), load every touched
-(entity, key) state and every event id's seen marker from the store in one round trip, run the
-Numba kernel once per entity, compute passthrough and derived columns with numpy, then commit
-all changed states and the new seen markers with one atomic compare-and-set. On a conflict the
-conflicting keys are reloaded and only their events recomputed (keys are independent), then the
-commit is retried; if an id we were about to apply got marked seen meanwhile, the whole batch is
-reloaded and recomputed.
+(entity, key) state from the store in one round trip (and the seen flags of the event ids, for
+stores that read them at load), run the Numba kernel once per entity, compute passthrough and
+derived columns with numpy, then commit all changed states and the applied ids with one atomic
+compare-and-set. On a conflict the conflicting keys are reloaded and only their events
+recomputed (keys are independent), then the commit is retried; if an id we were about to apply
+was already applied, the whole batch is reloaded and recomputed with that event read-only.
+`process_many` overlaps a batch's commit with reading and computing the next batch.
 """
 
 from __future__ import annotations

@@ -2,18 +2,19 @@
 
 Keys (namespace = `<pipeline>` live, `<pipeline>:replay:<run_id>` for replays)::
 
-    eddy:{namespace}:st:{entity}:{key}   -> 8-byte version token + state blob (PXAT now + state_ttl)
-    eddy:{namespace}:seen:{event_id}     -> "1"                               (PXAT now + dedup_horizon)
+    eddy:{namespace}:st:{entity}:{key}         -> version (u64 LE) + expiry bound (u64 LE ms) + blob
+    eddy:{namespace}:seen:{dedup_ms}:{period}  -> SET of the ids applied in that period of server time
 
-The version token is a little-endian counter bumped on every write; the commit script checks
-every key's token and marks every applied id with `SET NX` before writing any state, so a
-batch is applied entirely or not at all. Seen markers are only checked at commit
-(`seen_on_load = False`): a redelivered id makes the commit fail with its index, and the
-engine recomputes the batch with that event read-only.
+The version is a counter bumped on every write; the commit script checks every key's version
+and looks every applied id up in the two live seen sets before writing anything, so a batch is
+applied entirely or not at all. Seen ids are only checked at commit (`seen_on_load = False`):
+a redelivered id makes the commit fail with its index, and the engine recomputes the batch with
+that event read-only. A state keeps its TTL (`KEEPTTL`) while its expiry bound is a full
+state_ttl ahead, else gets now + state_ttl + state_ttl / 8 (see docs/features.md, "Expiry").
 
 Commands are framed here (RESP) from numpy buffers by a small Numba helper and sent on a
-connection of the client's pool, so a batch's ~2,000 keys and ~1,000 values cost no Python
-work per argument; replies are parsed by redis-py (hiredis).
+connection of the client's pool, so a batch's ~1,000 keys, ids and values cost no Python work
+per argument; replies are parsed by redis-py (hiredis).
 """
 
 from __future__ import annotations

@@ -31,29 +31,18 @@ def test_memory_engine_equals_reference(data):
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("many", [False, True], ids=["process", "process_many"])
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_redis_engine_equals_reference(redis_client: redis.Redis, data):
+def test_redis_engine_equals_reference(redis_client: redis.Redis, many: bool, data):
+    """Also with process_many (batch i+1 read and computed while batch i commits)."""
     fs = data.draw(feature_sets())
     events = data.draw(event_streams())
     cuts = data.draw(batch_cuts(len(events)))
     engine = FeatureEngine(fs, RedisStateStore(redis_client, fresh_namespace()), "ts", "id")
-    ref = assert_matches_reference(fs, engine, events, cuts)
+    ref = assert_matches_reference(fs, engine, events, cuts, many=many)
     now = data.draw(st.integers(-30, 400))
     assert_lookups_match(fs, engine, ref, events, now)
-
-
-@pytest.mark.integration
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.data())
-def test_redis_engine_pipelined_equals_reference(redis_client: redis.Redis, data):
-    """process_many (batch i+1 read and computed while batch i commits) is exactly process."""
-    fs = data.draw(feature_sets())
-    events = data.draw(event_streams())
-    cuts = data.draw(batch_cuts(len(events)))
-    engine = FeatureEngine(fs, RedisStateStore(redis_client, fresh_namespace()), "ts", "id")
-    ref = assert_matches_reference(fs, engine, events, cuts, many=True)
-    assert_lookups_match(fs, engine, ref, events, data.draw(st.integers(-30, 400)))
 
 
 @settings(max_examples=80, deadline=None)

@@ -148,7 +148,8 @@ def test_redis_down_is_a_clear_error():
 
 
 class InterferingRedisStore(RedisStateStore):
-    """Test double: before its first commit, another worker commits a batch on the same keys."""
+    """Test double: before its first commit (plain or pipelined), another worker commits a batch
+    on the same keys."""
 
     def __init__(self, client, namespace, other_batch):
         super().__init__(client, namespace)
@@ -156,11 +157,18 @@ class InterferingRedisStore(RedisStateStore):
         self.other_batch = other_batch
         self.commits = 0
 
-    def commit(self, *args, **kw):
+    def _interfere(self) -> None:
         self.commits += 1
         if self.commits == 1:
             self.other.process(self.other_batch)
+
+    def commit(self, *args, **kw):
+        self._interfere()
         return super().commit(*args, **kw)
+
+    def load_and_commit(self, *args, **kw):
+        self._interfere()
+        return super().load_and_commit(*args, **kw)
 
 
 def test_conflicting_key_is_reloaded_and_recomputed(redis_client: redis.Redis, namespace: str):
@@ -182,22 +190,6 @@ def test_event_applied_meanwhile_by_another_worker_is_seen(redis_client: redis.R
     assert engine.lookup("card", "c1", 1_000) == {"n": 1.0, "s": 3.0}
 
 
-class InterferingPipelinedStore(RedisStateStore):
-    """Test double: just before its first pipelined commit, another worker commits a batch."""
-
-    def __init__(self, client, namespace, other_batch):
-        super().__init__(client, namespace)
-        self.other = FeatureEngine(FS, RedisStateStore(client, namespace), "ts", "id")
-        self.other_batch = other_batch
-        self.calls = 0
-
-    def load_and_commit(self, *args, **kw):
-        self.calls += 1
-        if self.calls == 1:
-            self.other.process(self.other_batch)
-        return super().load_and_commit(*args, **kw)
-
-
 @pytest.mark.parametrize(
     ("other", "want_n", "want_seen"),
     [
@@ -206,7 +198,7 @@ class InterferingPipelinedStore(RedisStateStore):
     ],
 )
 def test_pipelined_commit_that_does_not_land_is_redone(redis_client: redis.Redis, namespace: str, other, want_n, want_seen):
-    store = InterferingPipelinedStore(redis_client, namespace, other)
+    store = InterferingRedisStore(redis_client, namespace, other)
     engine = FeatureEngine(FS, store, "ts", "id")
     out = list(engine.process_many([[ev(1, x=1.0)], [ev(2, x=2.0)], [ev(3, x=4.0)]]))
     assert [b.values[0, 0] for b in out] == want_n
