@@ -291,3 +291,22 @@ def test_event_ids_are_remembered_one_to_two_dedup_horizons(redis_client: redis.
         time.sleep(0.05)
     assert engine.process([ev(1)]).seen.tolist() == [False]  # forgotten: applied again
     assert engine.lookup("card", "c1", 1_000) == {"n": 2.0, "s": 2.0}
+
+
+def test_non_ascii_keys_and_ids_and_batches_past_the_script_chunk(redis_client: redis.Redis, namespace: str):
+    engine = FeatureEngine(FS, RedisStateStore(redis_client, namespace), "ts", "id")
+    batch = [ev(i, card=f"kärtchen-{i}", merch="m€", prefix="ü") for i in range(4_500)]  # > 4,000 per unpack
+    assert engine.process(batch).values[:, 0].tolist() == [1.0] * 4_500
+    again = engine.process(batch[:10] + [ev(9_999, card="kärtchen-3", merch="m€", prefix="ü")])
+    assert again.seen.tolist() == [True] * 10 + [False]
+    assert engine.lookup("card", "kärtchen-3", 1_000) == {"n": 2.0, "s": 2.0}
+    assert engine.lookup("merch", "m€", 1_000) == {"m": 1.0}
+
+
+def test_single_connection_client(redis_url: str, namespace: str):
+    client = redis.Redis.from_url(redis_url, single_connection_client=True)
+    engine = FeatureEngine(FS, RedisStateStore(client, namespace), "ts", "id")
+    out = [b.values[0, 0] for b in engine.process_many([[ev(1)], [ev(2)], [ev(3)]])]
+    assert out == [1.0, 2.0, 3.0]
+    assert engine.process([ev(4)]).values[0, 0] == 4.0
+    client.close()
