@@ -633,10 +633,14 @@ def window_kernel(
 
 
 def warm_up() -> None:
-    """Compile (or load from Numba's on-disk cache) the kernel, so the first batch is fast.
+    """Compile (or load from Numba's on-disk cache) the kernel and the Redis store's command
+    framing, so the first batch is fast.
 
     >>> warm_up()
     """
+    from features.redis_store import warm_up_framing  # the store imports this module
+
+    warm_up_framing()
     one = np.ones(1, dtype=np.int64)
     window_kernel(
         np.array([COUNT], dtype=np.int64), one, one, np.zeros(1, np.int64), 0,
