@@ -170,6 +170,11 @@ class DriftMonitor:
             return None
         return ranked[0][1], ranked[0][0], champion_recent[0]
 
+    @property
+    def promotion_pending(self) -> bool:
+        """Whether a promotion waits for a challenger to overtake (see `follow_up`)."""
+        return self._pending is not None
+
     def follow_up(self, model_set: Any, now_ms: int) -> tuple[list[Alert], list[dict[str, Any]]]:
         """Re-rank a pending promotion after one more label; return the (alerts, actions) done.
 

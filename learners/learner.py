@@ -226,9 +226,10 @@ class Learner:
                 done = drift.apply(alert, ms)
                 if done is not None:
                     outcome.actions.append(done)
-            more, actions = drift.follow_up(ms, now_ms)
-            alerts.extend(more)
-            outcome.actions.extend(actions)
+            if drift.promotion_pending:
+                more, actions = drift.follow_up(ms, now_ms)
+                alerts.extend(more)
+                outcome.actions.extend(actions)
         self._learned[event_id] = now_ms
         return self._count(outcome)
 

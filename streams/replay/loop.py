@@ -196,10 +196,11 @@ class ReplayLoop:
             self._account(o.status, o.event_id, now)
 
     def _account(self, status: str, event_id: str, now: int) -> None:
-        self.stats.outcomes[status] = self.stats.outcomes.get(status, 0) + 1
+        outcomes = self.stats.outcomes
+        outcomes[status] = outcomes.get(status, 0) + 1
         if status == "early":
             self._early[event_id] = now
-        elif status in ("learned", "orphan"):
+        elif self._early and status in ("learned", "orphan"):
             self._early.pop(event_id, None)
 
 
