@@ -83,6 +83,55 @@ def test_primed_features_equal_per_batch_features_including_dlq_and_duplicates()
     assert sp.dlq == s0.dlq == 4
 
 
+def test_rules_run_once_per_event_and_rejections_keep_the_processors_reason(monkeypatch):
+    """The primer hands its verdicts to the processor: check_rules runs once per event; an event
+    the primer rejected is checked again by the processor, so its DLQ reason is the live one."""
+    import schemas
+    from streams import processor as processor_mod
+    from streams.replay import primed as primed_mod
+
+    calls = {"primer": 0, "processor": 0}
+
+    def counting(name, real):
+        def check(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+        return check
+
+    monkeypatch.setattr(primed_mod, "check_rules", counting("primer", schemas.check_rules))
+    monkeypatch.setattr(processor_mod, "check_rules", counting("processor", schemas.check_rules))
+    items = fraud_items(1000, bad=True)
+    stats = ReplayLoop(memory_processor(FRAUD_CFG, "t")).run(items)
+    n_events = sum(i.kind == "event" for i in items)
+    assert calls == {"primer": n_events, "processor": 3}  # only the three rule violations again
+    reasons = sorted(d["reason"] for d in stats.dlq_records)
+    assert any("amount=-5.0 is below min 0" in r for r in reasons)
+    assert any("carrier-pigeon" in r for r in reasons) and any("'card_id' is required" in r for r in reasons)
+    assert len(reasons) == 4  # and the duplicate id
+
+
+def test_replay_restores_the_garbage_collector():
+    import gc
+
+    before = gc.get_threshold()
+    ReplayLoop(memory_processor(FRAUD_CFG, "t")).run(fraud_items(200))
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_non_finite_features_are_published_as_zero():
+    from streams.processor import ScoreOutput
+    from streams.snapshots import Served, Snapshot
+
+    p = memory_processor(FRAUD_CFG, "t")
+    values = np.array([[np.nan, np.inf, -np.inf, 1.5] + [0.0] * (len(p.names) - 4)])
+    snap = Snapshot("e1", "k", 5, 6, 0.0, values[0], (Served("logreg", 0, "champion", 0.25),))
+    out = ScoreOutput()
+    p._emit((snap,), values, out)
+    [rec] = out.scores
+    assert list(rec["features"].values())[:4] == [0.0, 0.0, 0.0, 1.5]
+    assert np.isnan(snap.features[0])  # the snapshot (what the models saw) keeps the NaN
+
+
 def test_batch_size_does_not_change_predictions():
     assert replay_digest(batch_size=1)[0] == replay_digest(batch_size=5000)[0]
 
