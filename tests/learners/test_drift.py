@@ -31,6 +31,13 @@ def drifting_config(action: str) -> ModelsConfig:
     )
 
 
+def champion_a_challenger_b(**drift) -> tuple[ModelSet, DriftMonitor]:
+    """Two logistic regressions, champion 'a' and challenger 'b', and a monitor with `drift`."""
+    config = ModelsConfig(task="binary", champion={"name": "a", "model": "logreg"},
+                          challengers=[{"name": "b", "model": "logreg"}], drift=drift)
+    return ModelSet(config), DriftMonitor(config.drift)
+
+
 def run_with_flip(config: ModelsConfig, n: int = 2000, on_outcome=None) -> tuple[Learner, list, list]:
     """Score and learn a stream whose labels flip after FLIP_AT events."""
     model_set = ModelSet(config)
@@ -90,14 +97,7 @@ def test_reset_action_rebuilds_the_drifting_model():
 
 
 def test_promote_needs_a_better_challenger_and_respects_the_cooldown():
-    config = ModelsConfig(
-        task="binary",
-        champion={"name": "a", "model": "logreg"},
-        challengers=[{"name": "b", "model": "logreg"}],
-        drift={"action": "promote", "cooldown": "1s"},
-    )
-    model_set = ModelSet(config)
-    mon = DriftMonitor(config.drift)
+    model_set, mon = champion_a_challenger_b(action="promote", cooldown="1s")
     for i in range(50):
         mon.update("a", 0.5, None, i)
         mon.update("b", 0.7, None, i)
@@ -145,14 +145,7 @@ def test_promotion_reaches_scorers_through_the_registry(redis_client, namespace)
 
 
 def test_a_challenger_with_too_few_recent_losses_is_not_promoted():
-    config = ModelsConfig(
-        task="binary",
-        champion={"name": "a", "model": "logreg"},
-        challengers=[{"name": "b", "model": "logreg"}],
-        drift={"action": "promote", "grace_period": 30},
-    )
-    model_set = ModelSet(config)
-    mon = DriftMonitor(config.drift)
+    model_set, mon = champion_a_challenger_b(action="promote", grace_period=30)
     for i in range(100):
         mon.update("a", 0.9, None, i)
     for i in range(5):
@@ -164,14 +157,7 @@ def test_a_challenger_with_too_few_recent_losses_is_not_promoted():
 def test_a_promotion_that_finds_no_better_challenger_yet_stays_pending_for_recent_window_labels():
     """The alert fires while the challenger's recent window still holds pre-change losses; it
     overtakes the champion a few labels later and is promoted then, by a follow-up alert."""
-    config = ModelsConfig(
-        task="binary",
-        champion={"name": "a", "model": "logreg"},
-        challengers=[{"name": "b", "model": "logreg"}],
-        drift={"action": "promote", "recent_window": 20, "grace_period": 10},
-    )
-    model_set = ModelSet(config)
-    mon = DriftMonitor(config.drift)
+    model_set, mon = champion_a_challenger_b(action="promote", recent_window=20, grace_period=10)
     for i in range(20):
         mon.update("a", 0.2, None, i)
         mon.update("b", 0.1, None, i)
@@ -196,14 +182,7 @@ def test_a_promotion_that_finds_no_better_challenger_yet_stays_pending_for_recen
 
 
 def test_a_pending_promotion_expires_after_recent_window_labels():
-    config = ModelsConfig(
-        task="binary",
-        champion={"name": "a", "model": "logreg"},
-        challengers=[{"name": "b", "model": "logreg"}],
-        drift={"action": "promote", "recent_window": 5, "grace_period": 5},
-    )
-    model_set = ModelSet(config)
-    mon = DriftMonitor(config.drift)
+    model_set, mon = champion_a_challenger_b(action="promote", recent_window=5, grace_period=5)
     for i in range(5):
         mon.update("a", 0.5, None, i)
         mon.update("b", 0.9, None, i)
