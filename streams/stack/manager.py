@@ -86,7 +86,7 @@ def _argv(state: StackState, name: str, port: int) -> list[str]:
         return [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url]
     if name == "redis":
         return [str(redis_binary()), "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no",
-                "--dir", state.home]
+                "--lazyfree-lazy-expire", "yes", "--dir", state.home]
     return [sys.executable, "-m", "analytics.server", "--path", state.chdb_path, "--host", HOST, "--port", str(port)]
 
 
