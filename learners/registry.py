@@ -125,6 +125,16 @@ class Snapshot:
     source_version: int | None = None
 
 
+def _info_json(created_ms: int, action: str, source_version: int | None, meta_json: str) -> str:
+    """The info JSON of one version, around an already encoded meta (shared by a checkpoint's models).
+
+    >>> json.loads(_info_json(5, "snapshot", None, '{"seq": 1}'))
+    {'created_ms': 5, 'action': 'snapshot', 'source_version': None, 'meta': {'seq': 1}}
+    """
+    head = json.dumps({"created_ms": int(created_ms), "action": action, "source_version": source_version})
+    return head[:-1] + ', "meta": ' + meta_json + "}"
+
+
 def _decode(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -236,6 +246,10 @@ class ModelRegistry:
         keys = [self.roles_key]
         args: list[Any] = [len(names), self.keep]
         actions: dict[str, str] = {}
+        try:  # once for all models: a learner's meta (its bookkeeping) is most of a checkpoint's JSON
+            meta_json = json.dumps(meta_dict)
+        except (TypeError, ValueError) as exc:
+            raise RegistryError(f"meta of {', '.join(names)} is not JSON-able: {exc}") from exc
         for name in names:
             given = action.get(name) if isinstance(action, Mapping) else action
             actions[name] = given or ("created" if first[name] else "snapshot")
@@ -243,11 +257,7 @@ class ModelRegistry:
                 blob = pickle.dumps(models[name], protocol=pickle.HIGHEST_PROTOCOL)
             except Exception as exc:  # pickling errors have many types
                 raise RegistryError(f"cannot pickle model {name!r}: {exc}; use a picklable estimator") from exc
-            info = {"created_ms": ts, "action": actions[name], "source_version": None, "meta": meta_dict}
-            try:
-                info_json = json.dumps(info)
-            except (TypeError, ValueError) as exc:
-                raise RegistryError(f"meta of {name!r} is not JSON-able: {exc}") from exc
+            info_json = _info_json(ts, actions[name], None, meta_json)
             want = "*" if expected is None or name not in expected else str(int(expected[name]))
             keys += self._model_keys(name)
             args += [name, want, blob, info_json, (roles or {}).get(name) or "challenger"]
@@ -280,10 +290,9 @@ class ModelRegistry:
         cur = self.current_version(name)
         cur_info = self._info(name, cur) if cur else {}
         meta = dict(cur_info.get("meta", {}))
-        info = {"created_ms": ts, "action": "rollback", "source_version": int(version), "meta": meta}
         result = self._commit(
             keys=[self.roles_key, *self._model_keys(name)],
-            args=[1, self.keep, name, "*", blob, json.dumps(info), ""],
+            args=[1, self.keep, name, "*", blob, _info_json(ts, "rollback", int(version), json.dumps(meta)), ""],
         )
         new = int(result[0])
         self._emit(name, new, "rollback", ts, f"rollback to the content of v{version} (was v{cur})")
