@@ -242,7 +242,7 @@ def bench_env() -> dict[str, str]:
 # ---------------------------------------------------------------------------- running systems
 import subprocess  # noqa: E402
 
-from streams.harness import EmbeddedStack, WorkerProcess  # noqa: E402
+from streams.harness import EmbeddedStack, WorkerProcess, counters, labels_done  # noqa: E402
 from streams.stack.process import terminate  # noqa: E402
 
 
@@ -317,6 +317,10 @@ def measure(kind: str, stack: EmbeddedStack, pipeline: str, phases: Phases, *, r
             backlog = list(watcher.messages)
             res.scored = len(backlog)
             res.throughput = throughput([ts for ts, _ in backlog])
+            if kind == "eddy":  # how much of the backlog's learning was done by then (it shares the process)
+                n_labels = sum(1 for k, _r in phases.backlog if k == "labels")
+                res.notes.append(f"labels done at backlog end: {labels_done(counters(cfg, stack.endpoints.redis)):,}"
+                                 f"/{n_labels:,}")
             if not done:
                 why = "a process died" if not alive() else f"not drained in {timeout:.0f}s"
                 res.notes.append(f"backlog: {len(backlog)}/{phases.n_backlog} scored ({why})")

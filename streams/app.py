@@ -6,11 +6,13 @@
 <p>.scores, .shadow-scores, .labels, .model-events, .alerts, .dlq  --sink agent-->  ClickHouse
 ```
 
-Micro-batches come from `stream.take_events(batch_size, within=batch_window)`; each batch is
-decoded, scored and published as a whole (one Redis round trip for features, one for snapshots,
-produce futures awaited together) and acknowledged only after its outputs are written: at least
-once, made exactly-once in effect by event-id dedup in the feature store, snapshots keyed by
-source offset, and id-keyed ClickHouse tables.
+Events come in micro-batches from the `EventFeed` (an aiokafka consumer-group member of its own,
+`getmany`, not Faust's per-message path); labels and the sink's topics from Faust's
+`take_events(batch_size, within=batch_window)`. Each batch is decoded, scored and published as a
+whole (one Redis round trip for features, one for snapshots, produce futures awaited together)
+and committed / acknowledged only after its outputs are written: at least once, made
+exactly-once in effect by event-id dedup in the feature store, snapshots keyed by source offset,
+and id-keyed ClickHouse tables.
 
 Learning: the labels topic has one partition, so exactly one worker of a group owns it and is the
 learner. It saves a checkpoint (a model version of every model plus its bookkeeping) at most every
@@ -36,12 +38,13 @@ from learners import ModelRegistry, RegistryConflict, refresh, restore, save_che
 from schemas import DecodeFailure, dlq_record_from_failure
 from streams.config import PipelineConfig
 from streams.endpoints import Endpoints
+from streams.event_feed import EventFeed
 from streams.kafka_security import KafkaSecurity
 from streams.processor import Processor, Source
 from streams.observability import WorkerMetrics, attach, instrument
 from streams.sink_rows import SinkRouter
 from streams.state_guard import StateGuard
-from streams.wiring import Codecs, live_processor, model_registry, redis_client
+from streams.wiring import Codecs, ScoreEncoder, live_processor, model_registry, redis_client
 
 log = logging.getLogger("eddy.worker")
 
@@ -162,11 +165,22 @@ class WorkerRuntime:
         refill = max((f.window for f in config.features.windows), default=0)
         self.guard = StateGuard(self.redis, config.pipeline, refill)
         self.guard.start()
+        #: the models the learner trains (its own copy when it shares the process with scoring)
+        self.learning = self.processor.learner.model_set if self.processor.learner is not None else self.processor.models
         meta = restore(self.registry, self.processor.models)
+        if self.learning is not self.processor.models:
+            meta = restore(self.registry, self.learning)
         if meta and self.processor.learner is not None:
             self.processor.learner.load_state(meta)
             self.processor.resume_offsets = self.processor.learner.offsets
-            log.info("resumed models %s from the registry", self.processor.models.versions)
+            log.info("resumed models %s from the registry", self.learning.versions)
+
+    def refresh_models(self) -> dict:
+        """Hot-swap what the registry moved: the served models, and the learner's (CLI rollbacks)."""
+        loaded = refresh(self.registry, self.processor.models)
+        if self.learning is not self.processor.models:
+            refresh(self.registry, self.learning)
+        return loaded
 
     def count(self, **deltas: int) -> None:
         pipe = self.redis.pipeline(transaction=False)
@@ -258,14 +272,13 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
     rt = WorkerRuntime(config, endpoints, codecs, run_id, learner="learn" in roles)
     proc = rt.processor
     metrics = rt.metrics = WorkerMetrics(config.pipeline, roles)  # served by `eddy worker --metrics-port`
-    attach(app, metrics, proc.models, heartbeat=rt.redis)  # gauges, lag, assignment logs, `eddy status` heartbeat
+    feed_assigned = attach(app, metrics, rt.learning, heartbeat=rt.redis)  # gauges, lag, assignment logs, heartbeat
     instrument(proc, metrics)  # features / predict / snapshot timings inside Processor.score
     reader = codecs.event_schema
 
     def t(name: str, partitions: int | None = None) -> faust.TopicT:
         return app.topic(name, key_type=bytes, value_type=bytes, partitions=partitions)
 
-    events_t = t(topics.events, config.partitions)
     labels_t = t(topics.labels, 1)
     scores_t = t(topics.scores, config.partitions)
     shadow_t = t(topics.shadow_scores, config.partitions)
@@ -307,6 +320,8 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                 futures.append(await producer.send_batch(batch, topic, partition=part))
         await asyncio.gather(*futures)
 
+    score_encoder = ScoreEncoder(codecs)
+
     def enc(attr: str, rec: dict) -> bytes:
         return codecs.encode(attr, rec, trusted=True)
 
@@ -340,11 +355,14 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             elif a.get("action") == "reset":
                 resets[a["model"]] = "reset"
         try:
-            save_checkpoint(rt.registry, proc.models, learner_meta(), now_ms=t, actions=resets)
+            save_checkpoint(rt.registry, rt.learning, learner_meta(), now_ms=t, actions=resets)
         except RegistryConflict as exc:
             log.info("checkpoint refused (%s): adopting the registry's models and saving again", exc)
-            refresh(rt.registry, proc.models)
-            save_checkpoint(rt.registry, proc.models, learner_meta(), now_ms=t, actions=resets)
+            refresh(rt.registry, rt.learning)
+            save_checkpoint(rt.registry, rt.learning, learner_meta(), now_ms=t, actions=resets)
+        # Scoring in this process serves saved versions only (a score names the exact snapshot
+        # that made it, which the learner's live models are not between checkpoints).
+        refresh(rt.registry, proc.models)
 
     ckpt = rt.checkpoints = Checkpointer(checkpoint, wc.publish_every, wc.publish_interval,
                                          after_save=lambda: publish(model_event_records()))
@@ -368,49 +386,49 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         ckpt.note(len(out.outcomes), out.actions)  # no await since the learning: the checkpoint sees it whole
         return out
 
-    async def score(stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(wc.batch_size, within=wc.batch_window):
-            t0 = time.perf_counter()
-            received = now_ms()
-            values = [ev.message.value or b"" for ev in batch]  # a tombstone (null value) is an empty message
-            records, failures = codecs.inputs.decode_batch(values, reader)
-            t_decoded = time.perf_counter()
-            sources = [Source(ev.message.topic, ev.message.partition, ev.message.offset, ev.message.key, ev.message.value)
-                       for ev in batch]
-            pairs: list[tuple[faust.TopicT, bytes | None, bytes]] = []
-            good, good_src = [], []
-            for rec, fail, src in zip(records, failures, sources):
-                if fail is not None:
-                    pairs.append((dlq_t, src.key, enc("dlq", dlq_record_from_failure(
-                        config.pipeline, src.topic, src.partition, src.offset, src.key, src.value, fail, received))))
-                else:
-                    good.append(rec)
-                    good_src.append(src)
-            await checked_state()
-            out = await score_batch(good, good_src, received)
-            t_scored = time.perf_counter()
-            for rec in out.scores:
-                pairs.append((scores_t, rec["key"].encode(), enc("scores", rec)))
-            for rec in out.shadow:
-                pairs.append((shadow_t, rec["key"].encode(), enc("shadow_scores", rec)))
-            for rec in out.dlq:
-                pairs.append((dlq_t, rec["key"], enc("dlq", rec)))
-            if out.learned and proc.learner is not None:
-                ckpt.note(len(out.learned), [a for o in out.learned for a in o.actions])
-                # early labels learned here can raise drift alerts too: publish them like the learn agent
-                pairs += alert_records([a for o in out.learned for a in o.alerts])
-            await publish(pairs)
-            if proc.learner is not None and ckpt.due():
-                await flush_checkpoint()
-            n_dlq = len(out.dlq) + sum(f is not None for f in failures)
-            rt.count(events=len(batch), scored=len(out.snapshots), dlq=n_dlq, late=out.late,
-                     redelivered=out.redelivered, labels_learned=sum(o.status == "learned" for o in out.learned))
-            t_done = time.perf_counter()
-            metrics.observe_score_batch(
-                len(batch), out.scores, out.shadow, [*out.dlq, *(f for f in failures if f is not None)],
-                scored=len(out.snapshots), late=out.late, redelivered=out.redelivered, learned=out.learned,
-                stages={"decode": t_decoded - t0, "score": t_scored - t_decoded, "produce": t_done - t_scored, "batch": t_done - t0},
-                positions={(ev.message.topic, ev.message.partition): ev.message.offset for ev in batch})
+    async def score(batch: list) -> None:
+        """Score one micro-batch of `<p>.events` messages (from the `EventFeed`), publish its records."""
+        t0 = time.perf_counter()
+        received = now_ms()
+        values = [m.value or b"" for m in batch]  # a tombstone (null value) is an empty message
+        records, failures = codecs.inputs.decode_batch(values, reader)
+        t_decoded = time.perf_counter()
+        sources = [Source(m.topic, m.partition, m.offset, m.key, m.value) for m in batch]
+        pairs: list[tuple[faust.TopicT, bytes | None, bytes]] = []
+        good, good_src = [], []
+        for rec, fail, src in zip(records, failures, sources):
+            if fail is not None:
+                pairs.append((dlq_t, src.key, enc("dlq", dlq_record_from_failure(
+                    config.pipeline, src.topic, src.partition, src.offset, src.key, src.value, fail, received))))
+            else:
+                good.append(rec)
+                good_src.append(src)
+        await checked_state()
+        out = await score_batch(good, good_src, received)
+        t_scored = time.perf_counter()
+        shared: dict = {}  # an event's champion and shadow records encode their common fields once
+        for rec, value in zip(out.scores, score_encoder.encode("scores", out.scores, shared)):
+            pairs.append((scores_t, rec["key"].encode(), value))
+        for rec, value in zip(out.shadow, score_encoder.encode("shadow_scores", out.shadow, shared)):
+            pairs.append((shadow_t, rec["key"].encode(), value))
+        for rec in out.dlq:
+            pairs.append((dlq_t, rec["key"], enc("dlq", rec)))
+        if out.learned and proc.learner is not None:
+            ckpt.note(len(out.learned), [a for o in out.learned for a in o.actions])
+            # early labels learned here can raise drift alerts too: publish them like the learn agent
+            pairs += alert_records([a for o in out.learned for a in o.alerts])
+        await publish(pairs)
+        if proc.learner is not None and ckpt.due():
+            await flush_checkpoint()
+        n_dlq = len(out.dlq) + sum(f is not None for f in failures)
+        rt.count(events=len(batch), scored=len(out.snapshots), dlq=n_dlq, late=out.late,
+                 redelivered=out.redelivered, labels_learned=sum(o.status == "learned" for o in out.learned))
+        t_done = time.perf_counter()
+        metrics.observe_score_batch(
+            len(batch), out.scores, out.shadow, [*out.dlq, *(f for f in failures if f is not None)],
+            scored=len(out.snapshots), late=out.late, redelivered=out.redelivered, learned=out.learned,
+            stages={"decode": t_decoded - t0, "score": t_scored - t_decoded, "produce": t_done - t_scored, "batch": t_done - t0},
+            positions={(m.topic, m.partition): m.offset for m in batch})
 
     async def learn(stream: faust.StreamT) -> None:
         try:
@@ -469,11 +487,12 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         proc.mark_state_lost(rt.guard.refill_ms)
         if proc.learner is not None:
             # The registry is gone too: continue its versions from what we hold, republish.
-            for name, version in proc.models.versions.items():
+            for name, version in rt.learning.versions.items():
                 rt.redis.set(rt.registry.key(name, "seq"), version)
-            versions = rt.registry.save_many(proc.models.models, learner_meta(), now_ms=now_ms(),
-                                             roles=proc.models.roles)  # no compare-and-set: nothing to compare
-            proc.models.set_versions(versions)
+            versions = rt.registry.save_many(rt.learning.models, learner_meta(), now_ms=now_ms(),
+                                             roles=rt.learning.roles)  # no compare-and-set: nothing to compare
+            rt.learning.set_versions(versions)
+            refresh(rt.registry, proc.models)
         await publish(alert_records([lost]) + model_event_records())
         metrics.observe_alert(lost)
         rt.count(state_lost=1)
@@ -500,7 +519,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                     metrics.observe_learn_batch(0, out.outcomes, out.alerts)
             if proc.learner is not None and ckpt.due():
                 await ckpt.flush()
-            loaded = refresh(rt.registry, proc.models)
+            loaded = rt.refresh_models()
             if loaded:
                 log.info("hot-swapped %s", {n: s.version for n, s in loaded.items()})
         except (redis.ConnectionError, redis.TimeoutError) as exc:
@@ -519,8 +538,18 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             # A rebalance waits for every unacked message: checkpoint now (and after the batch in
             # flight) so the held label acks are given at once instead of at the next interval.
             ckpt.urgent = True
-            await flush_checkpoint()
-            await wait_empty(consumer, logger)
+            if not app.should_stop:
+                await flush_checkpoint()
+                await wait_empty(consumer, logger)
+                return
+            # Stopping: labels still in the take buffer are never handed to the agent (so never
+            # acked) and Faust would wait for them until killed. Save, commit what is acked; the
+            # rest is redelivered after a restart and recognised by offset.
+            try:
+                await ckpt.flush()
+            except (redis.RedisError, RegistryConflict) as exc:
+                log.warning("checkpoint at shutdown skipped (%s): a restart relearns since the last one", exc)
+            await consumer.commit()
 
         async def relax(sender: Any, assigned: Any, **_: Any) -> None:
             ckpt.urgent = False
@@ -528,7 +557,20 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         app._consumer_wait_empty = flush_then_wait_empty  # Faust's hook at partition revocation
         app.on_partitions_assigned.connect(relax)
     if "score" in roles:
-        app.agent(events_t, name="score")(score)
+        feed = rt.feed = EventFeed(endpoints.kafka, topics.events, f"{app.conf.id}.events", score,
+                                   batch_size=wc.batch_size, batch_window=wc.batch_window,
+                                   session_timeout=wc.session_timeout, on_assigned=feed_assigned,
+                                   on_lag=metrics.set_lag)
+        faust_on_start = app.on_start
+
+        async def on_start() -> None:
+            # The feed joins its group while Faust joins its own (a join takes ~session_timeout/2
+            # with Tansu), not after Faust's assignment as an `app.task` would; it scores only
+            # once Faust's producer (which publishes the scores) has started.
+            await faust_on_start()
+            app.add_future(feed.run(ready=app.producer._started.wait))
+
+        app.on_start = on_start  # mode calls it on every (re)start of the app
     if "learn" in roles:
         app.agent(labels_t, name="learn")(learn)
     if roles & {"score", "learn"}:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -15,15 +16,27 @@ log = logging.getLogger("eddy.observability")
 
 
 def attach(app: Any, metrics: WorkerMetrics, models: Any, interval: float = 1.0, heartbeat: Any | None = None,
-           heartbeat_every: float = 5.0) -> None:
+           heartbeat_every: float = 5.0) -> Callable[[Any], None]:
     """Every `interval` s: lag per assigned partition and the versions/metrics of `models`
     (a `learners.ModelSet`). Each partition assignment is logged as a lifecycle event.
-    With a Redis client as `heartbeat`, the worker also writes its heartbeat for `eddy status`."""
+    With a Redis client as `heartbeat`, the worker also writes its heartbeat for `eddy status`.
+
+    Returns `other_assigned(partitions)`: report the assignment of a consumer of the worker's own
+    (the events feed); each `assignment` line lists Faust's partitions and those together."""
     last_beat = [0.0]
+    faust_parts: list[str] = []
+    other_parts: list[str] = []
+
+    def log_assignment() -> None:
+        lifecycle("assignment", pipeline=metrics.pipeline, partitions=sorted(faust_parts + other_parts))
 
     async def on_assigned(sender: Any, assigned: Any, **_: Any) -> None:
-        parts = sorted(f"{tp.topic}:{tp.partition}" for tp in assigned)
-        lifecycle("assignment", pipeline=metrics.pipeline, partitions=parts)
+        faust_parts[:] = [f"{tp.topic}:{tp.partition}" for tp in assigned]
+        log_assignment()
+
+    def other_assigned(assigned: Any) -> None:
+        other_parts[:] = [f"{tp.topic}:{tp.partition}" for tp in assigned]
+        log_assignment()
 
     app.on_partitions_assigned.connect(on_assigned)
 
@@ -51,3 +64,5 @@ def attach(app: Any, metrics: WorkerMetrics, models: Any, interval: float = 1.0,
             except Exception:  # noqa: BLE001 - no fetch yet for this partition
                 hw = None
             metrics.set_lag(tp.topic, tp.partition, hw, committed.get(tp))
+
+    return other_assigned

@@ -35,7 +35,9 @@ def cut(events: list[dict], labels: list[dict], lo: int, hi: int, with_labels: b
 @pytest.fixture(scope="module")
 def run(stack, clickhouse, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("models-cli")
-    cfg_path = write_config(tmp, "it_models_cli", partitions=1, worker={"batch_size": 100, "model_refresh": REFRESH})
+    # a checkpoint (version) every 100 labels, so part A leaves several versions to roll back over
+    cfg_path = write_config(tmp, "it_models_cli", partitions=1,
+                            worker={"batch_size": 100, "model_refresh": REFRESH, "publish_every": 100})
     cfg = load_config(cfg_path)
     events, labels = fraud_generator().generate(N, seed=31)
     client = redis_client(stack.endpoints.redis)
@@ -60,6 +62,12 @@ def run(stack, clickhouse, tmp_path_factory):
         produce_merged(cfg, stack, ev_a, lab_a)
         scored(1200, worker)
         wait_until(lambda: labels_done(counters(cfg, stack.endpoints.redis)) >= len(lab_a), 120, "part A learned")
+
+        def checkpointed() -> bool:  # checkpoints trail learning by up to worker.publish_interval
+            counts = registry.snapshot("logreg").meta.get("counts", {})
+            return sum(counts.get(k, 0) for k in ("learned", "orphan", "duplicate")) >= len(lab_a)
+
+        wait_until(checkpointed, 60, "part A in a checkpoint")
         out["ls"] = eddy("ls")
 
         # rollback: no labels meanwhile, so the worker serves exactly the rolled-back version

@@ -66,10 +66,12 @@ def run(stack, clickhouse, tmp_path_factory):
                 return labels_done(counters(cfg, stack.endpoints.redis)) >= n
             wait_until(done, 180, f"{n} labels learned")
 
-        # before the flip (labels up to event FLIP's time), at a pace the learner keeps up with
+        # before the flip (labels up to event FLIP's time), at a pace the learner keeps up with and
+        # slow enough that the scorer (which keeps up in real time) serves trained versions
+        # before the flip: checkpoints come every worker.publish_interval, labels DELAY_MS late
         t_flip = events[FLIP]["ts"]
         pre = [lab for lab in labels if lab["ts"] <= t_flip]
-        produce_merged(cfg, stack, events[:FLIP], pre, rate=500.0)
+        produce_merged(cfg, stack, events[:FLIP], pre, rate=200.0)
         learned(len(pre))
         out["roles_before"] = registry.roles()
         # after the flip

@@ -19,10 +19,17 @@ N = 3000
 def run(stack, clickhouse, tmp_path_factory):
     """Run the fraud pipeline once with a single all-roles worker on one partition."""
     tmp = tmp_path_factory.mktemp("skeleton")
-    cfg_path = write_config(tmp, "it_skeleton", partitions=1)
+    # checkpoints (and so the versions scorers serve) every 0.2 s: the stream lasts 2 s
+    cfg_path = write_config(tmp, "it_skeleton", partitions=1, worker={"publish_interval": 0.2})
     cfg = load_config(cfg_path)
     events, labels = fraud_generator().generate(N, seed=11)
     with WorkerProcess(cfg_path, stack) as worker:
+        def consuming() -> bool:  # both the events feed and Faust's labels consumer hold their partition
+            assert worker.alive(), worker.log_tail()
+            lines = [ln for ln in worker.log_tail(10**6).splitlines() if "assignment pipeline=" in ln]
+            return bool(lines) and f"{cfg.topics.events}:0" in lines[-1] and f"{cfg.topics.labels}:0" in lines[-1]
+
+        wait_until(consuming, 120, "the worker to join its consumer groups")
         # At a live-like rate (not a backlog), so labels are learned while later events are scored.
         produce_merged(cfg, stack, events, labels, rate=1500)
 
