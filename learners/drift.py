@@ -74,8 +74,7 @@ class DriftMonitor:
             detector = self._loss.get(model)
             if detector is None:
                 detector = self._loss_detector(model)
-            before = _estimation(detector)
-            detector.update(loss)
+            before = _feed(detector, loss)
             if detector.drift_detected:
                 after = detector.estimation
                 worse = after > before
@@ -91,8 +90,7 @@ class DriftMonitor:
             detector = self._pred.get(model)
             if detector is None:
                 detector = self._pred_detector(model)
-            before = _estimation(detector)
-            detector.update(prediction)
+            before = _feed(detector, prediction)
             if detector.drift_detected:
                 after = detector.estimation
                 acts = "prediction_drift" in config.act_on
@@ -206,11 +204,23 @@ class DriftMonitor:
         return None
 
 
-def _estimation(detector: drift.ADWIN) -> float:
-    """``detector.estimation`` (the window mean), read from River's Cython helper when it has one:
-    the same division of the same two numbers, without three Python property calls per label."""
-    helper = getattr(detector, "_helper", None)
-    if helper is None:
-        return detector.estimation
-    width = helper.get_width()
-    return helper.get_total() / width if width else 0.0
+def _feed(detector: drift.ADWIN, value: float) -> float:
+    """``detector.update(value)``; returns ``detector.estimation`` (the window mean) from before it.
+
+    Runs for every model on every label. For River's `drift.ADWIN` itself this is its ``update``
+    inlined (reset after a detection, then the Cython helper's update), the mean read from the
+    helper: the same operations without four Python calls (`tests/learners/test_drift.py`
+    checks it against ``ADWIN.update`` on streams with drifts).
+    """
+    if type(detector) is drift.ADWIN:
+        helper = detector._helper
+        width = helper.get_width()
+        before = helper.get_total() / width if width else 0.0
+        if detector._drift_detected:
+            detector._reset()
+            helper = detector._helper
+        detector._drift_detected = helper.update(value)
+        return before
+    before = detector.estimation
+    detector.update(value)
+    return before

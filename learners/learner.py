@@ -95,7 +95,7 @@ class Learner:
         on_learn: LearnHook | None = None,
     ):
         self.model_set = model_set
-        self.join = join or JoinConfig()
+        self.join = join or JoinConfig()  # (a property: its durations are parsed once, here)
         self.drift = drift
         self.on_learn = on_learn
         self.counts: dict[str, int] = {s: 0 for s in STATUSES}
@@ -103,6 +103,17 @@ class Learner:
         self._learned: OrderedDict[str, int] = OrderedDict()
         self._pending: OrderedDict[str, tuple[dict[str, Any], int]] = OrderedDict()
         self._offsets: dict[int, int] = {}
+
+    @property
+    def join(self) -> JoinConfig:
+        """The join settings (a frozen config; assigning a new one re-reads its durations)."""
+        return self._join
+
+    @join.setter
+    def join(self, join: JoinConfig) -> None:
+        self._join = join
+        self._wait_ms = join.early_label_wait_ms
+        self._horizon_ms = join.dedupe_horizon_ms
 
     # --- the join -----------------------------------------------------------------------------
     def learn(
@@ -122,27 +133,30 @@ class Learner:
         event_id = label.get("event_id")
         if not isinstance(event_id, str) or not event_id:
             raise ModelInputError(f"label {label!r} has no event_id string: fix the label producer")
-        if "label" not in label or label["label"] is None:
+        if label.get("label") is None:
             raise ModelInputError(f"label for {event_id!r} has no 'label' value: send a number")
         self.seq += 1
         if partition is not None and offset is not None:
             self._offsets[partition] = max(self._offsets.get(partition, 0), offset + 1)
-        self._prune(now_ms)
-        if event_id in self._learned:
-            return self._count(LearnOutcome(event_id, "duplicate", label, detail="already learned"))
+        learned, pending = self._learned, self._pending
+        if learned:
+            if next(iter(learned.values())) < now_ms - self._horizon_ms:
+                self._prune(now_ms)
+            if event_id in learned:
+                return self._count(LearnOutcome(event_id, "duplicate", label, detail="already learned"))
         if snapshot is None:
-            if event_id in self._pending:
+            if event_id in pending:
                 return self._count(LearnOutcome(event_id, "duplicate", label, detail="already pending"))
-            if self.join.early_label_wait_ms == 0:
+            if self._wait_ms == 0:
                 return self._count(LearnOutcome(event_id, "orphan", label, detail="no snapshot"))
-            if len(self._pending) >= self.join.max_pending:
+            if len(pending) >= self._join.max_pending:
                 return self._count(
                     LearnOutcome(event_id, "orphan", label, detail="pending buffer full")
                 )
-            self._pending[event_id] = (label, now_ms)
+            pending[event_id] = (label, now_ms)
             return self._count(LearnOutcome(event_id, "early", label, detail="waiting for snapshot"))
-        # a first copy may be waiting: learn once, now, and forget the waiting copy
-        self._pending.pop(event_id, None)
+        if pending:  # a first copy may be waiting: learn once, now, and forget the waiting copy
+            pending.pop(event_id, None)
         return self._learn(event_id, label, snapshot, now_ms)
 
     def on_snapshot(
@@ -171,7 +185,7 @@ class Learner:
 
     def expire(self, now_ms: int) -> list[LearnOutcome]:
         """Declare orphan every pending label older than ``early_label_wait``."""
-        wait = self.join.early_label_wait_ms
+        wait = self._wait_ms
         outcomes = []
         for event_id, (label, since) in list(self._pending.items()):
             if now_ms - since >= wait:
@@ -241,7 +255,7 @@ class Learner:
         learned = self._learned
         if not learned:
             return
-        horizon = now_ms - self.join.dedupe_horizon_ms
+        horizon = now_ms - self._horizon_ms
         while learned and next(iter(learned.values())) < horizon:
             learned.popitem(last=False)
 

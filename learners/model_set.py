@@ -33,6 +33,9 @@ from learners.predict import Prediction, learn, normalize_label, predict
 Role = Literal["champion", "challenger", "baseline"]
 ROLES: tuple[str, ...] = ("champion", "challenger", "baseline")
 
+#: Tasks whose models learn with ``model.learn_one(x, y)`` (see `learners.predict.learn`).
+_PLAIN_LEARN = frozenset(("binary", "multiclass", "regression"))
+
 #: ``hook(model_name, x, y)``: called right before each model's ``learn_one``.
 LearnHook = Callable[[str, dict, Any], None]
 
@@ -152,10 +155,17 @@ class ModelSet:
             for name, pred in served.items():
                 if name in models:
                     metrics[name].update(y, pred if isinstance(pred, Prediction) else _as_prediction(pred))
-        for name, model in models.items():
-            for hook in hooks:
-                hook(name, x, y)
-            learn(task, model, x, y)
+        if hooks:
+            for name, model in models.items():
+                for hook in hooks:
+                    hook(name, x, y)
+                learn(task, model, x, y)
+        elif task in _PLAIN_LEARN:  # what `learn` does for these tasks, without a call per model
+            for model in models.values():
+                model.learn_one(x, y)
+        else:
+            for model in models.values():
+                learn(task, model, x, y)
         return y
 
     def observe(self, name: str, y: Any, prediction: Prediction | float) -> None:

@@ -192,3 +192,26 @@ def test_a_pending_promotion_expires_after_recent_window_labels():
     for i in range(5):
         mon.update("b", 0.0, None, 20 + i)  # too late: the pending promotion has expired
     assert mon.follow_up(model_set, 30) == ([], []) and model_set.champion_name == "a"
+
+
+def test_feed_is_adwin_update() -> None:
+    """`_feed` inlines River's ADWIN.update: same detections, windows and means on drifting streams."""
+    import random
+
+    from river import drift as river_drift
+
+    from learners.drift import _feed
+
+    rng = random.Random(3)
+    for delta, grace in ((0.002, 10), (0.05, 5)):
+        stream = [rng.gauss(0.0 if (i // 300) % 2 else 3.0, 1.0) for i in range(2000)]
+        mine, ref = river_drift.ADWIN(delta=delta, grace_period=grace), river_drift.ADWIN(delta=delta, grace_period=grace)
+        detections = 0
+        for x in stream:
+            before = ref.estimation
+            ref.update(x)
+            assert _feed(mine, x) == before
+            assert mine.drift_detected == ref.drift_detected
+            assert (mine.width, mine.total, mine.variance, mine.estimation) == (ref.width, ref.total, ref.variance, ref.estimation)
+            detections += ref.drift_detected
+        assert detections >= 3
