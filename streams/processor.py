@@ -119,9 +119,15 @@ class Processor:
                out: ScoreOutput) -> list[int]:
         """Indexes of the records that pass the ingestion rules and the engine's checks; the
         others go to the DLQ before any feature state is touched."""
-        ok: list[int] = []
         rules, ts_field = self.config.rules, self._rules_ts
         passed = self.rules_passed(records) if self.rules_passed is not None else None
+        if passed is not None and all(passed):  # all known to pass (replay, the usual case)
+            ok = list(range(len(records)))
+            invalid = self.engine.validate(records)
+            if not invalid:
+                return ok
+            return self._reject_invalid(invalid, ok, sources, now_ms, out)
+        ok = []
         for i, rec in enumerate(records):
             if passed is not None and passed[i]:
                 ok.append(i)
@@ -134,6 +140,11 @@ class Processor:
         invalid = self.engine.validate(records if len(ok) == len(records) else [records[i] for i in ok])
         if not invalid:
             return ok
+        return self._reject_invalid(invalid, ok, sources, now_ms, out)
+
+    def _reject_invalid(self, invalid: list[tuple[int, str]], ok: list[int], sources: Sequence[Source], now_ms: int,
+                        out: ScoreOutput) -> list[int]:
+        """DLQ the records `validate` refused (`invalid`: positions in `ok`); the rest of `ok`."""
         for j, reason in invalid:
             out.dlq.append(self._dlq(sources[ok[j]], "rule_violation", reason, now_ms))
         bad = {ok[j] for j, _ in invalid}
@@ -173,27 +184,33 @@ class Processor:
                now_ms: int, received_ms: int | None, out: ScoreOutput) -> None:
         """Predict with every model, store the snapshots, emit the score records, and learn the
         pending labels whose event this was."""
-        rows = self.engine.rows(fb)
-        everyone = len(to_score) == len(rows)
-        preds = self.models.predict_many_full(rows if everyone else [rows[j] for j in to_score])
-        by_model = [(m, v, r, preds[m]) for m, v, r in self.models.served_by()]
+        names, values = self.names, fb.values
+        everyone = len(to_score) == len(values)
+        if not everyone:
+            values = values[to_score]
+        vals = values.tolist()  # once: the models' x dicts (FeatureEngine.rows) and the records' features
+        preds = self.models.predict_many_full([dict(zip(names, row)) for row in vals])
+        # each event's Served tuple, one per model in served_by() order
+        served = list(zip(*[[Served(m, v, r, float(p.score), p.label) for p in preds[m]]
+                            for m, v, r in self.models.served_by()]))
         latency = float(now_ms - received_ms) if received_ms is not None else 0.0
         seg_fields = self.config.segments
         id_f, key_f, ts_f = self._ev.id_field, self._ev.key_field, self._ev.time_field
-        values, late = fb.values, fb.late.tolist()
+        late = fb.late.tolist()
+        feats = fb.values
         snaps: list[Snapshot] = []
+        n_late = 0
         for n, j in enumerate(to_score):
-            ev, src = events[j], sources[j]
-            served = tuple(Served(m, v, r, float(p[n].score), p[n].label) for m, v, r, p in by_model)
+            ev, src, is_late = events[j], sources[j], late[j]
             snaps.append(Snapshot(
-                event_id=ev[id_f], key=str(ev.get(key_f, "")), event_ts=int(ev[ts_f]),
-                served_ts=now_ms, latency_ms=latency, features=values[j], served=served,
-                topic=src.topic, partition=src.partition, offset=src.offset,
-                segments=tuple((f, str(ev.get(f, ""))) for f in seg_fields), late=late[j],
+                ev[id_f], str(ev.get(key_f, "")), int(ev[ts_f]), now_ms, latency, feats[j], served[n],
+                src.topic, src.partition, src.offset,
+                tuple([(f, str(ev.get(f, ""))) for f in seg_fields]) if seg_fields else (), is_late,
             ))
-            out.late += late[j]
+            n_late += is_late
+        out.late += n_late
         out.snapshots.extend(snaps)
-        self._emit(snaps, values if everyone else values[to_score], out)
+        self._emit(snaps, values, out, vals)
         self.snapshots.put_many(out.snapshots)
         if self.learner is not None and self.learner.has_pending:
             pending = set(self.learner.pending_ids)
@@ -203,13 +220,16 @@ class Processor:
                     if outcome is not None:
                         out.learned.append(outcome)
 
-    def _emit(self, snaps: Sequence[Snapshot], values: Any, out: ScoreOutput) -> None:
-        """One score record per model of each snapshot; `values`: their feature rows (n, k).
+    def _emit(self, snaps: Sequence[Snapshot], values: Any, out: ScoreOutput,
+              feature_rows: list[list[float]] | None = None) -> None:
+        """One score record per model of each snapshot; `values`: their feature rows (n, k)
+        (`feature_rows`: ``values.tolist()`` if the caller has it).
 
         The records of one event share one ``features`` dict (non-finite values as 0.0) and
         one ``segments`` dict.
         """
-        feature_rows = values.tolist()
+        if feature_rows is None:
+            feature_rows = values.tolist()
         if not _all_finite(values, feature_rows):
             feature_rows = np.where(np.isfinite(values), values, 0.0).tolist()
         names, run_id, degraded_until = self.names, self.run_id, self.degraded_until_event_ms
@@ -249,21 +269,24 @@ class Processor:
     def learn(self, labels: Sequence[dict[str, Any]], now_ms: int,
               positions: Sequence[tuple[int, int]] | None = None) -> LearnOutput:
         """Join each label to its served snapshot and teach every model, in order."""
-        if self.learner is None:
+        learner = self.learner
+        if learner is None:
             raise RuntimeError("this processor has no learner (a scorer-only worker)")
         out = LearnOutput()
-        learner, checkpointed = self.learner, self.resume_offsets
-        found = self.fetch([lab["event_id"] for lab in labels])
+        outcomes, checkpointed, view, learn = out.outcomes, self.resume_offsets, self.learner_view, learner.learn
+        # one round trip for the batch (snapshots change only when events are scored, not here)
+        snaps = self.snapshots.get_many([lab["event_id"] for lab in labels])
         for i, lab in enumerate(labels):
             part, off = positions[i] if positions else (None, None)
-            if part is not None and off is not None and off < checkpointed.get(part, 0):
+            if checkpointed and part is not None and off is not None and off < checkpointed.get(part, 0):
                 # After a restart Kafka redelivers labels the restored model already holds
                 # (committed offsets trail checkpoints): exactly once by position.
                 outcome = LearnOutcome(lab["event_id"], "duplicate", dict(lab), detail="redelivered: below the checkpoint offset")
                 learner.counts["duplicate"] += 1
             else:
-                outcome = learner.learn(lab, found.get(lab["event_id"]), now_ms, partition=part, offset=off)
-            out.outcomes.append(outcome)
+                snap = snaps[i]
+                outcome = learn(lab, None if snap is None else view(snap), now_ms, partition=part, offset=off)
+            outcomes.append(outcome)
             if outcome.alerts:
                 out.alerts.extend(outcome.alerts)
             if outcome.actions:

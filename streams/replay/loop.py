@@ -103,11 +103,13 @@ class ReplayLoop:
         i, n = 0, len(items)
         next_report = self.progress_every
         advance = getattr(self.p.snapshots, "advance", None)  # snapshots that expire on the replay clock
+        early = self._early
         while i < n:
             it = items[i]
             if advance is not None:
                 advance(it.ts)
-            self._expire(it.ts)
+            if early:
+                self._expire(it.ts)
             if it.kind == "label":
                 j = i + 1
                 while j < n and items[j].kind == "label" and items[j].ts == it.ts:
@@ -180,8 +182,11 @@ class ReplayLoop:
             self.on_scores(records)
 
     def _learn(self, batch: Sequence[Item], now: int) -> None:
-        out: LearnOutput = self.p.learn([b.record for b in batch], now_ms=now,
-                                        positions=[(b.partition, b.offset) for b in batch])
+        if len(batch) == 1:  # the usual case
+            b = batch[0]
+            out: LearnOutput = self.p.learn([b.record], now_ms=now, positions=[(b.partition, b.offset)])
+        else:
+            out = self.p.learn([b.record for b in batch], now_ms=now, positions=[(b.partition, b.offset) for b in batch])
         self.stats.labels += len(batch)
         for o in out.outcomes:
             self._account(o.status, o.event_id, now)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from features import FeatureEngine
+from features import FeatureEngine, FeatureInputError
 from features.engine import FeatureBatch
 from schemas import check_rules
 from streams.exceptions import ReplayError
@@ -53,16 +53,22 @@ class PrimedEngine:
                 self._broke_rules.add(id(ev))
             else:
                 ok.append(ev)
-        bad = dict(self.engine.validate(ok))
-        accepted = []
-        for j, ev in enumerate(ok):
-            if j in bad:
-                self._invalid[id(ev)] = bad[j]
-            else:
-                accepted.append(ev)
-        if not accepted:
+        if not ok:
             return
-        fb = self.engine.process(accepted)
+        try:  # `process` checks the chunk before it touches any state (one pass over the events)
+            fb = self.engine.process(ok)
+            accepted = ok
+        except FeatureInputError:  # some event is unprocessable: sort them out, then process the rest
+            bad = dict(self.engine.validate(ok))
+            accepted = []
+            for j, ev in enumerate(ok):
+                if j in bad:
+                    self._invalid[id(ev)] = bad[j]
+                else:
+                    accepted.append(ev)
+            if not accepted:
+                return
+            fb = self.engine.process(accepted)
         at = self._at
         for i, ev in enumerate(accepted):
             at[id(ev)] = (fb, i)
@@ -91,11 +97,18 @@ class PrimedEngine:
             empty = np.zeros(0, dtype=np.bool_)
             return FeatureBatch(list(self.names), np.zeros((0, len(self.names))), empty, empty.copy())
         chunk, first = got[0]
-        if all(g[0] is chunk for g in got):  # the loop cuts batches at chunk ends: the usual case
-            idx = [g[1] for g in got]
-            if idx == list(range(first, first + len(idx))):  # consecutive rows: views, no copies
-                cut = slice(first, first + len(idx))
+        consecutive, same_chunk = True, True
+        for k, (c, i) in enumerate(got):
+            if c is not chunk:
+                same_chunk = False
+                break
+            if i != first + k:
+                consecutive = False
+        if same_chunk:  # the loop cuts batches at chunk ends: the usual case
+            if consecutive:  # consecutive rows: views, no copies
+                cut = slice(first, first + len(got))
                 return FeatureBatch(list(self.names), chunk.values[cut], chunk.late[cut], chunk.seen[cut])
+            idx = [g[1] for g in got]
             return FeatureBatch(list(self.names), chunk.values[idx], chunk.late[idx], chunk.seen[idx])
         return FeatureBatch(list(self.names), np.stack([c.values[i] for c, i in got]),
                             np.array([c.late[i] for c, i in got], dtype=np.bool_),
