@@ -187,9 +187,15 @@ class ReplayLoop:
             out: LearnOutput = self.p.learn([b.record], now_ms=now, positions=[(b.partition, b.offset)])
         else:
             out = self.p.learn([b.record for b in batch], now_ms=now, positions=[(b.partition, b.offset) for b in batch])
-        self.stats.labels += len(batch)
+        stats = self.stats
+        stats.labels += len(batch)
+        counts = stats.outcomes
         for o in out.outcomes:
-            self._account(o.status, o.event_id, now)
+            status = o.status
+            if status == "learned" and not self._early:  # the usual case: `_account` inlined
+                counts["learned"] += 1
+            else:
+                self._account(status, o.event_id, now)
 
     def _expire(self, now: int) -> None:
         if not self._early:

@@ -29,23 +29,34 @@ class ReplaySnapshots:
     def __init__(self, ttl_ms: int) -> None:
         self._ttl = int(ttl_ms)
         self._data: OrderedDict[str, Snapshot] = OrderedDict()  # served_ts order: the replay clock only moves on
+        # nothing expires before this: the oldest snapshot's expiry when `advance` last looked
+        # (reset when the oldest may change otherwise than by expiring)
+        self._quiet_until = -(2**63)
 
     def __len__(self) -> int:
         return len(self._data)
 
     def advance(self, now_ms: int) -> None:
         """Drop every snapshot served at or before ``now_ms - ttl``."""
+        if now_ms < self._quiet_until:  # called before every replay step: the usual case
+            return
         data, limit = self._data, now_ms - self._ttl
         while data:
             first = next(iter(data.values()))
             if first.served_ts > limit:
-                break
+                self._quiet_until = first.served_ts + self._ttl
+                return
             data.popitem(last=False)
+        self._quiet_until = -(2**63)  # empty: the next snapshot put sets the bound
 
     def put_many(self, snapshots: list[Snapshot]) -> None:
+        data = self._data
+        if not data:
+            self._quiet_until = -(2**63)  # a new oldest: `advance` looks at it next time
         for s in snapshots:
-            self._data.pop(s.event_id, None)
-            self._data[s.event_id] = s
+            if data.pop(s.event_id, None) is not None:
+                self._quiet_until = -(2**63)  # the oldest may have moved
+            data[s.event_id] = s
 
     def get_many(self, event_ids: list[str]) -> list[Snapshot | None]:
         return [self._data.get(e) for e in event_ids]
