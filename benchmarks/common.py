@@ -157,14 +157,23 @@ class ScoreWatcher:
     def wait(self, n: int, timeout: float, progress: Callable[[int], None] | None = None,
              alive: Callable[[], bool] | None = None) -> bool:
         """Wait until `n` scores arrived; False on timeout or when `alive()` turns false."""
-        deadline = time.monotonic() + timeout
-        last = 0
-        while time.monotonic() < deadline:
+        last = [0]
+
+        def arrived() -> bool:
             c = self.count
-            if progress is not None and c > last:
-                progress(c - last)
-                last = c
-            if c >= n:
+            if progress is not None and c > last[0]:
+                progress(c - last[0])
+                last[0] = c
+            return c >= n
+
+        return self.wait_for(arrived, timeout, alive)
+
+    @staticmethod
+    def wait_for(done: Callable[[], bool], timeout: float, alive: Callable[[], bool] | None = None) -> bool:
+        """Poll `done()` every 0.2 s; False on timeout or when `alive()` turns false."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if done():
                 return True
             if alive is not None and not alive():
                 return False
@@ -321,6 +330,13 @@ def measure(kind: str, stack: EmbeddedStack, pipeline: str, phases: Phases, *, r
                 n_labels = sum(1 for k, _r in phases.backlog if k == "labels")
                 res.notes.append(f"labels done at backlog end: {labels_done(counters(cfg, stack.endpoints.redis)):,}"
                                  f"/{n_labels:,}")
+                # The paced phase measures a steady state: Eddy first finishes learning the backlog's
+                # labels (the peers' learning cannot be observed; they are saturated anyway).
+                t_learn = time.monotonic()
+                learned = watcher.wait_for(lambda: labels_done(counters(cfg, stack.endpoints.redis)) >= n_labels,
+                                           timeout, alive)
+                res.notes.append(f"backlog labels {'learned' if learned else 'NOT learned'} "
+                                 f"{time.monotonic() - t_learn:.1f}s later")
             if not done:
                 why = "a process died" if not alive() else f"not drained in {timeout:.0f}s"
                 res.notes.append(f"backlog: {len(backlog)}/{phases.n_backlog} scored ({why})")

@@ -19,8 +19,9 @@ N = 3000
 def run(stack, clickhouse, tmp_path_factory):
     """Run the fraud pipeline once with a single all-roles worker on one partition."""
     tmp = tmp_path_factory.mktemp("skeleton")
-    # checkpoints (and so the versions scorers serve) every 0.2 s: the stream lasts 2 s
-    cfg_path = write_config(tmp, "it_skeleton", partitions=1, worker={"publish_interval": 0.2})
+    # a checkpoint (so a version the scorer serves) after about every batch of labels: the stream
+    # lasts 2 s, and "learning helps" is measured on what was served
+    cfg_path = write_config(tmp, "it_skeleton", partitions=1, worker={"publish_interval": 0.05})
     cfg = load_config(cfg_path)
     events, labels = fraud_generator().generate(N, seed=11)
     with WorkerProcess(cfg_path, stack) as worker:
