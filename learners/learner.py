@@ -236,7 +236,7 @@ class Learner:
                 if raised:
                     alerts.extend(raised)
         if drift is not None:
-            for alert in alerts:
+            for alert in alerts:  # (usually none)
                 done = drift.apply(alert, ms)
                 if done is not None:
                     outcome.actions.append(done)
@@ -245,7 +245,8 @@ class Learner:
                 alerts.extend(more)
                 outcome.actions.extend(actions)
         self._learned[event_id] = now_ms
-        return self._count(outcome)
+        self.counts["learned"] += 1  # = self._count(outcome)
+        return outcome
 
     def _count(self, outcome: LearnOutcome) -> LearnOutcome:
         self.counts[outcome.status] += 1
