@@ -87,6 +87,7 @@ class ReplayLoop:
         # features for long runs of events at once (see streams.replay.primed); 0 = per batch
         self.feature_chunk = int(feature_chunk)
         self._primed: PrimedEngine | None = None
+        self._primed_to = 0  # every event of `items[:_primed_to]` was primed (see `_prime`)
         if self.feature_chunk > 0:
             ts_field = getattr(rules, "ts_field", None) or processor.config.event.time_field
             self._primed = PrimedEngine(processor.engine, rules, ts_field)
@@ -101,6 +102,7 @@ class ReplayLoop:
 
     def _run(self, items: Sequence[Item]) -> ReplayStats:
         i, n = 0, len(items)
+        self._primed_to = 0
         next_report = self.progress_every
         advance = getattr(self.p.snapshots, "advance", None)  # snapshots that expire on the replay clock
         early = self._early
@@ -116,7 +118,7 @@ class ReplayLoop:
                     j += 1
                 self._learn(items[i:j], it.ts)
             else:
-                if self._primed is not None and it.record not in self._primed:
+                if self._primed is not None and i >= self._primed_to:
                     self._prime(items, i)
                 j = self._event_run_end(items, i)
                 self._score(items[i:j])
@@ -130,15 +132,15 @@ class ReplayLoop:
         return self.stats
 
     def _event_run_end(self, items: Sequence[Item], i: int) -> int:
-        n, early, limit, primed = len(items), self._early, i + self.batch_size, self._primed
+        early = self._early
+        # at batch_size, and where the primed chunk ends
+        stop = min(len(items), i + self.batch_size, self._primed_to if self._primed is not None else len(items))
         start = items[i].ts
         deadline = next(iter(early.values())) + self._wait if early else None  # the oldest early label expires
         j = i
-        while j < n and j < limit:
+        while j < stop:
             it = items[j]
             if it.kind != "event" or (self._span is not None and it.ts - start > self._span):
-                break
-            if primed is not None and it.record not in primed:  # the primed chunk ends here
                 break
             if deadline is not None and j > i and it.ts >= deadline:  # expire it before this event
                 break
@@ -156,6 +158,7 @@ class ReplayLoop:
                 chunk.append(items[i])
             i += 1
         self._primed.prime([c.record for c in chunk], [c.ts for c in chunk])
+        self._primed_to = i
 
     # ------------------------------------------------------------------ steps
     def _score(self, batch: Sequence[Item]) -> None:
