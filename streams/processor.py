@@ -188,8 +188,12 @@ class Processor:
         everyone = len(to_score) == len(values)
         if not everyone:
             values = values[to_score]
-        vals = values.tolist()  # once: the models' x dicts (FeatureEngine.rows) and the records' features
-        preds = self.models.predict_many_full([dict(zip(names, row)) for row in vals])
+        vals = values.tolist()
+        # the score records' feature dicts (the usual case: all finite), the models get copies
+        # (FeatureEngine.rows' dicts: a model never sees the dict a record holds)
+        finite = _all_finite(values, vals)
+        rows = [dict(zip(names, row)) for row in vals]
+        preds = self.models.predict_many_full([r.copy() for r in rows] if finite else rows)
         # each event's Served tuple, one per model in served_by() order
         served = list(zip(*[[Served(m, v, r, float(p.score), p.label) for p in preds[m]]
                             for m, v, r in self.models.served_by()]))
@@ -210,7 +214,7 @@ class Processor:
             n_late += is_late
         out.late += n_late
         out.snapshots.extend(snaps)
-        self._emit(snaps, values, out, vals)
+        self._emit(snaps, values, out, rows if finite else None)
         self.snapshots.put_many(out.snapshots)
         if self.learner is not None and self.learner.has_pending:
             pending = set(self.learner.pending_ids)
@@ -221,21 +225,22 @@ class Processor:
                         out.learned.append(outcome)
 
     def _emit(self, snaps: Sequence[Snapshot], values: Any, out: ScoreOutput,
-              feature_rows: list[list[float]] | None = None) -> None:
+              features_of: list[dict[str, float]] | None = None) -> None:
         """One score record per model of each snapshot; `values`: their feature rows (n, k)
-        (`feature_rows`: ``values.tolist()`` if the caller has it).
+        (`features_of`: their ``features`` dicts, if the caller has them, all values finite).
 
         The records of one event share one ``features`` dict (non-finite values as 0.0) and
         one ``segments`` dict.
         """
-        if feature_rows is None:
-            feature_rows = values.tolist()
-        if not _all_finite(values, feature_rows):
-            feature_rows = np.where(np.isfinite(values), values, 0.0).tolist()
         names, run_id, degraded_until = self.names, self.run_id, self.degraded_until_event_ms
+        if features_of is None:
+            feature_rows = values.tolist()
+            if not _all_finite(values, feature_rows):
+                feature_rows = np.where(np.isfinite(values), values, 0.0).tolist()
+            features_of = [dict(zip(names, row)) for row in feature_rows]
         scores, shadow = out.scores, out.shadow
-        for snap, row in zip(snaps, feature_rows):
-            features, segments = dict(zip(names, row)), dict(snap.segments)
+        for snap, features in zip(snaps, features_of):
+            segments = dict(snap.segments)
             event_id, key, event_ts = snap.event_id, snap.key, snap.event_ts
             degraded = event_ts < degraded_until
             for s in snap.served:
