@@ -33,6 +33,7 @@ pending labels, counts); `load_state()` resumes exactly: no label learned twice,
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -266,12 +267,21 @@ class Learner:
         """Labels-topic partition -> next offset to read after a restart."""
         return dict(self._offsets)
 
-    def state(self) -> dict[str, Any]:
-        """JSON-able bookkeeping to store with a checkpoint (registry meta)."""
+    def state(self, learned_tail: int | None = None) -> dict[str, Any]:
+        """JSON-able bookkeeping to store with a checkpoint (registry meta).
+
+        `learned_tail`: keep only the most recent that many learned ids (None: all in the
+        dedup horizon); read from the end, so a small tail costs the same whatever the horizon.
+        """
+        if learned_tail is None:
+            learned = [[e, t] for e, t in self._learned.items()]
+        else:
+            learned = [[e, t] for e, t in itertools.islice(reversed(self._learned.items()), learned_tail)]
+            learned.reverse()
         return {
             "seq": self.seq,
             "offsets": {str(p): o for p, o in self._offsets.items()},
-            "learned": [[e, t] for e, t in self._learned.items()],
+            "learned": learned,
             "pending": [[e, label, t] for e, (label, t) in self._pending.items()],
             "counts": dict(self.counts),
         }

@@ -377,9 +377,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         """The learner's bookkeeping for a checkpoint, kept small: redeliveries are recognised by
         offset (labels below the checkpoint offset), so only the most recent learned ids are
         kept for producer duplicates across a restart (the in-process set covers the horizon)."""
-        state = proc.learner.state()
-        state["learned"] = state["learned"][-CHECKPOINT_LEARNED_IDS:]
-        return state
+        return proc.learner.state(learned_tail=CHECKPOINT_LEARNED_IDS)
 
     @_retrying("score", metrics.redis_error)
     def score_batch(records: list, sources: list[Source], received: int) -> Any:

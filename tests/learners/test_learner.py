@@ -122,6 +122,17 @@ def test_state_is_json_and_round_trips():
     assert other.on_snapshot("e2", SNAP, now_ms=4).status == "learned"
 
 
+def test_state_can_keep_only_the_most_recent_learned_ids():
+    learner, _ = new_learner()
+    for i in range(5):
+        learner.learn(label(f"e{i}"), SNAP, now_ms=i)
+    assert learner.state(learned_tail=2)["learned"] == [["e3", 3], ["e4", 4]]
+    assert learner.state(learned_tail=0)["learned"] == []
+    assert learner.state(learned_tail=99)["learned"] == learner.state()["learned"]
+    assert {k: v for k, v in learner.state(learned_tail=2).items() if k != "learned"} == \
+        {k: v for k, v in learner.state().items() if k != "learned"}
+
+
 def test_a_waiting_label_redelivered_with_its_snapshot_is_learned_once():
     learner, recorder = new_learner(early_label_wait="1h")
     assert learner.learn(label("e1"), None, now_ms=0).status == "early"
