@@ -9,9 +9,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from streams.exceptions import StreamsError
 from streams.kafka_security import KafkaSecurity
@@ -110,18 +111,41 @@ def read_topic(servers: str, topic: str, timeout: float = 120.0, idle: float = 1
     return asyncio.run(_read_topic(servers, topic, timeout, idle))
 
 
+def _why_unreachable(errors: list, security: KafkaSecurity) -> str:
+    """What librdkafka's error callback saw, said in terms of Eddy's settings (never a password)."""
+    codes = {e.code() for e in errors}
+    if KafkaError._AUTHENTICATION in codes:
+        first = next(e for e in errors if e.code() == KafkaError._AUTHENTICATION)
+        return (f"the broker refused the credentials ({first.str()}): check EDDY_KAFKA_USERNAME, "
+                f"EDDY_KAFKA_PASSWORD and EDDY_KAFKA_SASL_MECHANISM ({security.mechanism})")
+    if KafkaError._SSL in codes:
+        first = next(e for e in errors if e.code() == KafkaError._SSL)
+        return f"the TLS handshake failed ({first.str()}): check EDDY_KAFKA_CA_FILE and the broker's certificate"
+    hint = "; if the listener needs TLS or SASL set EDDY_KAFKA_SECURITY_PROTOCOL" if not (security.tls or security.sasl) else ""
+    return f"is the broker up (EDDY_KAFKA_SECURITY_PROTOCOL={security.protocol}){hint}?"
+
+
 def ensure_topics(servers: str, partitions: dict[str, int], timeout: float = 15.0) -> list[str]:
     """Create missing topics with the given partition counts; returns the ones created.
 
-    Existing topics are left as they are (their partition count is not changed).
+    Existing topics are left as they are (their partition count is not changed). A broker that
+    refuses the credentials or the TLS handshake is reported at once, in those words.
     """
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": servers, **KafkaSecurity.from_env().librdkafka()})
-    try:
-        existing = set(admin.list_topics(timeout=timeout).topics)
-    except KafkaException as exc:
-        raise KafkaIOError(f"cannot list topics on {servers}: {exc}; is the broker up?") from exc
+    security = KafkaSecurity.from_env()
+    errors: list = []
+    admin = AdminClient({"bootstrap.servers": servers, **security.librdkafka(), "error_cb": errors.append})
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            existing = set(admin.list_topics(timeout=min(1.0, max(0.1, deadline - time.monotonic()))).topics)
+            break
+        except KafkaException as exc:
+            admin.poll(0)  # serves error_cb
+            fatal = any(e.code() in (KafkaError._AUTHENTICATION, KafkaError._SSL) for e in errors)
+            if fatal or time.monotonic() >= deadline:
+                raise KafkaIOError(f"cannot list topics on {servers}: {_why_unreachable(errors, security)}") from exc
     missing = [NewTopic(t, num_partitions=n, replication_factor=1) for t, n in partitions.items() if t not in existing]
     if not missing:
         return []

@@ -20,6 +20,7 @@ from analytics.backends import connect
 from streams.config import load_config
 from streams.harness import WorkerProcess, counters, labels_done, wait_until, write_jsonl
 from tests.integration.fixtures import fraud_generator, write_config
+from tests.reliability.certs import make_tls_files
 from tests.reliability.secure_stack import SecureStack
 
 pytestmark = pytest.mark.integration
@@ -100,9 +101,18 @@ def test_a_wrong_kafka_password_is_refused_with_a_clear_error(secured):
     p = eddy("produce", "-c", str(secured["cfg_path"]), "--topic", "events", str(stack.home / "events.jsonl"),
              env=stack.env(EDDY_KAFKA_PASSWORD=wrong), timeout=120)
     assert p.returncode != 0
-    assert "authentication" in (p.stdout + p.stderr).lower(), p.stdout + p.stderr
+    assert "the broker refused the credentials" in p.stderr and "EDDY_KAFKA_PASSWORD" in p.stderr, p.stderr
     assert wrong not in p.stdout + p.stderr
     assert stack.kafka_gate.attempts["failed"] > before
+
+
+def test_a_broker_certificate_from_another_ca_is_refused(secured, tmp_path):
+    stack = secured["stack"]
+    other = make_tls_files(tmp_path / "other-ca")
+    p = eddy("produce", "-c", str(secured["cfg_path"]), "--topic", "events", str(stack.home / "events.jsonl"),
+             env=stack.env(EDDY_KAFKA_CA_FILE=str(other.ca)), timeout=120)
+    assert p.returncode != 0
+    assert "TLS handshake failed" in p.stderr and "EDDY_KAFKA_CA_FILE" in p.stderr, p.stderr
 
 
 def test_plaintext_kafka_clients_cannot_talk_to_the_tls_listener(secured):
