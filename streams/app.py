@@ -143,9 +143,15 @@ class Checkpointer:
             self._held = held + self._held
             raise
         if self._after_save is not None:
-            result = self._after_save()
-            if inspect.isawaitable(result):
-                await result
+            try:
+                result = self._after_save()
+                if inspect.isawaitable(result):
+                    await result
+            except BaseException:
+                # the checkpoint is written: its acks stay held for the next flush (not dropped,
+                # or the labels partition never commits past them)
+                self._held = held + self._held
+                raise
         for stream, ev in held:
             await stream.ack(ev)
 

@@ -90,3 +90,30 @@ def test_held_acks_without_changes_are_given_without_a_save():
     assert ck.due()
     asyncio.run(ck.flush())
     assert saves == [] and stream.acked == [9]
+
+
+def test_acks_of_a_saved_checkpoint_survive_a_failed_publish_of_its_model_events():
+    """The checkpoint covering the held labels is written; if publishing its model events then
+    fails (broker down: housekeeping logs it and carries on), the acks must not be dropped, or
+    the labels partition never commits past them (and a rebalance waits for them)."""
+    stream = FakeStream()
+    saves: list[list[dict]] = []
+    fail = [True]
+
+    async def publish() -> None:
+        if fail[0]:
+            raise ConnectionError("broker down")
+
+    clock = Clock()
+    ck = Checkpointer(lambda actions: saves.append(list(actions)), 1, 1.0, after_save=publish, clock=clock)
+    ck.note(1)
+    ck.hold(stream, [7, 8])
+    with pytest.raises(ConnectionError):
+        asyncio.run(ck.flush())
+    assert saves == [[]] and stream.acked == []
+    clock.t = 1.5
+    assert ck.due()  # still acks to give
+    fail[0] = False
+    asyncio.run(ck.flush())
+    assert stream.acked == [7, 8]
+    assert len(saves) == 1  # nothing new to save: the first checkpoint covers them
