@@ -64,9 +64,11 @@ class WorkerProcess:
         self.extra_args = list(extra_args)
         self.env = env or {}
         self.proc: subprocess.Popen | None = None
+        self._log_start = 0
 
     def start(self) -> WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0  # logs append
         argv = [sys.executable, "-m", "streams.cli.main", "worker", "-c", str(self.config_path), *self.extra_args]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -92,6 +94,15 @@ class WorkerProcess:
 
     def log_tail(self, chars: int = 3000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
+
+    def consuming(self, topics: Sequence[str]) -> bool:
+        """True once the worker's latest `assignment` log line holds a partition of each of `topics`
+        (its consumers have joined their groups: what is produced now is consumed live)."""
+        with open(self.log_path, "rb") as log:
+            log.seek(self._log_start)
+            text = log.read().decode(errors="replace")
+        lines = [ln for ln in text.splitlines() if "assignment pipeline=" in ln]
+        return bool(lines) and all(f"{t}:" in lines[-1] for t in topics)
 
     def __enter__(self) -> WorkerProcess:
         return self.start()
@@ -122,6 +133,18 @@ class WorkerGroup:
 
     def log_tail(self) -> str:
         return "\n".join(f"--- {r} ---\n{w.log_tail(1500)}" for r, w in self.workers.items())
+
+    def wait_consuming(self, config: PipelineConfig, timeout: float = 120.0) -> None:
+        """Wait until each role's consumers hold their input topic (score: events, learn: labels,
+        sink: scores), so that traffic produced afterwards is processed live, not as a backlog."""
+        inputs = {"score": config.topics.events, "learn": config.topics.labels, "sink": config.topics.scores}
+
+        def ready() -> bool:
+            if not self.alive():
+                raise StreamsError(f"a worker exited while joining; logs:\n{self.log_tail()}")
+            return all(w.consuming([inputs[r]]) for r, w in self.workers.items() if r in inputs)
+
+        wait_until(ready, timeout, "the workers to join their consumer groups")
 
 
 def merge_by_time(events: Sequence[dict], labels: Sequence[dict], time_field: str) -> list[tuple[str, dict]]:

@@ -15,11 +15,11 @@ from analytics import connect
 from streams.cli.options import HomeOpt, fail, home_of
 from streams.config import load_config
 from streams.exceptions import StreamsError
-from streams.harness import EXAMPLES, EmbeddedStack, WorkerGroup, counters, example_generator, labels_done, produce_merged, wait_until
+from streams.harness import (EmbeddedStack, WorkerGroup, counters, example_config, example_generator, labels_done,
+                             produce_merged, wait_until)
 from streams.stack import status as stack_status
 
 console = Console()
-EXAMPLE = EXAMPLES / "fraud"
 
 SUMMARY_SQL = """
 SELECT model, any(role) AS role, count() AS labelled,
@@ -40,9 +40,12 @@ def demo(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the worker to finish.")] = 600.0,
 ) -> None:
     """Generate card payments with delayed fraud labels, score and learn them live, report."""
-    cfg_path = EXAMPLE / "config.yaml"
-    cfg = load_config(cfg_path)
     home = home_of(home)
+    home.mkdir(parents=True, exist_ok=True)
+    # The demo plays hours of payments in seconds: a model version published every second (the
+    # production default) would be ~10 minutes of event time stale, so publish every 0.1 s.
+    cfg_path = example_config(home, "fraud", worker={"publish_interval": 0.1, "model_refresh": 0.1})
+    cfg = load_config(cfg_path)
     gen = example_generator("fraud")
     evs, labs = gen.generate(events, seed)
     console.print(f"[bold]Eddy demo[/bold]: {len(evs):,} payments ({int(sum(r['label'] for r in labs)):,} fraudulent), "
@@ -56,8 +59,13 @@ def demo(
         eps = stack.endpoints
         console.print(f"stack: kafka {eps.kafka}  redis {eps.redis}  clickhouse {eps.clickhouse}")
         run_id = f"{cfg.pipeline}-live"
+        cleared = _forget_previous_demo(connect(eps.clickhouse), cfg.sink.database, cfg.pipeline)
+        if cleared:
+            console.print(f"removed the rows of a previous demo (pipeline {cfg.pipeline}) from {cleared} ClickHouse tables")
         before = counters(cfg, eps.redis)
         with WorkerGroup(cfg_path, stack) as worker:
+            with console.status("starting the score, learn and sink workers..."):
+                worker.wait_consuming(cfg)  # live traffic, not a backlog the learner trails behind
             t0 = time.perf_counter()
             with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                           TimeElapsedColumn(), console=console) as bar:
@@ -99,7 +107,7 @@ def demo(
             span = backend.query(f"SELECT count() AS n, toUnixTimestamp64Milli(min(served_ts)) AS t0, toUnixTimestamp64Milli(max(served_ts)) AS t1 "
                                  f"FROM {db}.predictions FINAL WHERE pipeline = '{cfg.pipeline}' AND run_id = '{run_id}' AND model = '{champion}'")[0]
             summary = backend.query(SUMMARY_SQL.format(db=db, pipeline=cfg.pipeline, run_id=run_id, threshold=cfg.models.threshold))
-        _report(cfg, evs, labs, elapsed, span, summary, counters(cfg, eps.redis), db, home)
+        _report(cfg, evs, labs, elapsed, span, summary, counters(cfg, eps.redis), db, home, rate)
     except StreamsError as exc:
         fail(exc)
     finally:
@@ -108,13 +116,33 @@ def demo(
             console.print(f"stopped the embedded stack; the chDB data stays in {home}/chdb")
 
 
-def _report(cfg, evs, labs, elapsed, span, summary, c, db, home) -> None:  # noqa: ANN001
+def _forget_previous_demo(backend, db: str, pipeline: str) -> int:  # noqa: ANN001 - an analytics Backend
+    """Delete `pipeline`'s rows left by an earlier demo in the same home; returns the tables touched.
+
+    The live run id is fixed per pipeline (`<p>-live`) and the generator is seeded, so the sink
+    would take a rerun's rows for redeliveries of the first run's and keep the old ones.
+    """
+    tables = backend.query(f"SELECT table FROM system.columns WHERE database = '{db}' AND name = 'pipeline' "
+                           f"AND table IN (SELECT name FROM system.tables WHERE database = '{db}' "
+                           f"AND engine LIKE '%MergeTree')")
+    touched = 0
+    for row in tables:
+        if backend.query(f"SELECT count() AS n FROM {db}.{row['table']} WHERE pipeline = '{pipeline}'")[0]["n"]:
+            backend.execute(f"ALTER TABLE {db}.{row['table']} DELETE WHERE pipeline = '{pipeline}' "
+                            f"SETTINGS mutations_sync = 1")
+            touched += 1
+    return touched
+
+
+def _report(cfg, evs, labs, elapsed, span, summary, c, db, home, rate) -> None:  # noqa: ANN001
     scoring_s = max((span["t1"] - span["t0"]) / 1000.0, 1e-3)
     console.print()
     console.print(f"[bold green]events produced: {len(evs):,}   events scored: {span['n']:,}   "
                   f"labels joined: {labels_done(c):,}[/bold green]")
-    console.print(f"throughput: {span['n'] / scoring_s:,.0f} events/s scored (first to last score, {scoring_s:.1f}s); "
-                  f"whole run {elapsed:.1f}s including produce at the offered rate")
+    offered = rate * len(evs) / max(len(evs) + len(labs), 1)
+    console.print(f"throughput: {span['n'] / scoring_s:,.0f} events/s scored (first to last score, {scoring_s:.1f}s), "
+                  f"live: {offered:,.0f} events/s (+ labels) were offered; whole run {elapsed:.1f}s. "
+                  f"Capacity and latency figures: BENCHMARKS.md")
     console.print(f"late: {c.get('late', 0)}   dead-lettered: {c.get('dlq', 0)}   early labels: {c.get('labels_early', 0)}   "
                   f"orphans: {c.get('labels_orphan', 0)}")
     table = Table(title="prequential metrics (each prediction made before its label was learned), from ClickHouse")

@@ -27,8 +27,7 @@ def run(stack, clickhouse, tmp_path_factory):
     with WorkerProcess(cfg_path, stack) as worker:
         def consuming() -> bool:  # both the events feed and Faust's labels consumer hold their partition
             assert worker.alive(), worker.log_tail()
-            lines = [ln for ln in worker.log_tail(10**6).splitlines() if "assignment pipeline=" in ln]
-            return bool(lines) and f"{cfg.topics.events}:0" in lines[-1] and f"{cfg.topics.labels}:0" in lines[-1]
+            return worker.consuming([cfg.topics.events, cfg.topics.labels])
 
         wait_until(consuming, 120, "the worker to join its consumer groups")
         # At a live-like rate (not a backlog), so labels are learned while later events are scored.
