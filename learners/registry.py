@@ -186,6 +186,10 @@ class ModelRegistry:
         events, self._events = self._events, []
         return events
 
+    def requeue_events(self, events: list[ModelEvent]) -> None:
+        """Put back drained events that could not be delivered; the next drain returns them first."""
+        self._events = list(events) + self._events
+
     def _now(self, now_ms: int | None) -> int:
         if now_ms is not None:
             return int(now_ms)

@@ -345,13 +345,19 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             pairs.append((alerts_t, alert["model"].encode(), enc("alerts", rec)))
         return pairs
 
-    def model_event_records() -> list[tuple[faust.TopicT, bytes | None, bytes]]:
+    async def publish_model_events() -> None:
+        """Publish the registry's queued model events; undelivered ones go back in the queue."""
+        events = rt.registry.drain_events()
         pairs = []
-        for ev in rt.registry.drain_events():
+        for ev in events:
             rec = {"pipeline": config.pipeline, "run_id": run_id, "model": ev["model"], "version": int(ev["version"]),
                    "action": ev["action"], "ts": int(ev["ts"]), "detail": str(ev.get("detail", ""))}
             pairs.append((model_events_t, ev["model"].encode(), enc("model_events", rec)))
-        return pairs
+        try:
+            await publish(pairs)
+        except BaseException:
+            rt.registry.requeue_events(events)  # a repeat is harmless: ClickHouse dedups model events
+            raise
 
     def checkpoint(actions: list[dict]) -> None:
         # Drift actions changed only this process's ModelSet: persist them in the registry so
@@ -376,7 +382,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         refresh(rt.registry, proc.models)
 
     ckpt = rt.checkpoints = Checkpointer(checkpoint, wc.publish_every, wc.publish_interval,
-                                         after_save=lambda: publish(model_event_records()))
+                                         after_save=publish_model_events)
     flush_checkpoint = _retrying("checkpoint", metrics.redis_error)(ckpt.flush)
 
     def learner_meta() -> dict:
@@ -450,7 +456,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             except (redis.RedisError, RegistryConflict) as exc:
                 log.warning("final checkpoint skipped (%s): a restart relearns since the last one", exc)
             try:  # the producer stops after the agents: announce the versions just saved
-                await asyncio.wait_for(publish(model_event_records()), 5.0)
+                await asyncio.wait_for(publish_model_events(), 5.0)
             except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - best effort on the way out
                 log.warning("model events of the final checkpoint not published (%r)", exc)
 
@@ -502,7 +508,8 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                                              roles=rt.learning.roles)  # no compare-and-set: nothing to compare
             rt.learning.set_versions(versions)
             refresh(rt.registry, proc.models)
-        await publish(alert_records([lost]) + model_event_records())
+        await publish(alert_records([lost]))
+        await publish_model_events()
         metrics.observe_alert(lost)
         rt.count(state_lost=1)
 

@@ -53,6 +53,10 @@ def test_versions_are_monotonic_and_load_round_trips(redis_client, namespace):
     ]
     assert reg.drain_events() == []
     assert redis_client.exists(f"eddy:{namespace}:model:lr:seq")
+    # events whose publish failed go back in front of newer ones
+    reg.requeue_events(events[:2])
+    reg.save("lr", models[0], {}, now_ms=2000)
+    assert [(e["version"], e["ts"]) for e in reg.drain_events()] == [(1, 1000), (2, 1001), (4, 2000)]
 
 
 def test_rollback_creates_a_new_version_with_the_old_content(redis_client, namespace):
