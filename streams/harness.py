@@ -6,7 +6,7 @@ user does: the embedded stack, `eddy worker` as a separate process, Avro records
     with EmbeddedStack(tmp_path) as stack:
         with WorkerProcess(config_path, stack) as worker:
             produce_merged(cfg, stack, events, labels)
-            wait_for_counters(cfg, stack, scored=len(events), labels_done=len(labels))
+            wait_for_counters(cfg, stack.endpoints.redis, worker, scored=len(events), labels=len(labels))
 """
 
 from __future__ import annotations
@@ -221,6 +221,21 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interva
 def labels_done(c: dict[str, int]) -> int:
     """Labels with a final outcome (learned, orphan, duplicate); 'early' ones are still pending."""
     return sum(c.get(k, 0) for k in ("labels_learned", "labels_orphan", "labels_duplicate"))
+
+
+def wait_for_counters(config: PipelineConfig, redis_url: str, worker: WorkerProcess | WorkerGroup, *,
+                      scored: int = 0, labels: int = 0, timeout: float = 240.0) -> dict[str, int]:
+    """Wait until the pipeline has scored `scored` events and finished `labels` labels (see
+    `labels_done`), failing at once with the worker's log if it exits; returns the counters."""
+    last: dict[str, int] = {}
+
+    def reached() -> bool:
+        assert worker.alive(), worker.log_tail()
+        last.update(counters(config, redis_url))
+        return last.get("scored", 0) >= scored and labels_done(last) >= labels
+
+    wait_until(reached, timeout, f"{scored} events scored and {labels} labels done")
+    return last
 
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from learners import predict
 from streams.cli.main import app
 from streams.config import load_config
-from streams.harness import WorkerProcess, counters, labels_done, produce_merged, wait_until
+from streams.harness import WorkerProcess, counters, labels_done, produce_merged, wait_for_counters, wait_until
 from streams.snapshots import RedisSnapshots
 from streams.wiring import model_registry, namespace, redis_client
 from tests.integration.fixtures import fraud_generator, write_config
@@ -51,10 +51,7 @@ def run(stack, clickhouse, tmp_path_factory):
         return result
 
     def scored(n: int, worker: WorkerProcess) -> None:
-        def done() -> bool:
-            assert worker.alive(), worker.log_tail()
-            return counters(cfg, stack.endpoints.redis).get("scored", 0) >= n
-        wait_until(done, 120, f"{n} events scored")
+        wait_for_counters(cfg, stack.endpoints.redis, worker, scored=n, timeout=120)
 
     out: dict = dict(cfg=cfg, registry=registry)
     with WorkerProcess(cfg_path, stack, stack.home / "logs" / "models-cli.log") as worker:

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from streams.config import load_config
-from streams.harness import WorkerGroup, counters, labels_done, produce_merged, wait_until
+from streams.harness import WorkerGroup, counters, produce_merged, wait_for_counters, wait_until
 from streams.kafka_io import read_topic
 from streams.wiring import Codecs, model_registry, redis_client, schema_registry
 from tests.integration.fixtures import fraud_generator, write_config
@@ -61,10 +61,7 @@ def run(stack, clickhouse, tmp_path_factory):
     out: dict = dict(cfg=cfg, registry=registry, tail=tail)
     with WorkerGroup(cfg_path, stack, env={}) as group:
         def learned(n: int) -> None:
-            def done() -> bool:
-                assert group.alive(), group.log_tail()
-                return labels_done(counters(cfg, stack.endpoints.redis)) >= n
-            wait_until(done, 180, f"{n} labels learned")
+            wait_for_counters(cfg, stack.endpoints.redis, group, labels=n, timeout=180)
 
         # before the flip (labels up to event FLIP's time), at a pace the learner keeps up with and
         # slow enough that the scorer (which keeps up in real time) serves trained versions

@@ -21,7 +21,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.config import load_config
-from streams.harness import WorkerProcess, counters, labels_done, produce_merged, wait_until
+from streams.harness import WorkerProcess, produce_merged, wait_for_counters, wait_until
 from streams.kafka_io import make_producer
 from tests.integration.fixtures import fraud_generator, write_config
 
@@ -91,12 +91,7 @@ def run(stack, clickhouse, tmp_path_factory):
         wait_until(some_scored, 120, "the first scores to show in /metrics")
         produce_merged(cfg, stack, events[N // 2:], labels)
 
-        def finished() -> bool:
-            assert worker.alive(), worker.log_tail()
-            c = counters(cfg, stack.endpoints.redis)
-            return c.get("scored", 0) >= N and labels_done(c) >= len(labels)
-
-        wait_until(finished, 240, "the worker to score and learn everything")
+        wait_for_counters(cfg, stack.endpoints.redis, worker, scored=N, labels=len(labels))
 
         def sunk() -> bool:
             q = clickhouse.query(

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from streams.config import load_config
-from streams.harness import WorkerProcess, counters, example_config, example_generator, labels_done, produce_merged, wait_until
+from streams.harness import (WorkerProcess, counters, example_config, example_generator, produce_merged,
+                             wait_for_counters, wait_until)
 
 pytestmark = pytest.mark.integration
 
@@ -32,12 +33,7 @@ def run(stack, clickhouse, tmp_path_factory):
         # scores a backlog with models that have not learned the clicks in between yet
         produce_merged(cfg, stack, events, labels, rate=600.0)
 
-        def finished() -> bool:
-            assert worker.alive(), worker.log_tail()
-            c = counters(cfg, stack.endpoints.redis)
-            return c.get("scored", 0) >= N and labels_done(c) >= N
-
-        wait_until(finished, 240, "the worker to score every impression and learn every click")
+        wait_for_counters(cfg, stack.endpoints.redis, worker, scored=N, labels=N)
 
         def sunk() -> bool:
             p = cfg.pipeline

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from streams.config import load_config
-from streams.harness import WorkerProcess, counters, labels_done, produce_merged, wait_until
+from streams.harness import WorkerProcess, counters, produce_merged, wait_for_counters, wait_until
 from tests.features.reference import ReferenceEngine
 from tests.integration.fixtures import fraud_generator, write_config
 
@@ -33,12 +33,7 @@ def run(stack, clickhouse, tmp_path_factory):
         # At a live-like rate (not a backlog), so labels are learned while later events are scored.
         produce_merged(cfg, stack, events, labels, rate=1500)
 
-        def finished() -> bool:
-            assert worker.alive(), worker.log_tail()
-            c = counters(cfg, stack.endpoints.redis)
-            return c.get("scored", 0) >= N and labels_done(c) >= N
-
-        wait_until(finished, 240, "the worker to score and learn everything")
+        wait_for_counters(cfg, stack.endpoints.redis, worker, scored=N, labels=N)
         n_models = 3
 
         def sunk() -> bool:

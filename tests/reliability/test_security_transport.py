@@ -18,7 +18,7 @@ import redis
 
 from analytics.backends import connect
 from streams.config import load_config
-from streams.harness import WorkerProcess, counters, labels_done, wait_until, write_jsonl
+from streams.harness import WorkerProcess, wait_for_counters, wait_until, write_jsonl
 from tests.integration.fixtures import fraud_generator, write_config
 from tests.reliability.certs import make_tls_files
 from tests.reliability.secure_stack import SecureStack
@@ -54,11 +54,7 @@ def secured(tmp_path_factory):
         for p in produced:
             assert p.returncode == 0, p.stdout + p.stderr
         with WorkerProcess(cfg_path, stack, env=stack.env()) as worker:
-            def done() -> bool:
-                assert worker.alive(), worker.log_tail()
-                c = counters(cfg, stack.endpoints.redis)
-                return c.get("scored", 0) >= N and labels_done(c) >= N
-            wait_until(done, 180, f"{N} events scored and labels learned over TLS + SASL")
+            wait_for_counters(cfg, stack.endpoints.redis, worker, scored=N, labels=N, timeout=180)
             ch = connect(stack.endpoints.clickhouse)
             wait_until(lambda: ch.query(f"SELECT count() AS n FROM eddy.scores WHERE pipeline = '{cfg.pipeline}'")
                        [0]["n"] >= N, 90, "the scores in ClickHouse")
