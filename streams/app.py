@@ -574,7 +574,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         app.on_partitions_assigned.connect(relax)
     if "score" in roles:
         feed = rt.feed = EventFeed(endpoints.kafka, topics.events, f"{app.conf.id}.events", score,
-                                   batch_size=wc.batch_size, batch_window=wc.batch_window,
+                                   batch_size=wc.batch_size, batch_window=wc.batch_window, fetch_wait=wc.fetch_wait,
                                    session_timeout=wc.session_timeout, on_assigned=feed_assigned,
                                    on_lag=metrics.set_lag)
         faust_on_start = app.on_start

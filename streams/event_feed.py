@@ -53,7 +53,7 @@ class EventFeed:
     """Consume `topic` in micro-batches as a member of `group`; commit after `handle`."""
 
     def __init__(self, servers: str, topic: str, group: str, handle: Handler, *, batch_size: int,
-                 batch_window: float, session_timeout: float,
+                 batch_window: float, session_timeout: float, fetch_wait: float | None = None,
                  on_assigned: Callable[[list[TopicPartition]], None] | None = None,
                  on_lag: Callable[[str, int, int | None, int | None], None] | None = None) -> None:
         self.servers = servers
@@ -62,6 +62,8 @@ class EventFeed:
         self.handle = handle
         self.batch_size = batch_size
         self.wait_ms = max(1, int(batch_window * 1000))
+        #: how long a fetch waits at the broker when nothing is there (the latency floor of a quiet stream)
+        self.fetch_wait_ms = max(1, int((batch_window if fetch_wait is None else fetch_wait) * 1000))
         self.session_timeout_ms = int(session_timeout * 1000)
         self.on_assigned = on_assigned
         self.on_lag = on_lag
@@ -76,8 +78,8 @@ class EventFeed:
             group_id=self.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            # Tansu answers a fetch only when the wait expires: never wait longer than a batch window.
-            fetch_max_wait_ms=self.wait_ms,
+            # Tansu answers a fetch only when the wait expires: keep it short (`worker.fetch_wait`).
+            fetch_max_wait_ms=self.fetch_wait_ms,
             max_poll_records=self.batch_size,
             session_timeout_ms=self.session_timeout_ms,
             heartbeat_interval_ms=min(1000, self.session_timeout_ms // 3),
