@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from streams import gc_tuning  # noqa: E402
 from streams.config import PipelineConfig, load_config  # noqa: E402
 from streams.harness import example_config, example_generator, merge_by_time  # noqa: E402
 from streams.kafka_io import ensure_topics, make_producer  # noqa: E402
@@ -308,6 +309,7 @@ def measure(kind: str, stack: EmbeddedStack, pipeline: str, phases: Phases, *, r
             progress: Any = None, scorers: int = 1, label: str | None = None,
             config_overrides: dict | None = None) -> Result:
     """Backlog throughput, then latency at `rate` events/s, of one system on its own topics."""
+    gc_tuning.calm()  # this process timestamps the sends: its own GC pauses would count as latency
     home = stack.home
     config_path = write_config(home, pipeline, **(config_overrides or {}))
     cfg = load_config(config_path)
@@ -345,6 +347,7 @@ def measure(kind: str, stack: EmbeddedStack, pipeline: str, phases: Phases, *, r
                 return res
             if phases.n_paced:
                 feeder.sent_ms.clear()
+                gc_tuning.settle()  # no full collection of this process's heap between a send and its timestamp
                 if progress:
                     progress.update(task, description=f"{res.name}: {rate:,.0f} ev/s paced", completed=0,
                                     total=phases.n_paced)

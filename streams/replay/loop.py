@@ -22,13 +22,13 @@ the replay clock passes their deadline, as in the live worker.
 
 from __future__ import annotations
 
-import gc
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams.gc_tuning import calm_gc
 from streams.processor import LearnOutput, Processor, ScoreOutput
 from streams.replay.merge import Item
 from streams.replay.primed import PrimedEngine
@@ -96,8 +96,14 @@ class ReplayLoop:
 
     # ------------------------------------------------------------------ driving
     def run(self, items: Sequence[Item]) -> ReplayStats:
-        """Process every item in order; returns the stats (also on ``self.stats``)."""
-        with _calm_gc() if self.tune_gc else nullcontext():
+        """Process every item in order; returns the stats (also on ``self.stats``).
+
+        With `tune_gc` the objects alive at the start (the inputs) are frozen out of the cyclic
+        collector and it runs less often: a replay keeps its inputs and one TTL of snapshots alive
+        while allocating a few dozen containers per event, and the default thresholds rescanned
+        that heap so often that it took up to half the time of a scoring-only replay.
+        """
+        with calm_gc() if self.tune_gc else nullcontext():
             return self._run(items)
 
     def _run(self, items: Sequence[Item]) -> ReplayStats:
@@ -216,23 +222,3 @@ class ReplayLoop:
             self._early[event_id] = now
         elif self._early and status in ("learned", "orphan"):
             self._early.pop(event_id, None)
-
-
-@contextmanager
-def _calm_gc() -> Iterator[None]:
-    """Fewer cyclic-GC passes while a replay runs (no effect on its results).
-
-    A replay allocates a few dozen containers per event (records, snapshots, x dicts) while its
-    inputs and the snapshots of one TTL stay alive; with the default thresholds CPython's
-    collector rescans that growing heap so often that it took up to half the time of a
-    scoring-only replay. The objects alive at the start (the inputs) are frozen out of
-    collection and the young-generation threshold is raised; both are restored at the end.
-    """
-    before = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(max(before[0], 50_000), max(before[1], 50), max(before[2], 100))
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
-        gc.unfreeze()
