@@ -187,6 +187,33 @@ def warm_up_framing() -> None:
     _frame_bulks(z, i, i, z, i, i)
 
 
+def roundtrip(client: redis.Redis, chunks: list | bytes, replies: int) -> list:
+    """Send pre-framed RESP commands (`chunks`) on one pooled connection of `client` and read
+    `replies` replies: a pipeline without redis-py's per-command Python work. A reply that is an
+    error raises `redis.ResponseError` (the connection is dropped if replies were left unread).
+    Connection errors are retried as the client's `retry` says."""
+    pool = client.connection_pool
+    conn = client.connection or pool.get_connection()
+
+    def once() -> list:
+        conn.send_packed_command(chunks)
+        out = []
+        for k in range(replies):
+            try:
+                out.append(conn.read_response())
+            except redis.ResponseError:
+                if k < replies - 1:  # replies left unread: the connection is out of step
+                    conn.disconnect()
+                raise
+        return out
+
+    try:
+        return conn.retry.call_with_retry(once, lambda _err: conn.disconnect())
+    finally:
+        if client.connection is None:
+            pool.release(conn)
+
+
 class RedisStateStore(StateStore):
     """`StateStore` on a sync redis-py client (`redis.Redis`, `decode_responses=False`).
 
@@ -232,28 +259,7 @@ class RedisStateStore(StateStore):
         return _frame_bulks(data, start, start, data, start, end)
 
     def _roundtrip(self, chunks: list, replies: int) -> list:
-        """Send pre-framed commands on one pooled connection and read `replies` replies."""
-        client = self.client
-        pool = client.connection_pool
-        conn = client.connection or pool.get_connection()
-
-        def once() -> list:
-            conn.send_packed_command(chunks)
-            out = []
-            for k in range(replies):
-                try:
-                    out.append(conn.read_response())
-                except redis.ResponseError:
-                    if k < replies - 1:  # replies left unread: the connection is out of step
-                        conn.disconnect()
-                    raise
-            return out
-
-        try:
-            return conn.retry.call_with_retry(once, lambda _err: conn.disconnect())
-        finally:
-            if client.connection is None:
-                pool.release(conn)
+        return roundtrip(self.client, chunks, replies)
 
     # ------------------------------------------------------------------ contract
     def load(

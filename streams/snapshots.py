@@ -16,6 +16,8 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
+from features.redis_store import roundtrip
+
 
 class Served(NamedTuple):
     """One model's output for an event (a named tuple: built per model per event, so cheap)."""
@@ -96,12 +98,17 @@ class RedisSnapshots:
         self._ttl = int(ttl_ms)
 
     def put_many(self, snapshots: list[Snapshot]) -> None:
+        """One SET with PX per snapshot, framed here and sent in one round trip (redis-py's
+        pipeline cost ~25 us of Python per command: more than the pickling)."""
         if not snapshots:
             return
-        pipe = self._r.pipeline(transaction=False)
+        prefix, ttl = self._prefix.encode(), str(self._ttl).encode()
+        tail = b"$2\r\nPX\r\n$%d\r\n%b\r\n" % (len(ttl), ttl)
+        frame = []
         for s in snapshots:
-            pipe.set(self._prefix + s.event_id, s.pack(), px=self._ttl)
-        pipe.execute()
+            key, value = prefix + s.event_id.encode(), s.pack()
+            frame.append(b"*5\r\n$3\r\nSET\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n%b" % (len(key), key, len(value), value, tail))
+        roundtrip(self._r, [b"".join(frame)], len(snapshots))
 
     def get_many(self, event_ids: list[str]) -> list[Snapshot | None]:
         if not event_ids:

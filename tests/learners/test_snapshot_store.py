@@ -38,6 +38,15 @@ def test_round_trip_is_exact_and_fetch_is_batched(redis_client, namespace):
     assert 0 < redis_client.pttl(f"eddy:{namespace}:snap:e1") <= 60_000
 
 
+def test_ids_are_framed_by_their_utf8_bytes(redis_client, namespace):
+    store = RedisSnapshots(redis_client, namespace, ttl_ms=60_000)
+    ids = ["çà-€", "e\r\n*3", "", "x" * 5000, "🂡"]
+    store.put_many([snapshot(e, [float(i)]) for i, e in enumerate(ids)])
+    got = store.get_many(ids)
+    assert [g.event_id for g in got] == ids and [g.features[0] for g in got] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert redis_client.ping()  # the connection is still in step
+
+
 def test_learner_retry_with_the_store(redis_client, namespace):
     store = RedisSnapshots(redis_client, namespace, ttl_ms=60_000)
     ms = ModelSet(ModelsConfig(task="binary", champion={"name": "lr", "model": "logreg"}))
