@@ -193,7 +193,8 @@ class Result:
     p95: float = float("nan")
     p99: float = float("nan")
     lat_n: int = 0
-    stages_p99: tuple[float, float, float] = (float("nan"),) * 3  # consume wait, in worker, publish
+    stages_p50: tuple[float, float, float] = (float("nan"),) * 3  # consume wait, in worker, publish
+    stages_p99: tuple[float, float, float] = (float("nan"),) * 3
     notes: list[str] = field(default_factory=list)
 
 
@@ -358,6 +359,7 @@ def measure(kind: str, stack: EmbeddedStack, pipeline: str, phases: Phases, *, r
                 res.lat_n = int(lat.shape[0])
                 res.p50, res.p95, res.p99 = percentiles(lat[:, 0])
                 if lat.shape[0]:
+                    res.stages_p50 = tuple(float(np.percentile(lat[:, k], 50)) for k in (1, 2, 3))
                     res.stages_p99 = tuple(float(np.percentile(lat[:, k], 99)) for k in (1, 2, 3))
                 if not ok:
                     res.notes.append(f"paced: {len(paced)}/{phases.n_paced} scored in time")

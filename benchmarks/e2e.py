@@ -57,13 +57,14 @@ def table(results: list[Result], ceilings: dict[str, float], args: argparse.Name
     t.add_column("p50 ms", justify="right")
     t.add_column("p95 ms", justify="right")
     t.add_column("p99 ms", justify="right")
-    t.add_column("p99 wait/work/publish ms", justify="right")
+    t.add_column("wait/work/publish ms p50 | p99", justify="right")
     t.add_column("notes")
     for r in results:
         ratio = eddy.throughput / r.throughput if eddy and r is not eddy and r.throughput > 0 else float("nan")
         t.add_row(r.name, f"{r.scored:,}", fmt(r.throughput), fmt(ratio, ".1f") + ("x" if not math.isnan(ratio) else ""),
                   fmt(r.p50, ".1f"), fmt(r.p95, ".1f"), fmt(r.p99, ".1f"),
-                  "/".join(fmt(v, ".0f") for v in r.stages_p99), "; ".join(r.notes)[:200])
+                  "/".join(fmt(v, ".0f") for v in r.stages_p50) + " | " + "/".join(fmt(v, ".0f") for v in r.stages_p99),
+                  "; ".join(r.notes)[:200])
     for name, v in ceilings.items():
         share = f"Eddy = {eddy.throughput / v:.1%}" if eddy and v > 0 and not math.isnan(eddy.throughput) else ""
         t.add_row(f"[dim]ceiling: {name}[/dim]", "", fmt(v), "", "", "", "", "", share)
