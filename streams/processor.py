@@ -93,8 +93,13 @@ class Processor:
 
     # ------------------------------------------------------------------ scoring
     def score(self, records: Sequence[dict[str, Any]], sources: Sequence[Source], now_ms: int,
-              received_ms: int | None = None) -> ScoreOutput:
-        """Score a micro-batch of decoded events, in order."""
+              received_ms: int | None = None, served_clock: Callable[[], int] | None = None) -> ScoreOutput:
+        """Score a micro-batch of decoded events, in order.
+
+        `now_ms` is the batch's clock (rules, lateness, state). A record's ``served_ts`` is
+        `served_clock()` read once the models have predicted (the live worker's wall clock), else
+        `now_ms`; its ``latency_ms`` is ``served_ts - received_ms`` (0 without `received_ms`).
+        """
         out = ScoreOutput()
         self.counters["events"] += len(records)
         ok = self._admit(records, sources, now_ms, out)
@@ -108,7 +113,7 @@ class Processor:
             fb = self.engine.process(events)
             srcs = list(sources) if everyone else [sources[i] for i in ok]
             to_score = self._triage(events, srcs, fb, now_ms, out)
-            self._serve(events, srcs, fb, to_score, now_ms, received_ms, out)
+            self._serve(events, srcs, fb, to_score, now_ms, received_ms, out, served_clock)
         self.counters["scored"] += len(out.snapshots)
         self.counters["late"] += out.late
         self.counters["redelivered"] += out.redelivered
@@ -181,7 +186,8 @@ class Processor:
         return to_score
 
     def _serve(self, events: list[dict[str, Any]], sources: list[Source], fb: FeatureBatch, to_score: list[int],
-               now_ms: int, received_ms: int | None, out: ScoreOutput) -> None:
+               now_ms: int, received_ms: int | None, out: ScoreOutput,
+               served_clock: Callable[[], int] | None = None) -> None:
         """Predict with every model, store the snapshots, emit the score records, and learn the
         pending labels whose event this was."""
         names, values = self.names, fb.values
@@ -197,7 +203,8 @@ class Processor:
         # each event's Served tuple, one per model in served_by() order
         served = list(zip(*[[Served(m, v, r, float(p.score), p.label) for p in preds[m]]
                             for m, v, r in self.models.served_by()]))
-        latency = float(now_ms - received_ms) if received_ms is not None else 0.0
+        served_ts = served_clock() if served_clock is not None else now_ms
+        latency = float(served_ts - received_ms) if received_ms is not None else 0.0
         seg_fields = self.config.segments
         id_f, key_f, ts_f = self._ev.id_field, self._ev.key_field, self._ev.time_field
         late = fb.late.tolist()
@@ -207,7 +214,7 @@ class Processor:
         for n, j in enumerate(to_score):
             ev, src, is_late = events[j], sources[j], late[j]
             snaps.append(Snapshot(
-                ev[id_f], str(ev.get(key_f, "")), int(ev[ts_f]), now_ms, latency, feats[j], served[n],
+                ev[id_f], str(ev.get(key_f, "")), int(ev[ts_f]), served_ts, latency, feats[j], served[n],
                 src.topic, src.partition, src.offset,
                 tuple([(f, str(ev.get(f, ""))) for f in seg_fields]) if seg_fields else (), is_late,
             ))

@@ -141,3 +141,24 @@ def test_scorer_and_learner_processes_share_only_snapshots(data):
     assert early > 20 and retried == early
     assert learner.learner.counts["learned"] == len(labels)
     assert check_join(recorder, served, published, learner.names) == len(labels)
+
+
+def test_served_ts_and_latency_are_read_after_the_models(data):
+    """Live scoring stamps a record when its scores exist: ``served_ts`` from `served_clock`
+    (read once, after the predictions), ``latency_ms`` = served - received; without a clock
+    (replay) ``served_ts`` is the batch clock."""
+    cfg, events, _labels = data
+    proc = memory_processor(cfg, "clock-run")
+    now = int(events[BATCH - 1]["ts"]) + 1
+    reads: list[int] = []
+
+    def clock() -> int:
+        reads.append(now + 25)
+        return now + 25
+
+    out = proc.score(events[:BATCH], sources(events[:BATCH], 0), now, received_ms=now - 5, served_clock=clock)
+    assert len(reads) == 1
+    assert {(r["served_ts"], r["latency_ms"]) for r in out.scores + out.shadow} == {(now + 25, 30.0)}
+    assert {s.served_ts for s in out.snapshots} == {now + 25}
+    out = proc.score(events[BATCH:2 * BATCH], sources(events[BATCH:2 * BATCH], BATCH), now, received_ms=now - 5)
+    assert {(r["served_ts"], r["latency_ms"]) for r in out.scores} == {(now, 5.0)}
