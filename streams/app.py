@@ -6,18 +6,19 @@
 <p>.scores, .shadow-scores, .labels, .model-events, .alerts, .dlq  --sink agent-->  ClickHouse
 ```
 
-Events come in micro-batches from the `EventFeed` (an aiokafka consumer-group member of its own,
-`getmany`, not Faust's per-message path); labels and the sink's topics from Faust's
+Events and labels come in micro-batches from consumer-group members of the worker's own, not
+Faust's per-message path: the `EventFeed` (`<group>.events`) and the `LabelFeed`
+(`<group>.labels`), both aiokafka `getmany`; the sink's topics from Faust's
 `take_events(batch_size, within=batch_window)`. Each batch is decoded, scored and published as a
 whole (one Redis round trip for features, one for snapshots, produce futures awaited together)
 and committed / acknowledged only after its outputs are written: at least once, made
 exactly-once in effect by event-id dedup in the feature store, snapshots keyed by source offset,
-and id-keyed ClickHouse tables.
+and id-keyed ClickHouse tables. Faust keeps the producer, timers, the web views and the sink.
 
 Learning: the labels topic has one partition, so exactly one worker of a group owns it and is the
 learner. It saves a checkpoint (a model version of every model plus its bookkeeping) at most every
-`worker.publish_every` labels or `publish_interval` seconds (`Checkpointer`), and acknowledges
-labels only once a checkpoint covers them; every score names the exact version that made it;
+`worker.publish_every` labels or `publish_interval` seconds (`Checkpointer`), and commits labels
+offsets only once a checkpoint covers them; every score names the exact version that made it;
 other workers hot-swap to the newest version every `model_refresh` s.
 """
 
@@ -28,6 +29,7 @@ import inspect
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import faust
@@ -36,10 +38,12 @@ import redis
 from features import StateStoreError
 from learners import ModelRegistry, RegistryConflict, refresh, restore, save_checkpoint
 from schemas import DecodeFailure, dlq_record_from_failure
+from streams.checkpointer import Checkpointer
 from streams.config import PipelineConfig
 from streams.endpoints import Endpoints
 from streams.event_feed import EventFeed
 from streams.kafka_security import KafkaSecurity
+from streams.label_feed import LabelFeed
 from streams.processor import Processor, Source
 from streams.observability import WorkerMetrics, attach, instrument
 from streams.sink_rows import SinkRouter
@@ -80,80 +84,6 @@ def _short_fetch_wait(wait_ms: int) -> None:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-class Checkpointer:
-    """When the learner saves its checkpoint (every model + its bookkeeping, `save(actions)`).
-
-    At most every `every` label outcomes or `interval` seconds, at once after a drift action,
-    and whenever `urgent` (a rebalance is revoking partitions). Saving after every batch of
-    labels cost the worker most of its time at paced traffic (many small batches, one pickle
-    of every model and one JSON meta each).
-
-    Restart correctness: the Kafka acks of the labels a checkpoint covers are held (`hold`) and
-    given only after it is written (`flush`), so the group never commits a labels offset ahead of
-    the stored models. After a crash, Kafka redelivers from at most the checkpoint's offset; the
-    labels below it are duplicates by offset (`Processor.resume_offsets`), the ones above it are
-    learned again by the restored models: exactly once in effect, versions continue (INCR).
-    """
-
-    def __init__(self, save: Callable[[list[dict]], None], every: int, interval: float,
-                 after_save: Callable[[], Any] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
-        self._save = save
-        self._after_save = after_save
-        self.every = every
-        self.interval = interval
-        self.clock = clock
-        self.urgent = False
-        self._labels = 0  # label outcomes since the last save
-        self._actions: list[dict] = []
-        self._held: list[tuple[Any, Any]] = []  # (stream, event) acked after the next save
-        self._last = clock()
-
-    @property
-    def dirty(self) -> bool:
-        return bool(self._labels or self._actions)
-
-    def note(self, outcomes: int, actions: list[dict] | None = None) -> None:
-        """The learner's state changed by `outcomes` labels (and drift `actions`)."""
-        self._labels += outcomes
-        self._actions += actions or []
-
-    def hold(self, stream: Any, events: list[Any]) -> None:
-        """Ack `events` of `stream` only after the next save."""
-        self._held.extend((stream, ev) for ev in events)
-
-    def due(self) -> bool:
-        if self.urgent or self._actions or self._labels >= self.every:
-            return self.dirty or bool(self._held)
-        return (self.dirty or bool(self._held)) and self.clock() - self._last >= self.interval
-
-    def save(self) -> None:
-        """Write the checkpoint now if anything changed (synchronous: shutdown paths)."""
-        if self.dirty:
-            self._save(self._actions)
-        self._labels, self._actions, self._last = 0, [], self.clock()
-
-    async def flush(self) -> None:
-        """Save, publish what the save produced (`after_save`), then ack the held labels."""
-        held, self._held = self._held, []
-        try:
-            self.save()
-        except BaseException:
-            self._held = held + self._held
-            raise
-        if self._after_save is not None:
-            try:
-                result = self._after_save()
-                if inspect.isawaitable(result):
-                    await result
-            except BaseException:
-                # the checkpoint is written: its acks stay held for the next flush (not dropped,
-                # or the labels partition never commits past them)
-                self._held = held + self._held
-                raise
-        for stream, ev in held:
-            await stream.ack(ev)
 
 
 class WorkerRuntime:
@@ -285,7 +215,6 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
     def t(name: str, partitions: int | None = None) -> faust.TopicT:
         return app.topic(name, key_type=bytes, value_type=bytes, partitions=partitions)
 
-    labels_t = t(topics.labels, 1)
     scores_t = t(topics.scores, config.partitions)
     shadow_t = t(topics.shadow_scores, config.partitions)
     model_events_t = t(topics.model_events, 1)
@@ -445,29 +374,15 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             stages={"decode": t_decoded - t0, "score": t_scored - t_decoded, "produce": t_done - t_scored, "batch": t_done - t0},
             positions={(m.topic, m.partition): m.offset for m in batch})
 
-    async def learn(stream: faust.StreamT) -> None:
-        try:
-            async for batch in stream.noack_take(wc.batch_size, within=wc.batch_window):
-                await learn_one_batch(stream, batch)
-        finally:
-            # Shutdown: keep what was learned (the held acks are redelivered, then deduped by offset).
-            try:
-                ckpt.save()
-            except (redis.RedisError, RegistryConflict) as exc:
-                log.warning("final checkpoint skipped (%s): a restart relearns since the last one", exc)
-            try:  # the producer stops after the agents: announce the versions just saved
-                await asyncio.wait_for(publish_model_events(), 5.0)
-            except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - best effort on the way out
-                log.warning("model events of the final checkpoint not published (%r)", exc)
-
-    async def learn_one_batch(stream: faust.StreamT, batch: list) -> None:
-        values = [ev.message.value or b"" for ev in batch]  # a tombstone (null value) is an empty message
+    async def learn(batch: list) -> None:
+        """Learn one micro-batch of `<p>.labels` messages (from the `LabelFeed`, which then holds
+        their offsets until a checkpoint covers them), publish its dead letters and alerts."""
+        values = [m.value or b"" for m in batch]  # a tombstone (null value) is an empty message
         records, failures = codecs.inputs.decode_batch(values)
         pairs: list[tuple[faust.TopicT, bytes | None, bytes]] = []
         labels, positions = [], []
         received = now_ms()
-        for ev, rec, fail in zip(batch, records, failures):
-            m = ev.message
+        for m, rec, fail in zip(batch, records, failures):
             if fail is None and not rec.get("event_id"):
                 fail = DecodeFailure("rule_violation", "label has an empty event_id")
             if fail is not None:
@@ -479,11 +394,8 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         t_learn = time.perf_counter()
         await checked_state()
         out = await learn_batch(labels, positions)
-        ckpt.hold(stream, batch)
         pairs += alert_records(out.alerts)
         await publish(pairs)
-        if ckpt.due():
-            await flush_checkpoint()
         counts: dict[str, int] = {}
         for o in out.outcomes:
             counts[f"labels_{o.status}"] = counts.get(f"labels_{o.status}", 0) + 1
@@ -491,7 +403,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         metrics.observe_learn_batch(
             len(batch), out.outcomes, out.alerts, [f for f in failures if f is not None], n_dlq=len(batch) - len(labels),
             stages={"learn": time.perf_counter() - t_learn},
-            positions={(ev.message.topic, ev.message.partition): ev.message.offset for ev in batch})
+            positions={(m.topic, m.partition): m.offset for m in batch})
 
     async def check_state() -> None:
         """Redis lost our state? Alert, flag scores degraded, republish the learner's models."""
@@ -547,48 +459,37 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             except redis.RedisError:
                 pass
 
-    if "learn" in roles:
-        wait_empty = app._consumer_wait_empty
-
-        async def flush_then_wait_empty(consumer: Any, logger: Any) -> None:
-            # A rebalance waits for every unacked message: checkpoint now (and after the batch in
-            # flight) so the held label acks are given at once instead of at the next interval.
-            ckpt.urgent = True
-            if not app.should_stop:
-                await flush_checkpoint()
-                await wait_empty(consumer, logger)
-                return
-            # Stopping: labels still in the take buffer are never handed to the agent (so never
-            # acked) and Faust would wait for them until killed. Save, commit what is acked; the
-            # rest is redelivered after a restart and recognised by offset.
-            try:
-                await ckpt.flush()
-            except (redis.RedisError, RegistryConflict) as exc:
-                log.warning("checkpoint at shutdown skipped (%s): a restart relearns since the last one", exc)
-            await consumer.commit()
-
-        async def relax(sender: Any, assigned: Any, **_: Any) -> None:
-            ckpt.urgent = False
-
-        app._consumer_wait_empty = flush_then_wait_empty  # Faust's hook at partition revocation
-        app.on_partitions_assigned.connect(relax)
+    feeds: list[EventFeed] = []  # consumers of the worker's own, not Faust's per-message path
+    feed_args = {"batch_size": wc.batch_size, "batch_window": wc.batch_window, "session_timeout": wc.session_timeout,
+                 "on_lag": metrics.set_lag}
     if "score" in roles:
-        feed = rt.feed = EventFeed(endpoints.kafka, topics.events, f"{app.conf.id}.events", score,
-                                   batch_size=wc.batch_size, batch_window=wc.batch_window, fetch_wait=wc.fetch_wait,
-                                   session_timeout=wc.session_timeout, on_assigned=feed_assigned,
-                                   on_lag=metrics.set_lag)
-        faust_on_start = app.on_start
+        rt.feed = EventFeed(endpoints.kafka, topics.events, f"{app.conf.id}.events", score, fetch_wait=wc.fetch_wait,
+                            on_assigned=partial(feed_assigned, feed="events"), **feed_args)
+        feeds.append(rt.feed)
+    if "learn" in roles:
+        rt.labels_feed = LabelFeed(endpoints.kafka, topics.labels, f"{app.conf.id}.labels", learn, ckpt,
+                                   flush_checkpoint, on_assigned=partial(feed_assigned, feed="labels"), **feed_args)
+        feeds.append(rt.labels_feed)
+    if feeds:
+        faust_on_start, faust_on_stop = app.on_start, app.on_stop
 
         async def on_start() -> None:
-            # The feed joins its group while Faust joins its own (a join takes ~session_timeout/2
-            # with Tansu), not after Faust's assignment as an `app.task` would; it scores only
-            # once Faust's producer (which publishes the scores) has started.
+            # The feeds join their groups while Faust joins its own (a join takes ~session_timeout/2
+            # with Tansu), not after Faust's assignment as an `app.task` would; they handle batches
+            # only once Faust's producer (which publishes their outputs) has started.
             await faust_on_start()
-            app.add_future(feed.run(ready=app.producer._started.wait))
+            for feed in feeds:
+                app.add_future(feed.run(ready=app.producer._started.wait))
+
+        async def on_stop() -> None:
+            # Before Faust stops its producer: the events stop first (no more early labels), then
+            # the labels feed saves the final checkpoint, publishes its model events and commits.
+            for feed in feeds:
+                await feed.stop()
+            await faust_on_stop()
 
         app.on_start = on_start  # mode calls it on every (re)start of the app
-    if "learn" in roles:
-        app.agent(labels_t, name="learn")(learn)
+        app.on_stop = on_stop
     if roles & {"score", "learn"}:
         app.timer(interval=wc.model_refresh)(housekeeping)
     if "sink" in roles:

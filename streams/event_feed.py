@@ -14,6 +14,10 @@ processes. A revocation waits for the batch in flight and its commit (`_Rebalanc
 partition moves with its offsets committed; records fetched for a revoked partition are dropped
 by aiokafka. A batch whose commit fails anyway (the group moved on) is redelivered to the new
 owner and recognised there as already scored.
+
+When a batch is safe to commit is the one thing a subclass changes (`handled`, `revoking`,
+`stopping`): `streams.label_feed.LabelFeed` reads `<p>.labels` the same way and commits only
+the offsets a learner checkpoint covers.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ class _Rebalance(ConsumerRebalanceListener):
 
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         async with self.feed.lock:  # the batch in flight finishes and commits first
-            pass
+            await self.feed.revoking(sorted(revoked))
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         if self.feed.on_assigned is not None:
@@ -50,7 +54,13 @@ class _Rebalance(ConsumerRebalanceListener):
 
 
 class EventFeed:
-    """Consume `topic` in micro-batches as a member of `group`; commit after `handle`."""
+    """Consume `topic` in micro-batches as a member of `group`; commit after `handle`.
+
+    `run()` until `stop()` (or cancelled); `commit(offsets)` commits partition -> next offset.
+    """
+
+    #: gather a batch for up to one batch window (True) or hand over what one fetch returned (False)
+    fill = False
 
     def __init__(self, servers: str, topic: str, group: str, handle: Handler, *, batch_size: int,
                  batch_window: float, session_timeout: float, fetch_wait: float | None = None,
@@ -71,6 +81,7 @@ class EventFeed:
         self.consumer: AIOKafkaConsumer | None = None
         self.committed: dict[TopicPartition, int] = {}
         self._lag_at = 0.0
+        self._task: asyncio.Task | None = None
 
     def _consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -89,25 +100,53 @@ class EventFeed:
         )
 
     async def run(self, ready: Callable[[], Awaitable[Any]] | None = None) -> None:
-        """Consume until cancelled (the worker stopping); leaves the group on the way out.
-        `ready()` is awaited after the consumer started, before the first batch is handled."""
+        """Consume until cancelled (`stop()`, the worker stopping); `stopping()` runs, then the
+        consumer leaves the group. `ready()` is awaited after the consumer started, before the
+        first batch is handled."""
+        self._task = asyncio.current_task()
         self.consumer = consumer = self._consumer()
         consumer.subscribe([self.topic], listener=_Rebalance(self))
-        await consumer.start()
         try:
+            await consumer.start()
             if ready is not None:
                 await ready()
             while True:
-                batch = await consumer.getmany(timeout_ms=self.wait_ms, max_records=self.batch_size)
+                batch = await self._next_batch(consumer)
                 if batch:
                     async with self.lock:
                         await self._process(consumer, batch)
                 self._report_lag(consumer)
         finally:
             try:
-                await consumer.stop()
-            except (KafkaError, OSError) as exc:  # noqa: PERF203 - best effort on the way out
-                log.warning("events consumer did not stop cleanly (%r)", exc)
+                await self.stopping()
+            finally:
+                self.consumer = None
+                try:
+                    await consumer.stop()
+                except (KafkaError, OSError) as exc:  # best effort on the way out
+                    log.warning("%s consumer did not stop cleanly (%r)", self.topic, exc)
+
+    async def stop(self) -> None:
+        """Cancel `run()` (a batch in flight included) and wait until it left the group."""
+        task = self._task
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
+            await asyncio.wait([task])
+
+    async def _next_batch(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, list[Any]]:
+        """What is fetched now (at most `batch_size`); with `fill`, up to `batch_size` gathered
+        for at most one batch window after the first record (fewer, larger batches)."""
+        batch = await consumer.getmany(timeout_ms=self.wait_ms, max_records=self.batch_size)
+        if not self.fill or not batch:
+            return batch
+        n = sum(len(msgs) for msgs in batch.values())
+        deadline = time.monotonic() + self.wait_ms / 1000
+        while n < self.batch_size and (left := deadline - time.monotonic()) > 0:
+            more = await consumer.getmany(timeout_ms=max(1, int(left * 1000)), max_records=self.batch_size - n)
+            for tp, msgs in more.items():
+                batch.setdefault(tp, []).extend(msgs)
+                n += len(msgs)
+        return batch
 
     async def _process(self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[Any]]) -> None:
         assigned = consumer.assignment()
@@ -115,12 +154,34 @@ class EventFeed:
         if not batch:
             return
         await self.handle([m for tp in sorted(batch) for m in batch[tp]])
-        offsets = {tp: OffsetAndMetadata(msgs[-1].offset + 1, "") for tp, msgs in batch.items()}
+        await self.handled({tp: msgs[-1].offset + 1 for tp, msgs in batch.items()})
+
+    async def handled(self, offsets: dict[TopicPartition, int]) -> None:
+        """A batch was handled (`offsets`: partition -> next offset): here, commit it at once."""
+        await self.commit(offsets)
+
+    async def revoking(self, partitions: list[TopicPartition]) -> None:
+        """A rebalance takes `partitions` away (the batch in flight is done): nothing more here."""
+
+    async def stopping(self) -> None:
+        """The feed stops, still a member of its group: nothing more here."""
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        """Commit `offsets` (partition -> next offset to read). A group that rebalanced meanwhile
+        refuses it: the partitions' next owner reads from their last commit and dedups the rest."""
+        consumer = self.consumer
+        if not offsets:
+            return
+        if consumer is None:
+            log.warning("%s offsets %s not committed: the consumer stopped (redelivered and deduped after a restart)",
+                        self.topic, offsets)
+            return
         try:
-            await consumer.commit(offsets)
-            self.committed.update({tp: o.offset for tp, o in offsets.items()})
+            await consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in offsets.items()})
         except (CommitFailedError, IllegalStateError) as exc:
-            log.warning("events commit refused (%s): the group rebalanced; the new owner dedups the batch", exc)
+            log.warning("%s commit refused (%s): the group rebalanced; the new owner dedups the batch", self.topic, exc)
+            return
+        self.committed.update(offsets)
 
     def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
         if self.on_lag is None:

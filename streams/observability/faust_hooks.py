@@ -21,21 +21,23 @@ def attach(app: Any, metrics: WorkerMetrics, models: Any, interval: float = 1.0,
     (a `learners.ModelSet`). Each partition assignment is logged as a lifecycle event.
     With a Redis client as `heartbeat`, the worker also writes its heartbeat for `eddy status`.
 
-    Returns `other_assigned(partitions)`: report the assignment of a consumer of the worker's own
-    (the events feed); each `assignment` line lists Faust's partitions and those together."""
+    Returns `other_assigned(partitions, feed=...)`: report the assignment of a consumer of the
+    worker's own (`feed="events"`, `"labels"`); each `assignment` line lists Faust's partitions
+    and every feed's together."""
     last_beat = [0.0]
     faust_parts: list[str] = []
-    other_parts: list[str] = []
+    feed_parts: dict[str, list[str]] = {}
 
     def log_assignment() -> None:
-        lifecycle("assignment", pipeline=metrics.pipeline, partitions=sorted(faust_parts + other_parts))
+        parts = faust_parts + [p for ps in feed_parts.values() for p in ps]
+        lifecycle("assignment", pipeline=metrics.pipeline, partitions=sorted(parts))
 
     async def on_assigned(sender: Any, assigned: Any, **_: Any) -> None:
         faust_parts[:] = [f"{tp.topic}:{tp.partition}" for tp in assigned]
         log_assignment()
 
-    def other_assigned(assigned: Any) -> None:
-        other_parts[:] = [f"{tp.topic}:{tp.partition}" for tp in assigned]
+    def other_assigned(assigned: Any, feed: str = "events") -> None:
+        feed_parts[feed] = [f"{tp.topic}:{tp.partition}" for tp in assigned]
         log_assignment()
 
     app.on_partitions_assigned.connect(on_assigned)

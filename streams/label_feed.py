@@ -1,0 +1,83 @@
+"""`LabelFeed`: the learner's input, `<p>.labels` read like the events (`EventFeed`), committed by checkpoints.
+
+Faust's per-message path for labels (its consumer thread, the conductor, `noack_take`, an ack per
+label) cost a `score,learn` worker ~10% of its CPU, and that thread contended for the GIL with
+the event loop. The feed is an aiokafka consumer-group member of its own (`<faust group>.labels`,
+`getmany` micro-batches); what differs from the events is when offsets are committed:
+
+- after a batch is learned its offsets are only held by the `Checkpointer` (`hold`); they are
+  committed (`Checkpointer.commit` is this feed's `commit`) once a checkpoint covering them is
+  written and its model events published, so the group's offset never runs ahead of the
+  stored models;
+- a rebalance revoking the labels partition waits for the batch in flight, then checkpoints
+  and commits before the partition moves;
+- at shutdown (`stop()`) the final checkpoint is saved, its model events published (best effort,
+  `publish_timeout` s) and the offsets committed before the consumer leaves the group.
+
+After a crash the group resumes from at most the checkpoint's offset: the labels below it are
+recognised by offset (`Processor.resume_offsets`), the ones above it learned again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import redis
+from aiokafka import TopicPartition
+
+from learners import RegistryConflict
+from streams.checkpointer import Checkpointer
+from streams.event_feed import EventFeed, Handler
+
+log = logging.getLogger("eddy.worker")
+
+
+class LabelFeed(EventFeed):
+    """Consume `topic` (the labels) as a member of `group`; commit what `checkpoints` covers.
+
+    `flush()` saves a checkpoint and commits (the worker's retrying `Checkpointer.flush`); the
+    feed sets `checkpoints.commit` to its own `commit`.
+
+    Batches are gathered for up to a batch window (`fill`): a labels call has a fixed cost (state
+    check, snapshot fetch, counters: three Redis round trips) that one-fetch batches of a few
+    labels paid ~4x as often. They are learned in slices of `slice_size` labels with a turn of the
+    event loop between slices, so in a `score,learn` worker a waiting events batch is delayed by
+    one slice (~15 ms of River `learn_one`), not by a whole batch of labels.
+    """
+
+    fill = True
+
+    def __init__(self, servers: str, topic: str, group: str, handle: Handler, checkpoints: Checkpointer,
+                 flush: Callable[[], Awaitable[None]], *, publish_timeout: float = 5.0, slice_size: int = 100,
+                 **kwargs: Any) -> None:
+        super().__init__(servers, topic, group, self._in_slices, **kwargs)
+        self.learn = handle
+        self.slice_size = slice_size
+        self.checkpoints = checkpoints
+        self.flush = flush
+        self.publish_timeout = publish_timeout
+        checkpoints.commit = self.commit
+
+    async def _in_slices(self, messages: list[Any]) -> None:
+        for i in range(0, len(messages), self.slice_size):
+            if i:
+                await asyncio.sleep(0)  # the events' turn
+            await self.learn(messages[i:i + self.slice_size])
+
+    async def handled(self, offsets: dict[TopicPartition, int]) -> None:
+        self.checkpoints.hold(offsets)
+        if self.checkpoints.due():
+            await self.flush()
+
+    async def revoking(self, partitions: list[TopicPartition]) -> None:
+        if partitions:  # checkpoint now: the partition moves with its offsets committed
+            await self.flush()
+
+    async def stopping(self) -> None:
+        try:
+            await self.checkpoints.close(self.publish_timeout)
+        except (redis.RedisError, RegistryConflict) as exc:
+            log.warning("final checkpoint skipped (%s): a restart relearns since the last one", exc)
