@@ -63,6 +63,12 @@ def run(stack, clickhouse, tmp_path_factory):
         def learned(n: int) -> None:
             wait_for_counters(cfg, stack.endpoints.redis, group, labels=n, timeout=180)
 
+        # Drift is judged on the served predictions: the scorer must be consuming before the
+        # stream starts. Otherwise a learner that joins first reads the labels before their events
+        # are scored (all early), learns them in one burst, and the pre-flip losses all come from
+        # untrained versions (no loss rise left to see at the flip).
+        group.wait_consuming(cfg)
+
         # before the flip (labels up to event FLIP's time), at a pace the learner keeps up with and
         # slow enough that the scorer (which keeps up in real time) serves trained versions
         # before the flip: checkpoints come every worker.publish_interval, labels DELAY_MS late
