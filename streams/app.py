@@ -28,7 +28,7 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -222,7 +222,11 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
     dlq_t = t(topics.dlq, 1)
 
     async def publish(pairs: list[tuple[faust.TopicT, bytes | None, bytes]]) -> None:
-        """Send `pairs` and wait until every one is acknowledged.
+        """Send `pairs` and wait until every one is acknowledged."""
+        await asyncio.gather(*await send(pairs))
+
+    async def send(pairs: list[tuple[faust.TopicT, bytes | None, bytes]]) -> list[asyncio.Future]:
+        """Hand `pairs` to the producer; returns the futures of their acknowledgements.
 
         One aiokafka batch per (topic, partition) instead of one awaited `send` per record: a
         score batch is ~4 records per event, and the per-record path (Faust's send wrapper,
@@ -230,7 +234,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         Partitions come from the producer's own partitioner, so keys land where `send` puts them.
         """
         if not pairs:
-            return
+            return []
         producer = app.producer._ensure_producer()  # Faust's started aiokafka producer
         by_tp: dict[tuple[str, int], list[tuple[bytes | None, bytes]]] = {}
         # topic -> (all partitions, available ones), as aiokafka's `_partition` reads them per record
@@ -258,7 +262,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                         futures.append(await producer.send(topic, value, key=key, partition=part))
             if batch.record_count():
                 futures.append(await producer.send_batch(batch, topic, partition=part))
-        await asyncio.gather(*futures)
+        return futures
 
     score_encoder = ScoreEncoder(codecs)
 
@@ -306,12 +310,23 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             log.info("checkpoint refused (%s): adopting the registry's models and saving again", exc)
             refresh(rt.registry, rt.learning)
             save_checkpoint(rt.registry, rt.learning, learner_meta(), now_ms=t, actions=resets)
-        # Scoring in this process serves saved versions only (a score names the exact snapshot
-        # that made it, which the learner's live models are not between checkpoints).
-        refresh(rt.registry, proc.models)
+
+    async def after_checkpoint() -> None:
+        """Publish the checkpoint's model events, then serve its versions in this process too.
+
+        Scoring here serves saved versions only (a score names the exact snapshot that made it,
+        which the learner's live models are not between checkpoints). Loading them is kept apart
+        from saving them: a Hoeffding tree pickles in ~11 ms and unpickles in ~10 ms, and the
+        event loop runs a batch in between instead of stalling for both at once.
+        """
+        try:
+            await publish_model_events()
+            await asyncio.sleep(0)
+        finally:
+            refresh(rt.registry, proc.models)
 
     ckpt = rt.checkpoints = Checkpointer(checkpoint, wc.publish_every, wc.publish_interval,
-                                         after_save=publish_model_events)
+                                         after_save=after_checkpoint)
     flush_checkpoint = _retrying("checkpoint", metrics.redis_error)(ckpt.flush)
 
     def learner_meta() -> dict:
@@ -322,7 +337,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
 
     @_retrying("score", metrics.redis_error)
     def score_batch(records: list, sources: list[Source], received: int) -> Any:
-        return proc.score(records, sources, now_ms(), received_ms=received)
+        return proc.score(records, sources, now_ms(), received_ms=received, served_clock=now_ms)
 
     @_retrying("learn", metrics.redis_error)
     def learn_batch(labels: list[dict], positions: list[tuple[int, int]]) -> Any:
@@ -330,8 +345,10 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         ckpt.note(len(out.outcomes), out.actions)  # no await since the learning: the checkpoint sees it whole
         return out
 
-    async def score(batch: list) -> None:
-        """Score one micro-batch of `<p>.events` messages (from the `EventFeed`), publish its records."""
+    async def score(batch: list) -> Awaitable[None]:
+        """Score one micro-batch of `<p>.events` messages (from the `EventFeed`) and hand its
+        records to the producer; returns the batch's tail (acks, checkpoint, counters), which the
+        feed awaits before committing while it already scores the next batch."""
         t0 = time.perf_counter()
         received = now_ms()
         values = [m.value or b"" for m in batch]  # a tombstone (null value) is an empty message
@@ -361,18 +378,24 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             ckpt.note(len(out.learned), [a for o in out.learned for a in o.actions])
             # early labels learned here can raise drift alerts too: publish them like the learn agent
             pairs += alert_records([a for o in out.learned for a in o.alerts])
-        await publish(pairs)
-        if proc.learner is not None and ckpt.due():
-            await flush_checkpoint()
-        n_dlq = len(out.dlq) + sum(f is not None for f in failures)
-        rt.count(events=len(batch), scored=len(out.snapshots), dlq=n_dlq, late=out.late,
-                 redelivered=out.redelivered, labels_learned=sum(o.status == "learned" for o in out.learned))
-        t_done = time.perf_counter()
-        metrics.observe_score_batch(
-            len(batch), out.scores, out.shadow, [*out.dlq, *(f for f in failures if f is not None)],
-            scored=len(out.snapshots), late=out.late, redelivered=out.redelivered, learned=out.learned,
-            stages={"decode": t_decoded - t0, "score": t_scored - t_decoded, "produce": t_done - t_scored, "batch": t_done - t0},
-            positions={(m.topic, m.partition): m.offset for m in batch})
+        acks = await send(pairs)
+
+        async def tail() -> None:
+            await asyncio.gather(*acks)
+            if proc.learner is not None and ckpt.due():
+                await flush_checkpoint()
+            n_dlq = len(out.dlq) + sum(f is not None for f in failures)
+            rt.count(events=len(batch), scored=len(out.snapshots), dlq=n_dlq, late=out.late,
+                     redelivered=out.redelivered, labels_learned=sum(o.status == "learned" for o in out.learned))
+            t_done = time.perf_counter()
+            metrics.observe_score_batch(
+                len(batch), out.scores, out.shadow, [*out.dlq, *(f for f in failures if f is not None)],
+                scored=len(out.snapshots), late=out.late, redelivered=out.redelivered, learned=out.learned,
+                stages={"decode": t_decoded - t0, "score": t_scored - t_decoded, "produce": t_done - t_scored,
+                        "batch": t_done - t0},
+                positions={(m.topic, m.partition): m.offset for m in batch})
+
+        return tail()
 
     async def learn(batch: list) -> None:
         """Learn one micro-batch of `<p>.labels` messages (from the `LabelFeed`, which then holds
@@ -464,6 +487,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                  "on_lag": metrics.set_lag}
     if "score" in roles:
         rt.feed = EventFeed(endpoints.kafka, topics.events, f"{app.conf.id}.events", score, fetch_wait=wc.fetch_wait,
+                            depth=wc.pipeline_depth,
                             on_assigned=partial(feed_assigned, feed="events"), **feed_args)
         feeds.append(rt.feed)
     if "learn" in roles:

@@ -111,6 +111,7 @@ class WorkerConfig(_Frozen):
     batch_size: int = Field(default=1000, ge=1, description="Max events per micro-batch.")
     batch_window: float = Field(default=0.05, gt=0, description="Max seconds to wait to fill a micro-batch.")
     fetch_wait: float = Field(default=0.01, gt=0, description="Longest an events fetch waits at the broker while no event is there (s). The scorer takes whatever arrived, so this bounds the wait an idle-ish stream adds to latency (Tansu answers a fetch only when it expires); larger means fewer fetch requests.")
+    pipeline_depth: int = Field(default=2, ge=0, description="Event batches whose broker acknowledgements may still be outstanding while the next batch is scored (0: each batch waits for its acks). Offsets are committed in order, each after its batch's acks.")
     session_timeout: float = Field(default=6.0, gt=0, description="Kafka consumer-group session timeout (s): how fast a dead worker's partitions move. Tansu holds a group join for about half of it; raise it (e.g. 30) on busy production clusters.")
     publish_every: int = Field(default=10_000, ge=1, description="The learner checkpoints (publishes a model version) after at most this many labels...")
     publish_interval: float = Field(default=1.0, gt=0, description="...or this many seconds, whichever comes first (and at once after a drift action, at a rebalance and at shutdown). Label offsets are committed only once a checkpoint covers them, so a restarted learner redoes at most this much.")

@@ -15,6 +15,13 @@ partition moves with its offsets committed; records fetched for a revoked partit
 by aiokafka. A batch whose commit fails anyway (the group moved on) is redelivered to the new
 owner and recognised there as already scored.
 
+Pipelining (`depth` > 0, the events): `handle` may return the batch's *tail*, an awaitable of
+what is left once its Redis writes are done and its records handed to the producer (waiting for
+the broker's acks, counting). The feed then reads and handles the next batch while up to `depth`
+tails are outstanding, and commits each batch after its tail and in order; a revocation and a
+stop wait for every outstanding tail and its commit. Waiting for acks (and the loop's other work
+meanwhile) had become most of a batch's time at paced traffic, and events waited behind it.
+
 When a batch is safe to commit is the one thing a subclass changes (`handled`, `revoking`,
 `stopping`): `streams.label_feed.LabelFeed` reads `<p>.labels` the same way and commits only
 the offsets a learner checkpoint covers.
@@ -25,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -36,8 +44,9 @@ from streams.kafka_security import KafkaSecurity
 
 log = logging.getLogger("eddy.worker")
 
-#: ``handle(messages)``: score one micro-batch (aiokafka `ConsumerRecord`s, in partition order).
-Handler = Callable[[list[Any]], Awaitable[None]]
+#: ``handle(messages)``: score one micro-batch (aiokafka `ConsumerRecord`s, in partition order);
+#: it may return the batch's tail (an awaitable, see "Pipelining").
+Handler = Callable[[list[Any]], Awaitable[Awaitable[None] | None]]
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -46,6 +55,7 @@ class _Rebalance(ConsumerRebalanceListener):
 
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         async with self.feed.lock:  # the batch in flight finishes and commits first
+            await self.feed.drain()
             await self.feed.revoking(sorted(revoked))
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
@@ -65,7 +75,8 @@ class EventFeed:
     def __init__(self, servers: str, topic: str, group: str, handle: Handler, *, batch_size: int,
                  batch_window: float, session_timeout: float, fetch_wait: float | None = None,
                  on_assigned: Callable[[list[TopicPartition]], None] | None = None,
-                 on_lag: Callable[[str, int, int | None, int | None], None] | None = None) -> None:
+                 on_lag: Callable[[str, int, int | None, int | None], None] | None = None,
+                 depth: int = 0) -> None:
         self.servers = servers
         self.topic = topic
         self.group = group
@@ -82,6 +93,9 @@ class EventFeed:
         self.committed: dict[TopicPartition, int] = {}
         self._lag_at = 0.0
         self._task: asyncio.Task | None = None
+        #: batches whose tail may still be outstanding while the next one is handled
+        self.depth = depth
+        self._tails: deque[asyncio.Task] = deque()  # tail + commit of each pipelined batch, oldest first
 
     def _consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -118,6 +132,7 @@ class EventFeed:
                 self._report_lag(consumer)
         finally:
             try:
+                await self._settle_tails()
                 await self.stopping()
             finally:
                 self.consumer = None
@@ -153,8 +168,42 @@ class EventFeed:
         batch = {tp: msgs for tp, msgs in batch.items() if msgs and tp in assigned}  # revoked meanwhile: dropped
         if not batch:
             return
-        await self.handle([m for tp in sorted(batch) for m in batch[tp]])
-        await self.handled({tp: msgs[-1].offset + 1 for tp, msgs in batch.items()})
+        tail = await self.handle([m for tp in sorted(batch) for m in batch[tp]])
+        offsets = {tp: msgs[-1].offset + 1 for tp, msgs in batch.items()}
+        if tail is None and not self._tails:
+            await self.handled(offsets)
+            return
+        before = self._tails[-1] if self._tails else None
+        self._tails.append(asyncio.ensure_future(self._finish(tail, before, offsets)))
+        while self._tails and (len(self._tails) > self.depth or self._tails[0].done()):
+            await self._tails.popleft()  # a failed tail (e.g. the broker refused the records) raises here
+
+    async def _finish(self, tail: Awaitable[None] | None, before: asyncio.Task | None,
+                      offsets: dict[TopicPartition, int]) -> None:
+        """A pipelined batch: its tail, then (after the batch before it) its commit."""
+        if tail is not None:
+            await tail
+        if before is not None:
+            await before  # commits stay in batch order; a failure before this one fails it too
+        await self.handled(offsets)
+
+    async def drain(self) -> None:
+        """Wait for every outstanding tail and its commit (raises the first failure)."""
+        while self._tails:
+            await self._tails.popleft()
+
+    async def _settle_tails(self, timeout: float = 10.0) -> None:
+        """On the way out: let the outstanding tails finish and commit (bounded, best effort)."""
+        tails, self._tails = list(self._tails), deque()
+        if not tails:
+            return
+        done, pending = await asyncio.wait(tails, timeout=timeout)
+        for t in pending:
+            t.cancel()
+        failed = [t for t in done if not t.cancelled() and t.exception() is not None]
+        if pending or failed:
+            log.warning("%s: %d batch(es) in flight not committed at stop (redelivered after a restart and deduped)",
+                        self.topic, len(pending) + len(failed))
 
     async def handled(self, offsets: dict[TopicPartition, int]) -> None:
         """A batch was handled (`offsets`: partition -> next offset): here, commit it at once."""

@@ -1,0 +1,166 @@
+"""`streams.event_feed.EventFeed` pipelining: a batch's tail (acks, counters) may still be
+outstanding while the next batch is handled; commits stay in batch order, each after its tail;
+a failed tail fails the feed; a revocation and a stop wait for every tail (the broker side runs
+in tests/integration and tests/reliability)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import namedtuple
+
+import pytest
+from aiokafka import TopicPartition
+
+from streams.event_feed import EventFeed
+
+P0, P1 = TopicPartition("p.events", 0), TopicPartition("p.events", 1)
+Msg = namedtuple("Msg", "topic partition offset")
+
+
+class FakeConsumer:
+    """Records commits (a fake for aiokafka's consumer, unit tests only)."""
+
+    def __init__(self) -> None:
+        self.commits: list[dict] = []
+
+    def assignment(self) -> set:
+        return {P0, P1}
+
+    async def commit(self, offsets: dict) -> None:
+        await asyncio.sleep(0)
+        self.commits.append({tp: o.offset for tp, o in offsets.items()})
+
+
+def batch(tp: TopicPartition, first: int, n: int) -> dict:
+    return {tp: [Msg(tp.topic, tp.partition, o) for o in range(first, first + n)]}
+
+
+class Tails:
+    """A handler whose batches finish (their tail) only when the test releases them."""
+
+    def __init__(self) -> None:
+        self.handled: list[int] = []
+        self.gates: list[asyncio.Event] = []
+        self.fail: set[int] = set()
+
+    async def handle(self, messages: list) -> object:
+        k = len(self.handled)
+        self.handled.append(messages[0].offset)
+        gate = asyncio.Event()
+        self.gates.append(gate)
+
+        async def tail() -> None:
+            await gate.wait()
+            if k in self.fail:
+                raise RuntimeError(f"batch {k}: the broker refused its records")
+
+        return tail()
+
+
+def make(depth: int) -> tuple[EventFeed, Tails, FakeConsumer]:
+    tails = Tails()
+    feed = EventFeed("127.0.0.1:9", "p.events", "g.events", tails.handle, batch_size=10, batch_window=0.05,
+                     session_timeout=6.0, depth=depth)
+    feed.consumer = consumer = FakeConsumer()
+    return feed, tails, consumer
+
+
+async def settle() -> None:
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+def test_the_next_batch_is_handled_while_tails_are_outstanding_and_commits_keep_order():
+    async def go() -> None:
+        feed, tails, consumer = make(depth=2)
+        await feed._process(consumer, batch(P0, 0, 5))
+        await feed._process(consumer, batch(P1, 0, 3))
+        assert tails.handled == [0, 0] and consumer.commits == []  # both handled, neither acked yet
+        tails.gates[1].set()  # the second batch's acks come first ...
+        await settle()
+        assert consumer.commits == []  # ... but it commits only after the first
+        tails.gates[0].set()
+        await settle()
+        assert consumer.commits == [{P0: 5}, {P1: 3}]
+
+    asyncio.run(go())
+
+
+def test_depth_bounds_the_outstanding_tails():
+    async def go() -> None:
+        feed, tails, consumer = make(depth=1)
+        await feed._process(consumer, batch(P0, 0, 5))
+        third = asyncio.ensure_future(feed._process(consumer, batch(P0, 5, 5)))  # waits for the first tail
+        await settle()
+        assert not third.done() and tails.handled == [0, 5]
+        tails.gates[0].set()
+        await settle()
+        assert third.done() and consumer.commits == [{P0: 5}]
+        tails.gates[1].set()
+        await feed.drain()
+        assert consumer.commits == [{P0: 5}, {P0: 10}]
+
+    asyncio.run(go())
+
+
+def test_depth_zero_commits_each_batch_before_the_next():
+    async def go() -> None:
+        feed, tails, consumer = make(depth=0)
+        first = asyncio.ensure_future(feed._process(consumer, batch(P0, 0, 5)))
+        await settle()
+        assert not first.done()
+        tails.gates[0].set()
+        await first
+        assert consumer.commits == [{P0: 5}]
+
+    asyncio.run(go())
+
+
+def test_a_failed_tail_fails_the_feed_and_commits_nothing_after_it():
+    async def go() -> None:
+        feed, tails, consumer = make(depth=2)
+        tails.fail = {0}
+        await feed._process(consumer, batch(P0, 0, 5))
+        await feed._process(consumer, batch(P0, 5, 5))
+        tails.gates[1].set()
+        tails.gates[0].set()
+        await settle()
+        with pytest.raises(RuntimeError, match="refused"):
+            await feed._process(consumer, batch(P0, 10, 5))
+        with pytest.raises(RuntimeError, match="refused"):
+            await feed.drain()  # the batch after it failed too: never committed ahead of a loss
+        assert consumer.commits == []
+
+    asyncio.run(go())
+
+
+def test_a_revocation_waits_for_every_tail_and_its_commit():
+    from streams.event_feed import _Rebalance
+
+    async def go() -> None:
+        feed, tails, consumer = make(depth=2)
+        await feed._process(consumer, batch(P0, 0, 5))
+        await feed._process(consumer, batch(P1, 0, 2))
+        revoke = asyncio.ensure_future(_Rebalance(feed).on_partitions_revoked([P0, P1]))
+        await settle()
+        assert not revoke.done()
+        for gate in tails.gates:
+            gate.set()
+        await revoke
+        assert consumer.commits == [{P0: 5}, {P1: 2}]
+
+    asyncio.run(go())
+
+
+def test_a_stop_settles_the_outstanding_tails():
+    async def go() -> None:
+        feed, tails, consumer = make(depth=2)
+        await feed._process(consumer, batch(P0, 0, 5))
+        tails.gates[0].set()
+        await feed._settle_tails(timeout=1.0)
+        assert consumer.commits == [{P0: 5}]
+        await feed._process(consumer, batch(P0, 5, 5))  # never acked: given up after the timeout
+        await feed._settle_tails(timeout=0.05)
+        assert consumer.commits == [{P0: 5}]
+
+    asyncio.run(go())
