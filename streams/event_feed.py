@@ -4,10 +4,11 @@ Faust delivers a message through its consumer thread, the conductor, a per-agent
 `take_events` (a processor call, an event object and an ack per message): that path capped a
 do-nothing agent at ~14-15k messages/s on the benchmark machine and cost the worker about a
 third of its time. The feed reads micro-batches with `getmany` instead and hands each batch
-to `handle(messages)` whole; it commits a batch's offsets only after `handle` returned (its
-Redis writes done, its records published and acknowledged), so delivery stays at least once and
-the worker's dedup (seen markers in the feature store, snapshots keyed by source offset,
-id-keyed ClickHouse tables) makes it exactly once in effect.
+to `handle(messages)` whole; it commits a batch's offsets only after `handle` and the tail it
+returns are done (its Redis writes done, its records published and acknowledged, see
+"Pipelining"), so delivery stays at least once and the worker's dedup (seen markers in the
+feature store, snapshots keyed by source offset, id-keyed ClickHouse tables) makes it exactly
+once in effect.
 
 Rebalances: the feed's own group (`<faust group>.events`) splits the partitions between scorer
 processes. A revocation waits for the batch in flight and its commit (`_Rebalance`), so a
@@ -64,7 +65,7 @@ class _Rebalance(ConsumerRebalanceListener):
 
 
 class EventFeed:
-    """Consume `topic` in micro-batches as a member of `group`; commit after `handle`.
+    """Consume `topic` in micro-batches as a member of `group`; commit after `handle` and its tail.
 
     `run()` until `stop()` (or cancelled); `commit(offsets)` commits partition -> next offset.
     """
