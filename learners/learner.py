@@ -203,6 +203,10 @@ class Learner:
         """Whether any label waits for its snapshot (cheaper than ``bool(pending_ids)``)."""
         return bool(self._pending)
 
+    def waits_for(self, event_id: str) -> bool:
+        """Whether a label of `event_id` waits for its snapshot."""
+        return event_id in self._pending
+
     @property
     def pending_ids(self) -> list[str]:
         """Event ids of labels waiting for their snapshot, oldest first."""

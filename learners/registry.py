@@ -135,6 +135,24 @@ def _info_json(created_ms: int, action: str, source_version: int | None, meta_js
     return head[:-1] + ', "meta": ' + meta_json + "}"
 
 
+def _info_head(raw: bytes | str) -> dict[str, Any]:
+    """The info of one version without its meta (a learner's bookkeeping: most of the JSON).
+
+    `_info_json` writes the meta last, after three scalar fields, so the first ``, "meta": `` is
+    the meta's key (a quote inside a JSON string is escaped); other layouts are parsed whole.
+
+    >>> _info_head(_info_json(5, "snapshot", None, '{"pending": [[1, 2]]}'))
+    {'created_ms': 5, 'action': 'snapshot', 'source_version': None}
+    """
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    cut = text.find(', "meta": ')
+    if text.startswith('{"created_ms": ') and cut > 0:
+        return json.loads(text[:cut] + "}")
+    info = json.loads(text)
+    info.pop("meta", None)
+    return info
+
+
 def _decode(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -375,8 +393,12 @@ class ModelRegistry:
     def _available(self, name: str) -> list[int]:
         return sorted(int(v) for v in self.redis.hkeys(self.key(name, "blobs")))
 
-    def snapshot(self, name: str, version: int | None = None) -> Snapshot:
-        """Load `version` (default: current) of `name` with its info."""
+    def snapshot(self, name: str, version: int | None = None, *, with_meta: bool = True) -> Snapshot:
+        """Load `version` (default: current) of `name` with its info.
+
+        ``with_meta=False`` leaves `Snapshot.meta` empty and skips parsing it: a hot-swap needs
+        the model, not the learner bookkeeping stored with it (which can be megabytes).
+        """
         if version is None:
             version = self.current_version(name)
             if version == 0:
@@ -399,7 +421,10 @@ class ModelRegistry:
                 f"cannot unpickle {name!r} v{version}: {exc}; install the library versions that "
                 "wrote it, or roll back to another version"
             ) from exc
-        info = json.loads(raw_info) if raw_info is not None else {}
+        if raw_info is None:
+            info = {}
+        else:
+            info = json.loads(raw_info) if with_meta else _info_head(raw_info)
         return Snapshot(
             name=name,
             version=int(version),

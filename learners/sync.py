@@ -42,10 +42,11 @@ def save_checkpoint(
     return versions
 
 
-def refresh(registry: ModelRegistry, model_set: ModelSet) -> dict[str, Snapshot]:
+def refresh(registry: ModelRegistry, model_set: ModelSet, *, with_meta: bool = False) -> dict[str, Snapshot]:
     """Adopt the registry's roles and hot-swap every model whose current version changed.
 
-    Returns the snapshots that were loaded (empty when nothing changed).
+    Returns the snapshots that were loaded (empty when nothing changed); their `meta` only
+    ``with_meta`` (a restore needs the learner's bookkeeping, a hot-swap does not).
     """
     heads = registry.heads(model_set.names)
     roles = {name: head.role for name, head in heads.items() if head.role is not None}
@@ -55,7 +56,7 @@ def refresh(registry: ModelRegistry, model_set: ModelSet) -> dict[str, Snapshot]
     versions = model_set.versions
     for name, head in heads.items():
         if head.version and head.version != versions[name]:
-            snap = registry.snapshot(name, head.version)
+            snap = registry.snapshot(name, head.version, with_meta=with_meta)
             model_set.swap(name, snap.model, snap.version)
             loaded[name] = snap
     return loaded
@@ -69,7 +70,7 @@ def restore(registry: ModelRegistry, model_set: ModelSet) -> dict[str, Any] | No
     it to `Learner.load_state` and seek the labels topic to its offsets.
     """
     registry.set_roles(model_set.roles, only_missing=True)
-    loaded = refresh(registry, model_set)
+    loaded = refresh(registry, model_set, with_meta=True)
     best: dict[str, Any] | None = None
     for snap in loaded.values():
         if best is None or snap.meta.get("seq", -1) > best.get("seq", -1):

@@ -458,7 +458,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         """
         try:
             await check_state()
-            if proc.learner is not None and proc.learner.pending_ids:
+            if proc.learner is not None and proc.learner.has_pending:
                 out = proc.retry_pending(now_ms())
                 if out.outcomes:
                     ckpt.note(len(out.outcomes), out.actions)

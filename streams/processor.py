@@ -223,11 +223,11 @@ class Processor:
         out.snapshots.extend(snaps)
         self._emit(snaps, values, out, rows if finite else None)
         self.snapshots.put_many(out.snapshots)
-        if self.learner is not None and self.learner.has_pending:
-            pending = set(self.learner.pending_ids)
+        learner = self.learner
+        if learner is not None and learner.has_pending:  # per event of the batch, not per pending label
             for snap in out.snapshots:
-                if snap.event_id in pending:
-                    outcome = self.learner.on_snapshot(snap.event_id, self.learner_view(snap), now_ms)
+                if learner.waits_for(snap.event_id):
+                    outcome = learner.on_snapshot(snap.event_id, self.learner_view(snap), now_ms)
                     if outcome is not None:
                         out.learned.append(outcome)
 

@@ -153,6 +153,22 @@ def test_scorer_refresh_hot_swaps_changed_models_and_roles(redis_client, namespa
     assert scorer_set.champion_name == "nb"
 
 
+def test_a_hot_swap_skips_the_bookkeeping_a_restore_reads(redis_client, namespace):
+    """A learner's meta (pending labels, learned ids) can be megabytes: a hot-swap loads the
+    model and the info fields without parsing it; a restore gets it whole."""
+    config = ModelsConfig(task="binary", champion={"name": "lr", "model": "logreg"})
+    learned, served = ModelSet(config), ModelSet(config)
+    reg = ModelRegistry(redis_client, namespace)
+    meta = {"seq": 3, "pending": [[f"e{i}", {"label": 1, "note": 'say "meta": here'}, i] for i in range(500)]}
+    save_checkpoint(reg, learned, meta, now_ms=7)
+    loaded = refresh(reg, served)
+    assert {n: (s.meta, s.created_ms, s.action) for n, s in loaded.items()} == {
+        "lr": ({}, 7, "created"), "baseline": ({}, 7, "created")}
+    assert restore(reg, ModelSet(config)) == meta
+    assert reg.snapshot("lr", with_meta=False).meta == {}
+    assert reg.snapshot("lr").meta == meta
+
+
 def test_restart_resumes_models_and_bookkeeping(redis_client, namespace):
     """A learner restarted mid-stream continues from the checkpoint: same predictions, versions
     continue, labels after the checkpoint offset are learned once."""
