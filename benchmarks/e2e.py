@@ -24,6 +24,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -49,7 +52,8 @@ def fmt(v: float, spec: str = ",.0f") -> str:
 def table(results: list[Result], ceilings: dict[str, float], args: argparse.Namespace) -> Table:
     eddy = next((r for r in results if r.name.startswith("Eddy")), None)
     t = Table(title=f"End to end, fraud example: {args.events:,} events backlog, then {args.rate:,.0f} ev/s "
-                    f"for {args.paced_seconds:.0f}s  |  {machine()}")
+                    f"for {args.paced_seconds:.0f}s  |  {machine()}"
+                    + (f"  |  Eddy with {', '.join(args.set)}" if args.set else ""))
     t.add_column("system")
     t.add_column("scored", justify="right")
     t.add_column("throughput ev/s", justify="right")
@@ -71,6 +75,22 @@ def table(results: list[Result], ceilings: dict[str, float], args: argparse.Name
     return t
 
 
+def config_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
+    """``["worker.publish_interval=5"]`` -> ``{"worker": {"publish_interval": 5}}``.
+
+    >>> config_overrides(["worker.fetch_wait=0.005", "worker.pipeline_depth=0"])
+    {'worker': {'fetch_wait': 0.005, 'pipeline_depth': 0}}
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not (sep and dot and section and name):
+            raise SystemExit(f"--set {item!r}: give SECTION.KEY=VALUE, e.g. worker.publish_interval=5")
+        out.setdefault(section, {})[name] = yaml.safe_load(value)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=200_000, help="backlog events (throughput)")
@@ -79,7 +99,10 @@ def main() -> None:
     ap.add_argument("--systems", default="eddy,faust,quix")
     ap.add_argument("--timeout", type=float, default=240.0, help="max seconds to drain one system's backlog")
     ap.add_argument("--no-limits", action="store_true", help="skip the ceilings (limits.py)")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="override Eddy's config, e.g. --set worker.publish_interval=5 (YAML value; repeatable)")
     args = ap.parse_args()
+    overrides = config_overrides(args.set)
     n_paced = int(args.rate * args.paced_seconds)
     events, labels = fraud_data(args.events + n_paced)
     phases = split_phases(events, labels, args.events)
@@ -91,7 +114,8 @@ def main() -> None:
         with progress_bar() as progress:
             for kind in [s.strip() for s in args.systems.split(",") if s.strip()]:
                 res = measure(kind, stack, f"e2e_{kind}", phases, rate=args.rate, timeout=args.timeout,
-                              progress=progress, label=NAMES[kind])
+                              progress=progress, label=NAMES[kind],
+                              config_overrides=overrides if kind == "eddy" else None)
                 results.append(res)
                 progress.console.print(f"{res.name}: {fmt(res.throughput)} ev/s, p99 {fmt(res.p99, '.1f')} ms "
                                        f"{'; '.join(res.notes)[:300]}")
