@@ -10,6 +10,7 @@ import io
 import os
 import struct
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import redis
@@ -17,6 +18,7 @@ import redis
 from features import FeatureEngine, MemoryStateStore, RedisStateStore
 from learners import DriftMonitor, JoinConfig, Learner, ModelRegistry, ModelSet
 from schemas import AvroCodec, ConfluentRegistry, FolderRegistry, SchemaRegistry, load_avsc, load_builtin
+from schemas.flat_writer import compile_fields
 from streams.config import PipelineConfig
 from streams.endpoints import default_home
 from streams.processor import Processor
@@ -78,39 +80,6 @@ class Codecs:
         return self.codec.encode(self.subject(attr), record, validate=not trusted)
 
 
-_MODEL_PART = [("model", "string"), ("model_version", "int"), ("role", "string"), ("shadow", "boolean"),
-               ("prediction", "double"), ("predicted_label", ["null", "string"])]
-_DOUBLE = struct.Struct("<d")
-
-
-def _varint(n: int) -> bytes:
-    """Avro's zig-zag varint of an int/long."""
-    n = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def _string(s: str) -> bytes:
-    b = s.encode()
-    return _varint(len(b)) + b
-
-
-def _model_part(rec: dict) -> bytes:
-    """Avro bytes of a score record's fields `model` .. `predicted_label` (layout `_MODEL_PART`)."""
-    version = rec["model_version"]
-    if not isinstance(version, int) or not -(2**31) <= version < 2**31:
-        raise TypeError(f"model_version {version!r} is not an Avro int")
-    label = rec["predicted_label"]
-    return b"".join((
-        _string(rec["model"]), _varint(version), _string(rec["role"]), b"\x01" if rec["shadow"] else b"\x00",
-        _DOUBLE.pack(rec["prediction"]), b"\x00" if label is None else b"\x02" + _string(label),
-    ))
-
-
 class ScoreEncoder:
     """Wire-format bytes of score records, the parts one event's records share encoded once.
 
@@ -136,16 +105,17 @@ class ScoreEncoder:
         names = [f["name"] for f in fields]
         i, j = names.index("model"), names.index("predicted_label") + 1
         cut = [fields[:i], fields[i:j], fields[j:]]
-        self._parts = [parse({"type": "record", "name": f"eddy.score_part{k}", "fields": fs}) for k, fs in enumerate(cut)]
         self._shared = [f["name"] for f in fields[:i] + fields[j:] if f["name"] not in ("features", "segments")]
-        # The model part written by hand when it has the layout this code knows (else fastavro).
-        self._fast_model_part = [(f["name"], f["type"]) for f in cut[1]] == _MODEL_PART
+        # each part written by a compiled flat writer (schemas.flat_writer), else by fastavro
+        self._parts = [compile_fields(fs) or partial(self._bytes, parse({"type": "record", "fields": fs,
+                                                                          "name": f"eddy.score_part{k}"}))
+                       for k, fs in enumerate(cut)]
 
     def encode(self, attr: str, records: list[dict], cache: dict | None = None) -> list[bytes]:
         """Bytes of `records` for topic `attr` (scores / shadow_scores); pass one `cache` dict to
         the calls of one batch so the champion and shadow records of an event share their parts."""
         cache = {} if cache is None else cache
-        head_t, model_t, tail_t = self._parts
+        head, model, tail = self._parts
         hdr = self._header[attr]
         out = []
         for rec in records:
@@ -154,9 +124,8 @@ class ScoreEncoder:
                 key = (*(rec[f] for f in self._shared), id(features), id(segments))
                 shared = cache.get(key)
                 if shared is None or shared[2] is not features or shared[3] is not segments:
-                    shared = cache[key] = (self._bytes(head_t, rec), self._bytes(tail_t, rec), features, segments)
-                part = _model_part(rec) if self._fast_model_part else self._bytes(model_t, rec)
-                out.append(b"".join((hdr, shared[0], part, shared[1])))
+                    shared = cache[key] = (head(rec), tail(rec), features, segments)
+                out.append(b"".join((hdr, shared[0], model(rec), shared[1])))
             except (ValueError, TypeError, KeyError, AttributeError, OverflowError, struct.error):
                 out.append(self._codecs.encode(attr, rec, trusted=True))  # raises naming the bad field
         return out
