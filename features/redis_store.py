@@ -180,6 +180,15 @@ def _bulk(arg: bytes | str | int) -> bytes:
     return b"$%d\r\n%b\r\n" % (len(raw), raw)
 
 
+def command(*args: bytes | str | int) -> bytes:
+    r"""One RESP command, framed for `roundtrip`.
+
+    >>> command("HINCRBY", b"k", "scored", 3)
+    b'*4\r\n$7\r\nHINCRBY\r\n$1\r\nk\r\n$6\r\nscored\r\n$1\r\n3\r\n'
+    """
+    return b"*%d\r\n" % len(args) + b"".join(map(_bulk, args))
+
+
 def warm_up_framing() -> None:
     """Compile (or load from Numba's cache) the framing helper."""
     z = np.zeros(0, np.uint8)

@@ -36,6 +36,7 @@ import faust
 import redis
 
 from features import StateStoreError
+from features.redis_store import command, roundtrip
 from learners import ModelRegistry, RegistryConflict, refresh, restore, save_checkpoint
 from schemas import DecodeFailure, dlq_record_from_failure
 from streams.checkpointer import Checkpointer
@@ -119,11 +120,11 @@ class WorkerRuntime:
         return loaded
 
     def count(self, **deltas: int) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        for k, v in deltas.items():
-            if v:
-                pipe.hincrby(self.counters_key, k, v)
-        pipe.execute()
+        """Add to the pipeline's counters in one round trip (framed here: a redis-py pipeline
+        cost ~20 us of Python per field, on every batch)."""
+        cmds = [command("HINCRBY", self.counters_key, k, v) for k, v in deltas.items() if v]
+        if cmds:
+            roundtrip(self.redis, [b"".join(cmds)], len(cmds))
 
 
 def _retrying(what: str, on_error: Callable[[str, BaseException], None] | None = None) -> Callable:
