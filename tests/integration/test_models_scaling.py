@@ -72,7 +72,9 @@ def assigned(log: str, topic: str) -> list[int]:
 @pytest.fixture(scope="module")
 def run(stack, clickhouse, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("scaling")
-    cfg_path = write_config(tmp, "it_scaling", partitions=4, worker={"batch_size": 100, "model_refresh": REFRESH})
+    # a checkpoint every 0.5 s: ~16 versions in the 8 s stream, so "many hot-swaps" is not borderline
+    worker = {"batch_size": 100, "model_refresh": REFRESH, "publish_interval": 0.5}
+    cfg_path = write_config(tmp, "it_scaling", partitions=4, worker=worker)
     cfg = load_config(cfg_path)
     events, labels = fraud_generator().generate(N, seed=51)
     logs = stack.home / "logs"
