@@ -32,7 +32,7 @@ from schemas.failure import DecodeFailure
 from schemas.folder import FolderRegistry
 from schemas.readers import FORMATS, RowResult, detect_format, fill_defaults, read_records
 from schemas.registry import SchemaRegistry, subject_for
-from schemas.rules import IngestRules, Range, check_rules, check_size
+from schemas.rules import IngestRules, Range, check_rules, check_size, sure_pass
 from schemas.validate import find_non_finite, validation_errors
 from schemas.wire import HEADER_SIZE, MAGIC, header, read_header
 
@@ -73,6 +73,7 @@ __all__ = [
     "check_all",
     "check_compatibility",
     "check_rules",
+    "sure_pass",
     "check_size",
     "compatibility_problems",
     "detect_format",

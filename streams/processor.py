@@ -21,7 +21,7 @@ import numpy as np
 
 from features import FeatureBatch, FeatureEngine
 from learners import Learner, LearnOutcome, ModelSet, Prediction
-from schemas import check_rules, make_dlq_record
+from schemas import check_rules, make_dlq_record, sure_pass
 from streams.config import PipelineConfig
 from streams.snapshots import Served, Snapshot, SnapshotStore
 
@@ -86,6 +86,8 @@ class Processor:
         #: ingestion rules at this batch's clock, so `check_rules` is not run on it again (the
         #: replay's primer checked every event once, see `streams.replay.primed`). False: check.
         self.rules_passed: Callable[[Sequence[dict[str, Any]]], Sequence[bool]] | None = None
+        #: the rules' quick test (None: always `check_rules`); a record it is not sure of is checked
+        self._sure = sure_pass(config.rules, ts_field=self._rules_ts)
 
     def mark_state_lost(self, refill_ms: int) -> None:
         """Feature state was lost: flag scores degraded until windows of `refill_ms` refill."""
@@ -133,8 +135,9 @@ class Processor:
                 return ok
             return self._reject_invalid(invalid, ok, sources, now_ms, out)
         ok = []
+        sure = self._sure
         for i, rec in enumerate(records):
-            if passed is not None and passed[i]:
+            if (passed is not None and passed[i]) or (sure is not None and type(rec) is dict and sure(rec, now_ms)):
                 ok.append(i)
                 continue
             problems = check_rules(rec, rules, now_ms, ts_field=ts_field)

@@ -11,7 +11,6 @@ batch that asks for an event that was not primed is an internal error, never a s
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -19,7 +18,7 @@ import numpy as np
 
 from features import FeatureEngine, FeatureInputError
 from features.engine import FeatureBatch
-from schemas import check_rules
+from schemas import check_rules, sure_pass
 from streams.exceptions import ReplayError
 
 
@@ -40,7 +39,7 @@ class PrimedEngine:
         self._at: dict[int, tuple[FeatureBatch, int]] = {}  # id(event) -> (its primed chunk, row)
         self._invalid: dict[int, str] = {}  # id(event) -> why validate rejects it ("rules": the rules did)
         self._broke_rules: set[int] = set()
-        self._sure: Callable[[dict], bool] | None = None  # see `_sure_pass`
+        self._sure: Callable[[dict, int], bool] | None = None  # see `schemas.sure_pass`
 
     def __contains__(self, event: Mapping) -> bool:
         return id(event) in self._at or id(event) in self._invalid
@@ -50,10 +49,10 @@ class PrimedEngine:
         ok: list[Mapping] = []
         rules, ts_field = self.rules, self.ts_field
         if rules and self._sure is None:
-            self._sure = _sure_pass(rules)
+            self._sure = sure_pass(rules, ts_field=ts_field)
         sure = self._sure
         for ev, now in zip(events, now_ms):
-            if not rules or (sure is not None and type(ev) is dict and sure(ev)):
+            if not rules or (sure is not None and type(ev) is dict and sure(ev, now)):
                 ok.append(ev)
             elif check_rules(ev, rules, now, ts_field=ts_field):
                 self._invalid[id(ev)] = "rules"
@@ -133,60 +132,3 @@ class PrimedEngine:
 
     def rows(self, batch: FeatureBatch) -> list[dict[str, float]]:
         return self.engine.rows(batch)
-
-
-#: The `IngestRules` fields `_sure_pass` knows; rules setting any other field are always checked.
-_KNOWN_RULES = frozenset(("required", "ranges", "allowed", "max_length", "max_string_length", "ts_field",
-                          "max_future", "max_past", "max_message_bytes"))
-
-
-def _sure_pass(rules: Any) -> Callable[[dict], bool] | None:
-    """A quick test that is True only for records `check_rules` finds nothing wrong with.
-
-    False means "not sure" (the caller then runs `check_rules`), so only True must be exact.
-    Built for the plain rules (top-level names, no time limits); None for anything else. Runs
-    for every replayed event: no function call per field, unlike the general `check_rules`.
-    """
-    fields = getattr(type(rules), "model_fields", None)
-    if fields is None or any(getattr(rules, f, None) not in (None, (), {}) for f in set(fields) - _KNOWN_RULES):
-        return None
-    if rules.max_future is not None or rules.max_past is not None:
-        return None
-    names = [*rules.required, *rules.ranges, *rules.allowed, *rules.max_length]
-    if any("." in n for n in names):
-        return None
-    required = tuple(rules.required)
-    ranges = tuple((n, r.min, r.max) for n, r in rules.ranges.items())
-    allowed = tuple((n, frozenset(a for a in values if type(a) is str)) for n, values in rules.allowed.items())
-    max_length = tuple(rules.max_length.items())
-    longest = rules.max_string_length
-    isfinite = math.isfinite
-
-    def sure(rec: dict) -> bool:
-        for name in required:
-            if rec.get(name) is None:
-                return False
-        for name, lo, hi in ranges:
-            v = rec.get(name)
-            if v is None:
-                continue
-            t = type(v)
-            if (t is not float and t is not int) or (t is float and not isfinite(v)):
-                return False
-            if (lo is not None and v < lo) or (hi is not None and v > hi):
-                return False
-        for name, strings in allowed:
-            v = rec.get(name)
-            if v is not None and (type(v) is not str or v not in strings):
-                return False
-        for name, limit in max_length:
-            v = rec.get(name)
-            if isinstance(v, (str, bytes, list, tuple, dict)) and len(v) > limit:
-                return False
-        if longest is not None:  # (a long string under its own max_length: not sure either)
-            for v in rec.values():
-                if isinstance(v, str) and len(v) > longest:
-                    return False
-        return True
-
-    return sure

@@ -111,40 +111,6 @@ def test_rules_run_once_per_event_and_rejections_keep_the_processors_reason(monk
     assert len(reasons) == 4  # and the duplicate id
 
 
-_FIELD_VALUES = [None, True, False, 0, -5, 7, 100001, 0.5, -0.0, float("nan"), float("inf"), 1e6, "pos", "online",
-                 "atm", "ATM", "x" * 70, "", b"pos", ["pos"], {"a": 1}, ("atm",)]
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.sampled_from(["event_id", "ts", "card_id", "merchant_id", "amount", "channel", "note", "n"]),
-                       st.sampled_from(_FIELD_VALUES)),
-       st.sampled_from([None, 64, 3]), st.booleans())
-def test_the_primers_quick_rule_test_passes_only_what_check_rules_passes(record, longest, limit_note):
-    """`_sure_pass` may say "not sure" (False) for a good record, never True for a bad one."""
-    from schemas import IngestRules, check_rules
-    from streams.replay.primed import _sure_pass
-
-    rules = IngestRules(required=["event_id", "ts", "card_id"], ranges={"amount": {"min": 0, "max": 100000}, "n": {"min": 1}},
-                        allowed={"channel": ["pos", "online", "atm", 1, True]}, max_string_length=longest,
-                        max_length={"note": 2} if limit_note else {})
-    sure = _sure_pass(rules)
-    assert sure is not None
-    if sure(record):
-        assert check_rules(record, rules, 0) == []
-    if check_rules(record, rules, 0) == [] and all(type(v) in (int, float, str) for v in record.values()) \
-            and not isinstance(record.get("channel", ""), (int, float)):
-        assert sure(record)  # and it is sure of plain good records (else it would not save anything)
-
-
-def test_the_quick_rule_test_is_off_for_time_limits_and_dotted_names():
-    from schemas import IngestRules
-    from streams.replay.primed import _sure_pass
-
-    assert _sure_pass(IngestRules(required=["a"], max_past="1h")) is None
-    assert _sure_pass(IngestRules(required=["card.id"])) is None
-    assert _sure_pass(IngestRules(required=["a"])) is not None
-
-
 def test_replay_restores_the_garbage_collector():
     import gc
 
