@@ -287,31 +287,56 @@ class PeerProcess:
         return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
 
 
-def start_system(kind: str, config_path: Path, stack: EmbeddedStack, scorers: int = 1) -> list[Any]:
+def start_system(kind: str, config_path: Path, stack: EmbeddedStack, scorers: int = 1,
+                 loglevel: str = "warning") -> list[Any]:
     """Start `kind` (eddy | faust | quix).
 
     Eddy: `scorers=1` is one `--roles score,learn` process; `scorers=0` is one `--roles score` and
-    one `--roles learn` process; `scorers=n>1` is n score processes and one learn process.
+    one `--roles learn` process; `scorers=n>1` is n score processes and one learn process (first).
+    `loglevel` info logs each process's partition assignments (`WorkerProcess.assigned`).
     """
     if kind == "eddy":
         env = bench_env()
+        logs = stack.home / "logs"
+
+        def worker(roles: str, name: str) -> WorkerProcess:
+            return WorkerProcess(config_path, stack, logs / f"eddy-{config_path.stem}{name}.log",
+                                 ["--roles", roles, "--loglevel", loglevel], env).start()
+
         if scorers == 1:
-            return [WorkerProcess(config_path, stack, stack.home / "logs" / f"eddy-{config_path.stem}.log",
-                                  ["--roles", "score,learn", "--loglevel", "warning"], env).start()]
-        procs = [WorkerProcess(config_path, stack, stack.home / "logs" / f"eddy-{config_path.stem}-learn.log",
-                               ["--roles", "learn", "--loglevel", "warning"], env).start()]
-        for i in range(max(scorers, 1)):
-            procs.append(WorkerProcess(config_path, stack, stack.home / "logs" / f"eddy-{config_path.stem}-score{i}.log",
-                                       ["--roles", "score", "--loglevel", "warning"], env).start())
-        return procs
+            return [worker("score,learn", "")]
+        return [worker("learn", "-learn"), *(worker("score", f"-score{i}") for i in range(max(scorers, 1)))]
     module = {"faust": "faust_peer", "quix": "quix_peer"}[kind]
     return [PeerProcess(module, config_path, stack).start()]
 
 
+def wait_joined(procs: Sequence[WorkerProcess], cfg: PipelineConfig, alive: Callable[[], bool],
+                timeout: float = 120.0) -> None:
+    """Wait until the Eddy processes of `start_system` hold their partitions: each scorer some of
+    the events topic's (all of them between the scorers), the learner the labels topic's."""
+    topics = cfg.topics
+    scorers = procs if len(procs) == 1 else procs[1:]
+
+    def joined() -> bool:
+        parts = [w.assigned(topics.events) for w in scorers]
+        return (all(parts) and sorted(p for ps in parts for p in ps) == list(range(topics.partitions))
+                and bool(procs[0].assigned(topics.labels)))
+
+    if not ScoreWatcher.wait_for(joined, timeout, alive):
+        raise RuntimeError("the Eddy processes did not all join their groups: "
+                           + " | ".join(p.log_tail(300) for p in procs))
+
+
 def measure(kind: str, stack: EmbeddedStack, pipeline: str, phases: Phases, *, rate: float, timeout: float,
             progress: Any = None, scorers: int = 1, label: str | None = None,
-            config_overrides: dict | None = None) -> Result:
-    """Backlog throughput, then latency at `rate` events/s, of one system on its own topics."""
+            config_overrides: dict | None = None, joined_first: bool = False) -> Result:
+    """Backlog throughput, then latency at `rate` events/s, of one system on its own topics.
+
+    `joined_first` (Eddy): start the processes, wait until every scorer holds events partitions
+    (all of them between them) and the learner the labels, then produce the backlog flat out; a
+    scale-out figure then holds no consumer-group join or rebalance (seconds with Tansu).
+    Otherwise the backlog is produced first and the system started on it.
+    """
     gc_tuning.calm()  # this process timestamps the sends: its own GC pauses would count as latency
     home = stack.home
     config_path = write_config(home, pipeline, **(config_overrides or {}))
@@ -320,9 +345,15 @@ def measure(kind: str, stack: EmbeddedStack, pipeline: str, phases: Phases, *, r
     feeder = Feeder(cfg, stack.endpoints.kafka, home)
     task = progress.add_task(f"{res.name}: produce backlog", total=phases.n_backlog) if progress else None
     adv = (lambda k: progress.advance(task, k)) if progress else None
-    feeder.send(phases.backlog, progress=adv)
-    procs = start_system(kind, config_path, stack, scorers)
-    alive = lambda: all(p.alive() for p in procs)  # noqa: E731
+    if joined_first:
+        procs = start_system(kind, config_path, stack, scorers, loglevel="info")
+        alive = lambda: all(p.alive() for p in procs)  # noqa: E731
+        wait_joined(procs, cfg, alive)
+        feeder.send(phases.backlog, progress=adv)
+    else:
+        feeder.send(phases.backlog, progress=adv)
+        procs = start_system(kind, config_path, stack, scorers)
+        alive = lambda: all(p.alive() for p in procs)  # noqa: E731
     try:
         with ScoreWatcher(stack.endpoints.kafka, cfg.topics.scores) as watcher:
             if progress:

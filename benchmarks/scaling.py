@@ -1,8 +1,14 @@
 """Scale-out: Eddy's backlog throughput with 1 and 2 scorer processes (plus one learner process).
 
-Each run gets its own pipeline (topics, consumer group, Redis namespace) on one embedded stack;
-the same backlog (events + labels merged by time) is produced first, then the processes start and
-throughput is counted from the first to the last score record.
+Each run gets its own pipeline (topics, consumer group, Redis namespace) on one embedded stack.
+The processes start first and join their groups (every scorer holding events partitions); then
+a backlog is produced flat out and throughput is counted from the first to the last score
+record: no group join or rebalance inside the window. Two sets of rows:
+
+- *learner learning*: the backlog is events and their labels; the learner learns them meanwhile
+  on the same cores (a deployment catching up);
+- *scoring only*: the models are trained first on a warm-up (5,000 events and labels, learned
+  and checkpointed), then the backlog is events alone: what another scorer adds by itself.
 
     .venv/bin/python benchmarks/scaling.py [--events 30000] [--max-scorers 2]
 """
@@ -12,16 +18,70 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from benchmarks.common import fraud_data, machine, measure, split_phases  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    Feeder,
+    Phases,
+    Result,
+    ScoreWatcher,
+    fraud_data,
+    load_config,
+    machine,
+    measure,
+    split_phases,
+    start_system,
+    throughput,
+    wait_joined,
+    write_config,
+)
 from benchmarks.e2e import fmt, progress_bar  # noqa: E402
-from streams.harness import EmbeddedStack  # noqa: E402
+from streams.harness import EmbeddedStack, counters, labels_done  # noqa: E402
+
+WARM_UP = 5_000  # events (and their labels) that train the models before a scoring-only backlog
+
+
+def scoring_only(stack: EmbeddedStack, pipeline: str, warm: Phases, events: list[tuple[str, dict]], scorers: int,
+                 timeout: float, progress: Any) -> Result:
+    """Scorers alone: `scorers` processes (and an idle learner) score a backlog of events without
+    labels, with models trained first on `warm` (its labels learned and checkpointed): what adding
+    scorers buys, without the learner competing for the same cores."""
+    res = Result(f"{scorers} scorer process(es), scoring only")
+    config_path = write_config(stack.home, pipeline)
+    cfg = load_config(config_path)
+    feeder = Feeder(cfg, stack.endpoints.kafka, stack.home)
+    procs = start_system("eddy", config_path, stack, scorers if scorers > 1 else 0, loglevel="info")
+    alive = lambda: all(p.alive() for p in procs)  # noqa: E731
+    task = progress.add_task(f"{res.name}: warm up", total=None)
+    try:
+        wait_joined(procs, cfg, alive)
+        with ScoreWatcher(stack.endpoints.kafka, cfg.topics.scores) as watcher:
+            feeder.send(warm.backlog)
+            n_labels = sum(1 for k, _ in warm.backlog if k == "labels")
+            learned = watcher.wait(warm.n_backlog, timeout, None, alive) and watcher.wait_for(
+                lambda: labels_done(counters(cfg, stack.endpoints.redis)) >= n_labels, timeout, alive)
+            if not learned:
+                res.notes.append("warm-up not scored and learned in time")
+                return res
+            time.sleep(3.0)  # the scorers load the warm-up's last checkpoint (model_refresh)
+            progress.update(task, description=f"{res.name}: score backlog", total=len(events), completed=0)
+            feeder.send(events, progress=lambda k: progress.advance(task, k))
+            done = watcher.wait(warm.n_backlog + len(events), timeout, None, alive)
+            stamps = [ts for ts, _ in watcher.messages[warm.n_backlog:]]
+            res.scored, res.throughput = len(stamps), throughput(stamps)
+            if not done:
+                res.notes.append(f"{len(stamps)}/{len(events)} scored in time")
+    finally:
+        for p in procs:
+            p.stop()
+    return res
 
 
 def main() -> None:
@@ -32,6 +92,9 @@ def main() -> None:
     args = ap.parse_args()
     events, labels = fraud_data(args.events)
     phases = split_phases(events, labels, args.events)
+    e2, l2 = fraud_data(WARM_UP + args.events, seed=11)
+    warm = split_phases(e2, l2, WARM_UP)
+    events_only = [(k, r) for k, r in warm.paced if k == "events"]
     results = []
     with tempfile.TemporaryDirectory(prefix="eddy-scaling-") as tmp, EmbeddedStack(Path(tmp)) as stack:
         with progress_bar() as progress:
@@ -39,17 +102,22 @@ def main() -> None:
                 # scorers=n>1 starts n `--roles score` processes + one `--roles learn`; for n=1 the same
                 # split is used (scorers=-1 is not a thing), so the two rows differ only in scorers.
                 res = measure("eddy", stack, f"scale{n}", phases, rate=0, timeout=args.timeout, progress=progress,
-                              scorers=n if n > 1 else 0, label=f"{n} scorer process(es) + 1 learner")
+                              scorers=n if n > 1 else 0, label=f"{n} scorer process(es) + 1 learner learning",
+                              joined_first=True)
                 results.append(res)
+            for n in range(1, args.max_scorers + 1):
+                results.append(scoring_only(stack, f"scoreonly{n}", warm, events_only, n, args.timeout, progress))
     t = Table(title=f"Eddy scale-out, {args.events:,} events backlog  |  {machine()}")
     t.add_column("deployment")
     t.add_column("scored", justify="right")
     t.add_column("events/s", justify="right")
     t.add_column("vs 1 scorer", justify="right")
     t.add_column("notes")
-    base = results[0].throughput
-    for r in results:
-        t.add_row(r.name, f"{r.scored:,}", fmt(r.throughput), f"{r.throughput / base:.2f}x", "; ".join(r.notes)[:120])
+    half = len(results) // 2
+    for group in (results[:half], results[half:]):
+        base = group[0].throughput
+        for r in group:
+            t.add_row(r.name, f"{r.scored:,}", fmt(r.throughput), f"{r.throughput / base:.2f}x", "; ".join(r.notes)[:120])
     Console(width=160).print(t)
 
 

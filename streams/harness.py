@@ -12,6 +12,7 @@ user does: the embedded stack, `eddy worker` as a separate process, Avro records
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -98,11 +99,22 @@ class WorkerProcess:
     def consuming(self, topics: Sequence[str]) -> bool:
         """True once the worker's latest `assignment` log line holds a partition of each of `topics`
         (its consumers have joined their groups: what is produced now is consumed live)."""
+        line = self._last_assignment()
+        return bool(line) and all(f"{t}:" in line for t in topics)
+
+    def assigned(self, topic: str) -> list[int]:
+        """Partitions of `topic` in the worker's latest assignment (its `assignment` lifecycle log
+        line, logged at ``--loglevel info``)."""
+        return sorted(int(p) for p in re.findall(re.escape(topic) + r":(\d+)", self._last_assignment()))
+
+    def _last_assignment(self) -> str:
+        if not self.log_path.exists():
+            return ""
         with open(self.log_path, "rb") as log:
             log.seek(self._log_start)
             text = log.read().decode(errors="replace")
         lines = [ln for ln in text.splitlines() if "assignment pipeline=" in ln]
-        return bool(lines) and all(f"{t}:" in lines[-1] for t in topics)
+        return lines[-1] if lines else ""
 
     def __enter__(self) -> WorkerProcess:
         return self.start()

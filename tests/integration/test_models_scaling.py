@@ -8,7 +8,6 @@ from __future__ import annotations
 import bisect
 import json
 import os
-import re
 import statistics
 import threading
 
@@ -63,12 +62,6 @@ def snapshot_lag(published: dict[int, int], first_use: dict[int, int], uses: lis
     }
 
 
-def assigned(log: str, topic: str) -> list[int]:
-    """Partitions of `topic` in a worker's last assignment (its `assignment` lifecycle log line)."""
-    lines = [ln for ln in log.splitlines() if "assignment pipeline=" in ln]
-    return sorted(int(p) for p in re.findall(re.escape(topic) + r":(\d+)", lines[-1])) if lines else []
-
-
 @pytest.fixture(scope="module")
 def run(stack, clickhouse, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("scaling")
@@ -94,7 +87,7 @@ def run(stack, clickhouse, tmp_path_factory):
         produce_merged(cfg, stack, events[:warm], [lab for lab in labels if lab["ts"] <= events[warm]["ts"]])
 
         def members() -> list[list[int]]:
-            return [assigned(w.log_tail(10**6), cfg.topics.events) for w in workers[:2]]
+            return [w.assigned(cfg.topics.events) for w in workers[:2]]
 
         def two_scorers() -> bool:
             alive()
