@@ -49,6 +49,7 @@ from streams.processor import Processor, Source
 from streams.observability import WorkerMetrics, attach, instrument
 from streams.sink_rows import SinkRouter
 from streams.state_guard import StateGuard
+from streams.time_slices import TimeSlicer
 from streams.wiring import Codecs, ScoreEncoder, live_processor, model_registry, redis_client
 
 log = logging.getLogger("eddy.worker")
@@ -398,6 +399,8 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
 
         return tail()
 
+    slicer = TimeSlicer()  # ~3 ms of learning at a time (at most 100 labels)
+
     async def learn(batch: list) -> None:
         """Learn one micro-batch of `<p>.labels` messages (from the `LabelFeed`, which then holds
         their offsets until a checkpoint covers them), publish its dead letters and alerts."""
@@ -417,15 +420,21 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             positions.append((m.partition, m.offset))
         t_learn = time.perf_counter()
         await checked_state()
-        out = await learn_batch(labels, positions)
-        pairs += alert_records(out.alerts)
+        outcomes, alerts = [], []
+        # in time slices with the events' turn between them; each slice fetches its snapshots
+        # (an event scored meanwhile has one by then)
+        async for part in slicer.slices(range(len(labels))):
+            out = await learn_batch([labels[k] for k in part], [positions[k] for k in part])
+            outcomes += out.outcomes
+            alerts += out.alerts
+        pairs += alert_records(alerts)
         await publish(pairs)
         counts: dict[str, int] = {}
-        for o in out.outcomes:
+        for o in outcomes:
             counts[f"labels_{o.status}"] = counts.get(f"labels_{o.status}", 0) + 1
         rt.count(labels=len(batch), dlq=len(batch) - len(labels), **counts)
         metrics.observe_learn_batch(
-            len(batch), out.outcomes, out.alerts, [f for f in failures if f is not None], n_dlq=len(batch) - len(labels),
+            len(batch), outcomes, alerts, [f for f in failures if f is not None], n_dlq=len(batch) - len(labels),
             stages={"learn": time.perf_counter() - t_learn},
             positions={(m.topic, m.partition): m.offset for m in batch})
 

@@ -20,9 +20,7 @@ recognised by offset (`Processor.resume_offsets`), the ones above it learned aga
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -35,9 +33,6 @@ from streams.event_feed import EventFeed, Handler
 
 log = logging.getLogger("eddy.worker")
 
-#: loop turns between two slices: socket read -> aiokafka fetcher -> `getmany` -> the events feed
-_TURNS = 4
-
 
 class LabelFeed(EventFeed):
     """Consume `topic` (the labels) as a member of `group`; commit what `checkpoints` covers.
@@ -47,41 +42,19 @@ class LabelFeed(EventFeed):
 
     Batches are gathered for up to a batch window (`fill`): a labels call has a fixed cost (state
     check, snapshot fetch, counters: three Redis round trips) that one-fetch batches of a few
-    labels paid ~4x as often. They are learned in slices of about `slice_seconds` of learning (at
-    most `slice_size` labels; the size follows the last slice's time per label, so a slow model
-    gets small slices), with a few turns of the event loop between slices: in a `score,learn`
-    worker a waiting events batch is fetched and served between two slices, delayed by one slice,
-    not by a whole batch of labels.
+    labels paid ~4x as often. The handler learns a batch in time slices (`streams.time_slices`)
+    with the events served in between.
     """
 
     fill = True
 
     def __init__(self, servers: str, topic: str, group: str, handle: Handler, checkpoints: Checkpointer,
-                 flush: Callable[[], Awaitable[None]], *, publish_timeout: float = 5.0, slice_size: int = 100,
-                 slice_seconds: float = 0.003, **kwargs: Any) -> None:
-        super().__init__(servers, topic, group, self._in_slices, **kwargs)
-        self.learn = handle
-        self.slice_size = slice_size
-        self.slice_seconds = slice_seconds
-        self._per_label = 0.0  # seconds per label of the last slice
+                 flush: Callable[[], Awaitable[None]], *, publish_timeout: float = 5.0, **kwargs: Any) -> None:
+        super().__init__(servers, topic, group, handle, **kwargs)
         self.checkpoints = checkpoints
         self.flush = flush
         self.publish_timeout = publish_timeout
         checkpoints.commit = self.commit
-
-    async def _in_slices(self, messages: list[Any]) -> None:
-        i = 0
-        while i < len(messages):
-            if i:
-                for _ in range(_TURNS):  # the events' turn: a fetch response takes a few loop turns to reach its feed
-                    await asyncio.sleep(0)
-            per = self._per_label
-            n = self.slice_size if per <= 0 else max(1, min(self.slice_size, int(self.slice_seconds / per)))
-            chunk = messages[i:i + n]
-            t = time.perf_counter()
-            await self.learn(chunk)
-            self._per_label = (time.perf_counter() - t) / len(chunk)
-            i += len(chunk)
 
     async def handled(self, offsets: dict[TopicPartition, int]) -> None:
         self.checkpoints.hold(offsets)

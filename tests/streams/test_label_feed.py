@@ -4,7 +4,6 @@ revocation and at shutdown (the broker side runs in tests/integration and tests/
 from __future__ import annotations
 
 import asyncio
-import time
 
 import redis
 from aiokafka import TopicPartition
@@ -92,36 +91,3 @@ def test_a_commit_after_the_consumer_stopped_is_dropped():
     ck.hold({TP: 1})
     clock.t = 2.0
     asyncio.run(ck.flush())  # logged: the labels are redelivered and recognised by offset after a restart
-
-
-def test_a_batch_is_learned_in_slices():
-    seen: list[int] = []
-
-    async def learn(batch: list) -> None:
-        seen.append(len(batch))
-
-    ck = Checkpointer(lambda actions: None, 100, 1.0)
-    feed = LabelFeed("127.0.0.1:9", "p.labels", "g.labels", learn, ck, ck.flush, batch_size=1000, batch_window=0.05,
-                     session_timeout=6.0, slice_size=100)
-    asyncio.run(feed.handle(list(range(250))))
-    assert seen == [100, 100, 50]
-
-
-def test_slices_follow_the_time_a_label_takes():
-    """A slow model gets small slices (about `slice_seconds` of learning each), a fast one full ones."""
-    seen: list[int] = []
-    cost = {"s": 0.001}
-
-    async def learn(batch: list) -> None:
-        seen.append(len(batch))
-        time.sleep(cost["s"] * len(batch))
-
-    ck = Checkpointer(lambda actions: None, 100, 1.0)
-    feed = LabelFeed("127.0.0.1:9", "p.labels", "g.labels", learn, ck, ck.flush, batch_size=1000, batch_window=0.05,
-                     session_timeout=6.0, slice_size=100, slice_seconds=0.01)
-    asyncio.run(feed.handle(list(range(130))))
-    assert seen[0] == 100 and all(n <= 10 for n in seen[1:]) and sum(seen) == 130  # 1 ms a label: ~10 a slice
-    cost["s"] = 0.0
-    seen.clear()
-    asyncio.run(feed.handle(list(range(200))))
-    assert seen[0] <= 10 and seen[1] == 100 and sum(seen) == 200  # fast labels: back to full slices
