@@ -39,6 +39,8 @@ def find_non_finite(value: Any, path: str = "") -> tuple[str, float] | None:
     >>> find_non_finite({"a": 1.0, "b": {"c": [0.5, float("inf")]}})
     ('b.c[1]', inf)
     """
+    if type(value) is dict and _flat_and_finite(value):  # a flat record (the usual event): no path to build
+        return None
     if isinstance(value, float):
         return None if math.isfinite(value) else (path, value)
     if isinstance(value, dict):
@@ -52,6 +54,22 @@ def find_non_finite(value: Any, path: str = "") -> tuple[str, float] | None:
             if hit is not None:
                 return hit
     return None
+
+
+_SCALARS = frozenset((str, int, bool, bytes, type(None)))
+
+
+def _flat_and_finite(record: dict) -> bool:
+    """Whether every value is a scalar and every float finite (False: let the walk decide)."""
+    scalars = _SCALARS
+    for v in record.values():
+        t = type(v)
+        if t is float:
+            if v - v != 0.0:  # inf - inf and nan - nan are nan
+                return False
+        elif t not in scalars:
+            return False
+    return True
 
 
 def _deref(s: Schema, names: dict[str, Schema]) -> Schema:

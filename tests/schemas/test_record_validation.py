@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from schemas import find_non_finite, validation_errors
 
 SCHEMA = {
@@ -61,3 +64,33 @@ def test_non_finite():
     ]
     assert validation_errors({"xs": [math.nan]}, schema, allow_non_finite=True) == []
     assert find_non_finite({"a": 1, "b": "nan"}) is None
+
+
+def _walk(value, path=""):
+    """The slow reference: the first non-finite float in document order, with its path."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path, value)
+    items = (value.items() if isinstance(value, dict)
+             else ((f"[{i}]", v) for i, v in enumerate(value)) if isinstance(value, (list, tuple)) else ())
+    for k, v in items:
+        sub = f"{path}{k}" if str(k).startswith("[") else (f"{path}.{k}" if path else str(k))
+        hit = _walk(v, sub)
+        if hit is not None:
+            return hit
+    return None
+
+
+_leaf = st.one_of(st.floats(), st.integers(), st.booleans(), st.text(max_size=3), st.none(), st.binary(max_size=2))
+_values = st.recursive(_leaf, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                      st.dictionaries(st.text("abc", min_size=1, max_size=2), inner,
+                                                                      max_size=3)), max_leaves=8)
+
+
+@settings(deadline=None)
+@given(st.dictionaries(st.text("xyz", min_size=1, max_size=2), _values, max_size=5))
+def test_find_non_finite_matches_the_walk(record):
+    """The flat fast path answers like the full walk, on flat and nested records alike."""
+    got, want = find_non_finite(record), _walk(record)
+    assert (got is None) == (want is None)
+    if want is not None:
+        assert got[0] == want[0] and (got[1] == want[1] or (math.isnan(got[1]) and math.isnan(want[1])))
