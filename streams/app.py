@@ -34,11 +34,13 @@ from typing import Any
 
 import faust
 import redis
+from aiokafka.partitioner import DefaultPartitioner
 
 from features import StateStoreError
 from features.redis_store import command, roundtrip
 from learners import ModelRegistry, RegistryConflict, refresh, restore, save_checkpoint
 from schemas import DecodeFailure, dlq_record_from_failure
+from streams.batch_send import KeyedPartitions, send_batches
 from streams.checkpointer import Checkpointer
 from streams.config import PipelineConfig
 from streams.endpoints import Endpoints
@@ -227,44 +229,14 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         """Send `pairs` and wait until every one is acknowledged."""
         await asyncio.gather(*await send(pairs))
 
-    async def send(pairs: list[tuple[faust.TopicT, bytes | None, bytes]]) -> list[asyncio.Future]:
-        """Hand `pairs` to the producer; returns the futures of their acknowledgements.
+    partitions = KeyedPartitions(DefaultPartitioner())  # aiokafka's default, each key hashed once
 
-        One aiokafka batch per (topic, partition) instead of one awaited `send` per record: a
-        score batch is ~4 records per event, and the per-record path (Faust's send wrapper,
-        aiokafka's send with its debug log call, one future each) was 11% of the worker's samples.
-        Partitions come from the producer's own partitioner, so keys land where `send` puts them.
-        """
-        if not pairs:
-            return []
+    async def send(pairs: list[tuple[faust.TopicT, bytes | None, bytes]]) -> list[asyncio.Future]:
+        """Hand `pairs` to the producer (`streams.batch_send`); returns the futures of their
+        acknowledgements."""
         producer = app.producer._ensure_producer()  # Faust's started aiokafka producer
-        by_tp: dict[tuple[str, int], list[tuple[bytes | None, bytes]]] = {}
-        # topic -> (all partitions, available ones), as aiokafka's `_partition` reads them per record
-        # (two list builds per record were 7% of the worker's samples)
-        partitions: dict[str, tuple[list[int], list[int]]] = {}
-        for tp, key, value in pairs:
-            topic = tp.get_topic_name()
-            parts = partitions.get(topic)
-            if parts is None:
-                await producer.client._wait_on_metadata(topic)
-                meta = producer.client.cluster
-                parts = partitions[topic] = (list(meta.partitions_for_topic(topic)),
-                                             list(meta.available_partitions_for_topic(topic)))
-            part = producer._partitioner(key, *parts)
-            by_tp.setdefault((topic, part), []).append((key, value))
-        futures = []
-        for (topic, part), items in by_tp.items():
-            batch = producer.create_batch()
-            for key, value in items:
-                if batch.append(key=key, value=value, timestamp=None) is None:
-                    if batch.record_count():
-                        futures.append(await producer.send_batch(batch, topic, partition=part))
-                        batch = producer.create_batch()
-                    if batch.append(key=key, value=value, timestamp=None) is None:  # larger than a batch
-                        futures.append(await producer.send(topic, value, key=key, partition=part))
-            if batch.record_count():
-                futures.append(await producer.send_batch(batch, topic, partition=part))
-        return futures
+        keyed = partitions.use(producer._partitioner)
+        return await send_batches(producer, [(tp.get_topic_name(), k, v) for tp, k, v in pairs], keyed)
 
     score_encoder = ScoreEncoder(codecs)
 
