@@ -373,6 +373,9 @@ def measure(kind: str, stack: EmbeddedStack, pipeline: str, phases: Phases, *, r
                                            timeout, alive)
                 res.notes.append(f"backlog labels {'learned' if learned else 'NOT learned'} "
                                  f"{time.monotonic() - t_learn:.1f}s later")
+                orphans = counters(cfg, stack.endpoints.redis).get("labels_orphan", 0)
+                if orphans:
+                    res.notes.append(f"{orphans:,} labels orphaned (not learned)")
             if not done:
                 why = "a process died" if not alive() else f"not drained in {timeout:.0f}s"
                 res.notes.append(f"backlog: {len(backlog)}/{phases.n_backlog} scored ({why})")

@@ -203,6 +203,11 @@ class Learner:
         """Whether any label waits for its snapshot (cheaper than ``bool(pending_ids)``)."""
         return bool(self._pending)
 
+    @property
+    def n_pending(self) -> int:
+        """How many labels wait for their snapshot."""
+        return len(self._pending)
+
     def waits_for(self, event_id: str) -> bool:
         """Whether a label of `event_id` waits for its snapshot."""
         return event_id in self._pending

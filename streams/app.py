@@ -158,6 +158,13 @@ def _retrying(what: str, on_error: Callable[[str, BaseException], None] | None =
 ROLES = ("score", "learn", "sink")
 
 
+async def labels_wait(events: EventFeed, learner: Any, ahead: int) -> bool:
+    """Whether the labels feed should read nothing for a window: `ahead` labels or more wait for
+    events that the events feed, still behind, has not scored yet (a catch-up). Reading on would
+    pile them up in the pending buffer (and in every checkpoint); in Kafka they cost nothing."""
+    return learner.n_pending >= ahead and await events.behind()
+
+
 def app_id(pipeline: str, roles: frozenset[str]) -> str:
     """The consumer group of a worker: one per set of roles, so role processes never share one.
 
@@ -476,6 +483,8 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         rt.labels_feed = LabelFeed(endpoints.kafka, topics.labels, f"{app.conf.id}.labels", learn, ckpt,
                                    flush_checkpoint, on_assigned=partial(feed_assigned, feed="labels"), **feed_args)
         feeds.append(rt.labels_feed)
+        if "score" in roles and wc.labels_ahead > 0:
+            rt.labels_feed.hold = partial(labels_wait, rt.feed, proc.learner, wc.labels_ahead)
     if feeds:
         faust_on_start, faust_on_stop = app.on_start, app.on_stop
 

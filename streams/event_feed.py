@@ -206,6 +206,24 @@ class EventFeed:
             log.warning("%s: %d batch(es) in flight not committed at stop (redelivered after a restart and deduped)",
                         self.topic, len(pending) + len(failed))
 
+    async def behind(self) -> bool:
+        """Whether records wait in the topic beyond what this feed consumed (as of the last
+        fetch's high watermarks): a backlog. False before the consumer runs."""
+        consumer = self.consumer
+        if consumer is None:
+            return False
+        for tp in consumer.assignment():
+            hw = consumer.highwater(tp)
+            if hw is None:
+                continue
+            try:  # known at once once the partition is being fetched; not while it is (re)assigned
+                position = await asyncio.wait_for(consumer.position(tp), 0.1)
+            except (asyncio.TimeoutError, IllegalStateError):
+                continue
+            if hw > position:
+                return True
+        return False
+
     async def handled(self, offsets: dict[TopicPartition, int]) -> None:
         """A batch was handled (`offsets`: partition -> next offset): here, commit it at once."""
         await self.commit(offsets)

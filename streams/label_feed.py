@@ -20,18 +20,24 @@ recognised by offset (`Processor.resume_offsets`), the ones above it learned aga
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from learners import RegistryConflict
 from streams.checkpointer import Checkpointer
 from streams.event_feed import EventFeed, Handler
 
 log = logging.getLogger("eddy.worker")
+
+#: while held, the labels consumer still polls (one label) this often, well inside its
+#: ``max_poll_interval_ms`` (300 s), so it stays a member of its group
+KEEPALIVE_POLL = 30.0
 
 
 class LabelFeed(EventFeed):
@@ -44,6 +50,11 @@ class LabelFeed(EventFeed):
     check, snapshot fetch, counters: three Redis round trips) that one-fetch batches of a few
     labels paid ~4x as often. The handler learns a batch in time slices (`streams.time_slices`)
     with the events served in between.
+
+    `hold()` (optional, set by the worker) says when to read no labels for a batch window: in a
+    `score,learn` worker, while many labels wait for events the events feed has not reached
+    (a catch-up, see `worker.labels_ahead`). The feed then does not read (one label every
+    `KEEPALIVE_POLL` s keeps it a member of its group); `held` counts the windows it sat out.
     """
 
     fill = True
@@ -55,6 +66,26 @@ class LabelFeed(EventFeed):
         self.flush = flush
         self.publish_timeout = publish_timeout
         checkpoints.commit = self.commit
+        self.hold: Callable[[], Awaitable[bool]] | None = None
+        self.held = 0
+        self.holding = False
+        self._polled = time.monotonic()
+
+    async def _next_batch(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, list[Any]]:
+        hold = self.hold is not None and await self.hold()
+        if hold != self.holding:
+            self.holding = hold
+            log.info("labels feed %s", "paused: many labels wait for events still behind" if hold else "resumed")
+        if hold and time.monotonic() - self._polled < KEEPALIVE_POLL:
+            # Not reading is the pause: aiokafka keeps at most one fetch per partition buffered.
+            # (Its `pause()` drops what was fetched, to fetch it again after `resume()`.)
+            await asyncio.sleep(self.wait_ms / 1000)
+            self.held += 1
+            return {}
+        self._polled = time.monotonic()
+        if hold:  # a poll now and then: the group expels a member that never polls
+            return await consumer.getmany(timeout_ms=0, max_records=1)
+        return await super()._next_batch(consumer)
 
     async def handled(self, offsets: dict[TopicPartition, int]) -> None:
         self.checkpoints.hold(offsets)
