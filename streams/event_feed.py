@@ -218,7 +218,7 @@ class EventFeed:
                 continue
             try:  # known at once once the partition is being fetched; not while it is (re)assigned
                 position = await asyncio.wait_for(consumer.position(tp), 0.1)
-            except (asyncio.TimeoutError, IllegalStateError):
+            except (TimeoutError, IllegalStateError):
                 continue
             if hw > position:
                 return True
