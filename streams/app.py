@@ -38,7 +38,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from features import StateStoreError
 from features.redis_store import command, roundtrip
-from learners import ModelRegistry, RegistryConflict, refresh, restore, save_checkpoint
+from learners import Learner, ModelRegistry, RegistryConflict, refresh, restore, save_checkpoint
 from schemas import DecodeFailure, dlq_record_from_failure
 from streams.batch_send import KeyedPartitions, send_batches
 from streams.checkpointer import Checkpointer
@@ -158,11 +158,20 @@ def _retrying(what: str, on_error: Callable[[str, BaseException], None] | None =
 ROLES = ("score", "learn", "sink")
 
 
-async def labels_wait(events: EventFeed, learner: Any, ahead: int) -> bool:
-    """Whether the labels feed should read nothing for a window: `ahead` labels or more wait for
-    events that the events feed, still behind, has not scored yet (a catch-up). Reading on would
-    pile them up in the pending buffer (and in every checkpoint); in Kafka they cost nothing."""
-    return learner.n_pending >= ahead and await events.behind()
+async def labels_wait(events: EventFeed | None, learner: Learner, ahead: int, batch: int) -> bool:
+    """Whether the labels feed should read nothing for a window.
+
+    - Always when one more batch of `batch` labels could overflow the learner's pending buffer
+      (`max_pending`): a label that finds no room would be an orphan, never learned; waiting in
+      Kafka loses nothing while pending labels are learned or expire.
+    - In a `score,learn` worker (`events` given), when `ahead` (> 0) labels or more wait for
+      events that the events feed, still behind, has not scored yet (a catch-up). Reading on
+      would pile them up in the pending buffer and in every checkpoint.
+    """
+    pending = learner.n_pending
+    if pending + batch > learner.join.max_pending:
+        return True
+    return events is not None and 0 < ahead <= pending and await events.behind()
 
 
 def app_id(pipeline: str, roles: frozenset[str]) -> str:
@@ -483,8 +492,8 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         rt.labels_feed = LabelFeed(endpoints.kafka, topics.labels, f"{app.conf.id}.labels", learn, ckpt,
                                    flush_checkpoint, on_assigned=partial(feed_assigned, feed="labels"), **feed_args)
         feeds.append(rt.labels_feed)
-        if "score" in roles and wc.labels_ahead > 0:
-            rt.labels_feed.hold = partial(labels_wait, rt.feed, proc.learner, wc.labels_ahead)
+        rt.labels_feed.hold = partial(labels_wait, rt.feed if "score" in roles else None, proc.learner,
+                                      wc.labels_ahead, wc.batch_size)
     if feeds:
         faust_on_start, faust_on_stop = app.on_start, app.on_stop
 
