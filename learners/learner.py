@@ -34,6 +34,7 @@ pending labels, counts); `load_state()` resumes exactly: no label learned twice,
 from __future__ import annotations
 
 import itertools
+import json
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -103,6 +104,8 @@ class Learner:
         self.seq = 0  # labels processed: the newest checkpoint has the highest seq
         self._learned: OrderedDict[str, int] = OrderedDict()
         self._pending: OrderedDict[str, tuple[dict[str, Any], int]] = OrderedDict()
+        #: event id -> (its pending label, since, that label's JSON) for `state_json`
+        self._pending_json: dict[str, tuple[dict[str, Any], int, str]] = {}
         self._offsets: dict[int, int] = {}
 
     @property
@@ -282,6 +285,11 @@ class Learner:
         `learned_tail`: keep only the most recent that many learned ids (None: all in the
         dedup horizon); read from the end, so a small tail costs the same whatever the horizon.
         """
+        state = self._state_but_pending(learned_tail)
+        state["pending"] = [[e, label, t] for e, (label, t) in self._pending.items()]
+        return state
+
+    def _state_but_pending(self, learned_tail: int | None) -> dict[str, Any]:
         if learned_tail is None:
             learned = [[e, t] for e, t in self._learned.items()]
         else:
@@ -291,9 +299,32 @@ class Learner:
             "seq": self.seq,
             "offsets": {str(p): o for p, o in self._offsets.items()},
             "learned": learned,
-            "pending": [[e, label, t] for e, (label, t) in self._pending.items()],
             "counts": dict(self.counts),
         }
+
+    def state_json(self, learned_tail: int | None = None) -> str:
+        """`state()` as JSON text (what the registry stores), built without re-encoding the
+        pending labels: each one's JSON is kept from the checkpoint that first wrote it. In a
+        catch-up a learner can hold many thousands, and each checkpoint encoded them all again.
+
+        >>> import json
+        >>> from learners.config import ModelsConfig
+        >>> lr = Learner(ModelSet(ModelsConfig(task="binary", champion={"name": "lr", "model": "logreg"})))
+        >>> _ = lr.learn({"event_id": "e1", "label": 1.0, "ts": 5}, None, now_ms=5)
+        >>> json.loads(lr.state_json()) == lr.state()
+        True
+        """
+        pending, cache = self._pending, self._pending_json
+        frags = []
+        for event_id, (label, since) in pending.items():
+            hit = cache.get(event_id)
+            if hit is None or hit[0] is not label or hit[1] != since:  # (the same id may be pending again)
+                hit = cache[event_id] = (label, since, json.dumps([event_id, label, since]))
+            frags.append(hit[2])
+        if len(cache) > 2 * len(pending) + 1024:  # forget the labels that are no longer pending
+            self._pending_json = {e: cache[e] for e in pending if e in cache}
+        head = json.dumps(self._state_but_pending(learned_tail))  # a dict of four keys: ends with "}"
+        return f'{head[:-1]}, "pending": [{", ".join(frags)}]}}'
 
     def load_state(self, state: Mapping[str, Any]) -> None:
         """Resume from `state()` as stored with the models that were restored."""

@@ -246,7 +246,7 @@ class ModelRegistry:
     def save_many(
         self,
         models: Mapping[str, Any],
-        meta: Mapping[str, Any] | None = None,
+        meta: Mapping[str, Any] | str | None = None,
         *,
         now_ms: int | None = None,
         roles: Mapping[str, str | None] | None = None,
@@ -256,10 +256,10 @@ class ModelRegistry:
         """Store several models atomically (a checkpoint sharing one `meta`); name -> version.
 
         `action` is one action for all, or per name (e.g. ``{"lr": "reset"}``; others default).
+        `meta` may be given as its JSON text already (e.g. `Learner.state_json()`).
         """
         ts = self._now(now_ms)
         names = list(models)
-        meta_dict = dict(meta or {})
         if expected is None:
             seqs = self.redis.mget([self.key(n, "seq") for n in names])
             first = {n: s is None for n, s in zip(names, seqs)}
@@ -269,7 +269,7 @@ class ModelRegistry:
         args: list[Any] = [len(names), self.keep]
         actions: dict[str, str] = {}
         try:  # once for all models: a learner's meta (its bookkeeping) is most of a checkpoint's JSON
-            meta_json = json.dumps(meta_dict)
+            meta_json = meta if isinstance(meta, str) else json.dumps(dict(meta or {}))
         except (TypeError, ValueError) as exc:
             raise RegistryError(f"meta of {', '.join(names)} is not JSON-able: {exc}") from exc
         for name in names:

@@ -17,12 +17,13 @@ from learners.registry import ModelRegistry, Snapshot
 def save_checkpoint(
     registry: ModelRegistry,
     model_set: ModelSet,
-    meta: Mapping[str, Any] | None = None,
+    meta: Mapping[str, Any] | str | None = None,
     *,
     now_ms: int | None = None,
     actions: Mapping[str, str] | None = None,
 ) -> dict[str, int]:
-    """Save every model of `model_set` atomically with `meta`; record and return the versions.
+    """Save every model of `model_set` atomically with `meta` (a dict, or its JSON text); record
+    and return the versions.
 
     `actions` names a model's event action, e.g. ``{"lr": "reset"}`` after a drift reset
     (default ``created`` for a first version, else ``snapshot``).

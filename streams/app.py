@@ -319,11 +319,12 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                                          after_save=after_checkpoint)
     flush_checkpoint = _retrying("checkpoint", metrics.redis_error)(ckpt.flush)
 
-    def learner_meta() -> dict:
-        """The learner's bookkeeping for a checkpoint, kept small: redeliveries are recognised by
-        offset (labels below the checkpoint offset), so only the most recent learned ids are
-        kept for producer duplicates across a restart (the in-process set covers the horizon)."""
-        return proc.learner.state(learned_tail=CHECKPOINT_LEARNED_IDS)
+    def learner_meta() -> str:
+        """The learner's bookkeeping for a checkpoint (JSON), kept small: redeliveries are
+        recognised by offset (labels below the checkpoint offset), so only the most recent learned
+        ids are kept for producer duplicates across a restart (the in-process set covers the
+        horizon)."""
+        return proc.learner.state_json(learned_tail=CHECKPOINT_LEARNED_IDS)
 
     @_retrying("score", metrics.redis_error)
     def score_batch(records: list, sources: list[Source], received: int) -> Any:

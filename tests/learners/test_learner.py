@@ -5,8 +5,17 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from learners import JoinConfig, Learner, LearnRecorder, ModelInputError, ModelsConfig, ModelSet
+from learners import (
+    JoinConfig,
+    Learner,
+    LearnRecorder,
+    ModelInputError,
+    ModelsConfig,
+    ModelSet,
+)
 
 from .streams import make_stream
 
@@ -141,3 +150,33 @@ def test_a_waiting_label_redelivered_with_its_snapshot_is_learned_once():
     assert learner.on_snapshot("e1", SNAP, now_ms=2) is None
     assert learner.retry(3, lambda ids: {i: SNAP for i in ids}) == []
     assert len(recorder.records) == 1
+
+
+# --- state_json: the checkpoint meta as text, pending labels encoded once -------------------------
+
+_ops = st.lists(st.tuples(st.sampled_from(["label", "snapshot", "expire", "checkpoint", "reload"]),
+                          st.integers(0, 12), st.sampled_from([0.0, 1.0]), st.text(max_size=3)), max_size=60)
+
+
+@settings(deadline=None)
+@given(_ops)
+def test_state_json_is_state(ops):
+    """After any mix of labels (ids coming back after they left pending, extra fields, unicode),
+    snapshots, expiries, reloads and earlier checkpoints, `state_json()` parses to `state()`."""
+    ms = ModelSet(CONFIG)
+    learner = Learner(ms, JoinConfig(early_label_wait=5, dedupe_horizon=3))
+    snap = {"x": {"a": 1.0}, "predictions": {"lr": 0.5}}
+    for now, (op, k, y, note) in enumerate(ops):
+        eid = f"e{k}"
+        if op == "label":
+            learner.learn({"event_id": eid, "label": y, "ts": now, "note": note}, None, now_ms=now)
+        elif op == "snapshot":
+            learner.on_snapshot(eid, snap, now_ms=now)
+        elif op == "expire":
+            learner.expire(now_ms=now)
+        elif op == "checkpoint":
+            assert json.loads(learner.state_json(learned_tail=2)) == learner.state(learned_tail=2)
+        else:
+            learner.load_state(json.loads(learner.state_json()))
+    assert json.loads(learner.state_json()) == learner.state()
+    assert json.loads(learner.state_json(learned_tail=1)) == learner.state(learned_tail=1)
