@@ -48,7 +48,7 @@ from streams.event_feed import EventFeed
 from streams.kafka_security import KafkaSecurity
 from streams.label_feed import LabelFeed
 from streams.processor import Processor, Source
-from streams.observability import WorkerMetrics, attach, instrument
+from streams.observability import ScorersBehind, WorkerMetrics, attach, instrument
 from streams.sink_rows import SinkRouter
 from streams.state_guard import StateGuard
 from streams.time_slices import TimeSlicer
@@ -158,20 +158,21 @@ def _retrying(what: str, on_error: Callable[[str, BaseException], None] | None =
 ROLES = ("score", "learn", "sink")
 
 
-async def labels_wait(events: EventFeed | None, learner: Learner, ahead: int, batch: int) -> bool:
+async def labels_wait(events_behind: Callable[[], Awaitable[bool]], learner: Learner, ahead: int,
+                      batch: int) -> bool:
     """Whether the labels feed should read nothing for a window.
 
     - Always when one more batch of `batch` labels could overflow the learner's pending buffer
       (`max_pending`): a label that finds no room would be an orphan, never learned; waiting in
       Kafka loses nothing while pending labels are learned or expire.
-    - In a `score,learn` worker (`events` given), when `ahead` (> 0) labels or more wait for
-      events that the events feed, still behind, has not scored yet (a catch-up). Reading on
-      would pile them up in the pending buffer and in every checkpoint.
+    - When `ahead` (> 0) labels or more wait for their events and `events_behind()`: the
+      scorers have not reached them yet (a catch-up). Reading on would pile them up in the
+      pending buffer and in every checkpoint.
     """
     pending = learner.n_pending
     if pending + batch > learner.join.max_pending:
         return True
-    return events is not None and 0 < ahead <= pending and await events.behind()
+    return 0 < ahead <= pending and await events_behind()
 
 
 def app_id(pipeline: str, roles: frozenset[str]) -> str:
@@ -493,8 +494,10 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         rt.labels_feed = LabelFeed(endpoints.kafka, topics.labels, f"{app.conf.id}.labels", learn, ckpt,
                                    flush_checkpoint, on_assigned=partial(feed_assigned, feed="labels"), **feed_args)
         feeds.append(rt.labels_feed)
-        rt.labels_feed.hold = partial(labels_wait, rt.feed if "score" in roles else None, proc.learner,
-                                      wc.labels_ahead, wc.batch_size)
+        # a score,learn worker sees its own events feed; a learner apart reads the scorers' heartbeats
+        events_behind = rt.feed.behind if "score" in roles else ScorersBehind(
+            rt.redis, config.pipeline, topics.events, slack=wc.batch_size)
+        rt.labels_feed.hold = partial(labels_wait, events_behind, proc.learner, wc.labels_ahead, wc.batch_size)
     if feeds:
         faust_on_start, faust_on_stop = app.on_start, app.on_stop
 

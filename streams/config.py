@@ -116,7 +116,7 @@ class WorkerConfig(_Frozen):
     publish_every: int = Field(default=10_000, ge=1, description="The learner checkpoints (publishes a model version) after at most this many labels...")
     publish_interval: float = Field(default=1.0, gt=0, description="...or this many seconds, whichever comes first (and at once after a drift action, at a rebalance and at shutdown). Label offsets are committed only once a checkpoint covers them, so a restarted learner redoes at most this much.")
     model_refresh: float = Field(default=1.0, gt=0, description="Seconds between scorer checks for a newer published model (other processes).")
-    labels_ahead: int = Field(default=5000, ge=0, description="In a `score,learn` worker: most early labels (labels whose event is not scored yet) held in memory while its events feed is behind (a backlog). Beyond it the labels feed pauses until the events catch up, so labels wait in Kafka, not in the pending buffer: checkpoints stay small and a long catch-up orphans none. 0: never pause.")
+    labels_ahead: int = Field(default=5000, ge=0, description="Most early labels (labels whose event is not scored yet) a learner holds in memory while the scorers are behind (a catch-up): a `score,learn` worker watches its own events feed, a `--roles learn` worker the lag in the scorers' heartbeats (no heartbeat counts as behind). Beyond it the labels feed pauses until the events catch up, so labels wait in Kafka, not in the pending buffer: checkpoints stay small and a long catch-up orphans none. 0: never pause for this.")
 
 
 class SinkConfig(_Frozen):

@@ -131,12 +131,23 @@ class WorkerGroup:
         self.workers = {r: WorkerProcess(config_path, stack, stack.home / "logs" / f"worker-{r}.log",
                                          ["--roles", r], env) for r in roles}
 
+    @classmethod
+    def of(cls, workers: Sequence[WorkerProcess]) -> WorkerGroup:
+        """A group of worker processes built elsewhere (other role sets, arguments or logs),
+        named by their position."""
+        group = cls.__new__(cls)
+        group.workers = {str(i): w for i, w in enumerate(workers)}
+        return group
+
     def __enter__(self) -> WorkerGroup:
         for w in self.workers.values():
             w.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
         for w in self.workers.values():
             w.stop()
 

@@ -10,7 +10,11 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
+from collections.abc import Callable
 from typing import Any
+
+import redis
 
 from streams.observability.metrics import WorkerMetrics
 
@@ -49,3 +53,37 @@ def read_workers(redis_client: Any, pipeline: str) -> list[dict[str, Any]]:
         if raw is not None:
             out.append(json.loads(raw))
     return sorted(out, key=lambda w: w["worker"])
+
+
+def scorers_lag(redis_client: Any, pipeline: str, topic: str) -> int | None:
+    """The largest lag of `topic` (the events) that a live scoring worker reported in its
+    heartbeat, or None when no live scorer reported any (none runs, or none has fetched yet)."""
+    lags = [entry["lag"] for w in read_workers(redis_client, pipeline) if "score" in w.get("roles", ())
+            for entry in w.get("lag", ()) if entry.get("topic") == topic]
+    return max(lags) if lags else None
+
+
+class ScorersBehind:
+    """``await behind()``: whether the scorers of another process are more than `slack` events
+    behind on `topic`, read from their heartbeats at most every `every` s (they are written
+    every few seconds). Unknown (no scorer heartbeat, Redis down) counts as behind: the caller
+    then waits rather than pile up work for scorers it cannot see.
+    """
+
+    def __init__(self, redis_client: Any, pipeline: str, topic: str, slack: int, every: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.redis, self.pipeline, self.topic, self.slack, self.every = redis_client, pipeline, topic, slack, every
+        self.clock = clock
+        self._at = float("-inf")
+        self._behind = True
+
+    async def __call__(self) -> bool:
+        now = self.clock()
+        if now - self._at >= self.every:
+            self._at = now
+            try:
+                lag = scorers_lag(self.redis, self.pipeline, self.topic)
+            except (redis.ConnectionError, redis.TimeoutError):
+                lag = None
+            self._behind = lag is None or lag > self.slack
+        return self._behind

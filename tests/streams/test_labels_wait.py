@@ -10,14 +10,13 @@ from learners.config import JoinConfig, ModelsConfig
 from streams.app import labels_wait
 
 
-class Events:
-    """The one thing `labels_wait` asks of the events feed."""
+def events(behind: bool):
+    """`events_behind()`: the one thing `labels_wait` asks about the events."""
 
-    def __init__(self, behind: bool) -> None:
-        self._behind = behind
+    async def events_behind() -> bool:
+        return behind
 
-    async def behind(self) -> bool:
-        return self._behind
+    return events_behind
 
 
 def learner_with(pending: int, max_pending: int = 1000) -> Learner:
@@ -33,14 +32,61 @@ def wait(events, learner, ahead=50, batch=100) -> bool:
 
 
 def test_catch_up_waits_only_while_the_events_are_behind():
-    assert not wait(Events(True), learner_with(49))
-    assert wait(Events(True), learner_with(50))
-    assert not wait(Events(False), learner_with(50))  # events caught up: these labels are early or orphans
-    assert not wait(Events(True), learner_with(50), ahead=0)  # 0: never for a catch-up
+    assert not wait(events(True), learner_with(49))
+    assert wait(events(True), learner_with(50))
+    assert not wait(events(False), learner_with(50))  # events caught up: these labels are early or orphans
+    assert not wait(events(True), learner_with(50), ahead=0)  # 0: never for a catch-up
 
 
 def test_never_reads_a_batch_the_pending_buffer_could_not_hold():
-    """A learn-only worker (no events feed) too: a label without room would be an orphan."""
-    assert not wait(None, learner_with(900), batch=100)
-    assert wait(None, learner_with(901), batch=100)
-    assert wait(Events(False), learner_with(901), ahead=0, batch=100)
+    """Whatever the events do: a label without room would be an orphan."""
+    assert not wait(events(False), learner_with(900), batch=100)
+    assert wait(events(False), learner_with(901), batch=100)
+    assert wait(events(False), learner_with(901), ahead=0, batch=100)
+
+
+class FakeRedis:
+    """Heartbeats as `read_workers` reads them (SCAN + MGET), a stand-in for unit tests."""
+
+    def __init__(self, workers: list[dict]) -> None:
+        import json
+
+        self.data = {f"eddy:p:worker:h:{i}".encode(): json.dumps(w).encode() for i, w in enumerate(workers)}
+        self.calls = 0
+
+    def scan_iter(self, match: str, count: int):
+        self.calls += 1
+        return iter(self.data)
+
+    def mget(self, keys):
+        return [self.data[k] for k in keys]
+
+
+def beat(roles, *lags, topic="p.events"):
+    return {"worker": "h:1", "roles": roles, "lag": [{"topic": topic, "partition": i, "lag": lag} for i, lag in enumerate(lags)]}
+
+
+def test_a_learner_apart_reads_the_scorers_lag_from_their_heartbeats():
+    from streams.observability import ScorersBehind
+
+    def behind(workers, slack=100) -> bool:
+        return asyncio.run(ScorersBehind(FakeRedis(workers), "p", "p.events", slack)())
+
+    assert behind([beat(["score", "sink"], 0, 101)])
+    assert not behind([beat(["score"], 0, 100), beat(["learn"], 0, 5000)])  # only scorers count
+    other = beat(["score"], 5000, topic="p.scores")
+    assert not behind([{**other, "lag": other["lag"] + beat(["score"], 0)["lag"]}])  # nor other topics' lag
+    assert behind([])  # no scorer seen (none runs, or none fetched yet): assume behind
+    assert behind([beat(["learn"], 0)])
+
+
+def test_heartbeats_are_read_at_most_every_interval():
+    from streams.observability import ScorersBehind
+
+    now = [0.0]
+    fake = FakeRedis([beat(["score"], 0)])
+    behind = ScorersBehind(fake, "p", "p.events", 100, every=1.0, clock=lambda: now[0])
+    for t in (0.0, 0.5, 0.9, 1.0, 1.5):
+        now[0] = t
+        assert asyncio.run(behind()) is False
+    assert fake.calls == 2
