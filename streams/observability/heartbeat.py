@@ -1,8 +1,9 @@
 """Worker heartbeats in Redis, so `eddy status` can list live workers and their lag.
 
 Each worker writes `eddy:<p>:worker:<host>:<pid>` (JSON, expires after `ttl_s`) every few
-seconds: roles, metrics URL, totals, throughput and lag per partition. A worker that stops
-or dies disappears from the list when its key expires.
+seconds: roles, metrics URL, totals, throughput and lag per partition, and adds its id to the
+set `eddy:<p>:workers`, so readers never SCAN a keyspace of millions of feature keys. A worker
+that stops or dies disappears from the list when its key expires (readers drop its id then).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import redis
 from streams.observability.metrics import WorkerMetrics
 
 WORKER_KEY = "eddy:{pipeline}:worker:{worker}"
+WORKERS_KEY = "eddy:{pipeline}:workers"
 
 
 def worker_id() -> str:
@@ -38,21 +40,28 @@ def heartbeat(metrics: WorkerMetrics) -> dict[str, Any]:
 
 
 def write_heartbeat(redis_client: Any, metrics: WorkerMetrics, ttl_s: int = 15) -> None:
-    """SET the worker's key with a TTL (one round trip)."""
-    key = WORKER_KEY.format(pipeline=metrics.pipeline, worker=worker_id())
-    redis_client.set(key, json.dumps(heartbeat(metrics)), ex=ttl_s)
+    """SET the worker's key with a TTL and add its id to the workers set (one round trip)."""
+    me = worker_id()
+    pipe = redis_client.pipeline(transaction=False)
+    pipe.set(WORKER_KEY.format(pipeline=metrics.pipeline, worker=me), json.dumps(heartbeat(metrics)), ex=ttl_s)
+    pipe.sadd(WORKERS_KEY.format(pipeline=metrics.pipeline), me)
+    pipe.execute()
 
 
 def read_workers(redis_client: Any, pipeline: str) -> list[dict[str, Any]]:
     """The live workers of `pipeline` (those whose heartbeat has not expired), sorted by id."""
-    keys = sorted(redis_client.scan_iter(match=WORKER_KEY.format(pipeline=pipeline, worker="*"), count=1000))
-    if not keys:
+    ids = sorted(_decode(i) for i in redis_client.smembers(WORKERS_KEY.format(pipeline=pipeline)))
+    if not ids:
         return []
-    out = []
-    for raw in redis_client.mget(keys):
-        if raw is not None:
-            out.append(json.loads(raw))
-    return sorted(out, key=lambda w: w["worker"])
+    raws = redis_client.mget([WORKER_KEY.format(pipeline=pipeline, worker=i) for i in ids])
+    gone = [i for i, raw in zip(ids, raws) if raw is None]
+    if gone:  # expired: stopped or dead
+        redis_client.srem(WORKERS_KEY.format(pipeline=pipeline), *gone)
+    return sorted((json.loads(raw) for raw in raws if raw is not None), key=lambda w: w["worker"])
+
+
+def _decode(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def scorers_lag(redis_client: Any, pipeline: str, topic: str) -> int | None:

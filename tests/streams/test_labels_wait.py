@@ -46,7 +46,7 @@ def test_never_reads_a_batch_the_pending_buffer_could_not_hold():
 
 
 class FakeRedis:
-    """Heartbeats as `read_workers` reads them (SCAN + MGET), a stand-in for unit tests."""
+    """Heartbeats as `read_workers` reads them (SMEMBERS + MGET), a stand-in for unit tests."""
 
     def __init__(self, workers: list[dict]) -> None:
         import json
@@ -54,12 +54,12 @@ class FakeRedis:
         self.data = {f"eddy:p:worker:h:{i}".encode(): json.dumps(w).encode() for i, w in enumerate(workers)}
         self.calls = 0
 
-    def scan_iter(self, match: str, count: int):
+    def smembers(self, key: str) -> set:
         self.calls += 1
-        return iter(self.data)
+        return {f"h:{i}".encode() for i in range(len(self.data))}
 
     def mget(self, keys):
-        return [self.data[k] for k in keys]
+        return [self.data.get(k.encode()) for k in keys]
 
 
 def beat(roles, *lags, topic="p.events"):
