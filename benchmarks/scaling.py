@@ -44,6 +44,7 @@ from benchmarks.common import (  # noqa: E402
 )
 from benchmarks.e2e import fmt, progress_bar  # noqa: E402
 from streams.harness import EmbeddedStack, counters, labels_done  # noqa: E402
+from streams.wiring import model_registry, redis_client  # noqa: E402
 
 WARM_UP = 5_000  # events (and their labels) that train the models before a scoring-only backlog
 
@@ -60,6 +61,20 @@ def scoring_only(stack: EmbeddedStack, pipeline: str, warm: Phases, events: list
     procs = start_system("eddy", config_path, stack, scorers if scorers > 1 else 0, loglevel="info")
     alive = lambda: all(p.alive() for p in procs)  # noqa: E731
     task = progress.add_task(f"{res.name}: warm up", total=None)
+    registry = model_registry(cfg, redis_client(stack.endpoints.redis))
+    settled: dict[str, Any] = {"heads": None, "since": 0.0}
+
+    def serving_last_checkpoint() -> bool:
+        """The learner's versions have not moved for 2.5 checkpoint intervals (its last one is
+        written) and every scorer has hot-swapped to them."""
+        heads = {name: h.version for name, h in registry.heads().items()}
+        if heads != settled["heads"]:
+            settled.update(heads=heads, since=time.monotonic())
+            return False
+        if time.monotonic() - settled["since"] < 2.5 * cfg.worker.publish_interval:
+            return False
+        return all(p.served_versions().get(name, 0) >= v for p in procs[1:] for name, v in heads.items())
+
     try:
         wait_joined(procs, cfg, alive)
         with ScoreWatcher(stack.endpoints.kafka, cfg.topics.scores) as watcher:
@@ -70,7 +85,9 @@ def scoring_only(stack: EmbeddedStack, pipeline: str, warm: Phases, events: list
             if not learned:
                 res.notes.append("warm-up not scored and learned in time")
                 return res
-            time.sleep(3.0)  # the scorers load the warm-up's last checkpoint (model_refresh)
+            if not watcher.wait_for(serving_last_checkpoint, timeout, alive):
+                res.notes.append("the scorers did not load the warm-up's last checkpoint in time")
+                return res
             progress.update(task, description=f"{res.name}: score backlog", total=len(events), completed=0)
             feeder.send(events, progress=lambda k: progress.advance(task, k))
             done = watcher.wait(warm.n_backlog + len(events), timeout, None, alive)

@@ -11,6 +11,7 @@ user does: the embedded stack, `eddy worker` as a separate process, Avro records
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
@@ -107,13 +108,26 @@ class WorkerProcess:
         line, logged at ``--loglevel info``)."""
         return sorted(int(p) for p in re.findall(re.escape(topic) + r":(\d+)", self._last_assignment()))
 
-    def _last_assignment(self) -> str:
+    def served_versions(self) -> dict[str, int]:
+        """The newest version of each model this scoring worker hot-swapped to (its `hot-swapped`
+        log lines, logged at ``--loglevel info``); empty before its first swap."""
+        out: dict[str, int] = {}
+        for line in self._log_lines("hot-swapped {"):
+            for name, version in ast.literal_eval(line[line.index("hot-swapped {") + len("hot-swapped "):]).items():
+                out[name] = max(out.get(name, 0), int(version))
+        return out
+
+    def _log_lines(self, marker: str) -> list[str]:
+        """This run's log lines that hold `marker`."""
         if not self.log_path.exists():
-            return ""
+            return []
         with open(self.log_path, "rb") as log:
             log.seek(self._log_start)
             text = log.read().decode(errors="replace")
-        lines = [ln for ln in text.splitlines() if "assignment pipeline=" in ln]
+        return [ln for ln in text.splitlines() if marker in ln]
+
+    def _last_assignment(self) -> str:
+        lines = self._log_lines("assignment pipeline=")
         return lines[-1] if lines else ""
 
     def __enter__(self) -> WorkerProcess:
