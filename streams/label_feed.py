@@ -51,10 +51,11 @@ class LabelFeed(EventFeed):
     labels paid ~4x as often. The handler learns a batch in time slices (`streams.time_slices`)
     with the events served in between.
 
-    `hold()` (optional, set by the worker) says when to read no labels for a batch window: in a
-    `score,learn` worker, while many labels wait for events the events feed has not reached
-    (a catch-up, see `worker.labels_ahead`). The feed then does not read (one label every
-    `KEEPALIVE_POLL` s keeps it a member of its group); `held` counts the windows it sat out.
+    `hold()` (optional, set by the worker: `streams.app.labels_wait`) says when to read no labels
+    for a batch window: while many labels wait for events the scorers have not reached (a
+    catch-up, see `worker.labels_ahead`), or while one more batch could overflow the pending
+    buffer. The feed then does not read (one label every `KEEPALIVE_POLL` s keeps it a member
+    of its group); `held` counts the windows it sat out.
     """
 
     fill = True
