@@ -72,6 +72,8 @@ class EventFeed:
 
     #: gather a batch for up to one batch window (True) or hand over what one fetch returned (False)
     fill = False
+    #: a member that does not poll for this long leaves its group (aiokafka's `max_poll_interval_ms`)
+    max_poll_interval = 300.0
 
     def __init__(self, servers: str, topic: str, group: str, handle: Handler, *, batch_size: int,
                  batch_window: float, session_timeout: float, fetch_wait: float | None = None,
@@ -110,7 +112,7 @@ class EventFeed:
             session_timeout_ms=self.session_timeout_ms,
             heartbeat_interval_ms=min(1000, self.session_timeout_ms // 3),
             rebalance_timeout_ms=20_000,
-            max_poll_interval_ms=300_000,
+            max_poll_interval_ms=int(self.max_poll_interval * 1000),
             **KafkaSecurity.from_env().aiokafka(),
         )
 

@@ -54,11 +54,14 @@ class LabelFeed(EventFeed):
     `hold()` (optional, set by the worker: `streams.app.labels_wait`) says when to read no labels
     for a batch window: while many labels wait for events the scorers have not reached (a
     catch-up, see `worker.labels_ahead`), or while one more batch could overflow the pending
-    buffer. The feed then does not read (one label every `KEEPALIVE_POLL` s keeps it a member
-    of its group); `held` counts the windows it sat out.
+    buffer. The feed then reads nothing; every `keepalive` s it polls with its partitions paused,
+    which keeps it a member of its group (aiokafka drops the one buffered fetch of a paused
+    partition, fetched again after the hold). `held` counts the windows it sat out.
     """
 
     fill = True
+    #: seconds between the polls of a held feed; well under `max_poll_interval`
+    keepalive = KEEPALIVE_POLL
 
     def __init__(self, servers: str, topic: str, group: str, handle: Handler, checkpoints: Checkpointer,
                  flush: Callable[[], Awaitable[None]], *, publish_timeout: float = 5.0, **kwargs: Any) -> None:
@@ -77,16 +80,27 @@ class LabelFeed(EventFeed):
         if hold != self.holding:
             self.holding = hold
             log.info("labels feed %s", "paused: many labels wait for events still behind" if hold else "resumed")
-        if hold and time.monotonic() - self._polled < KEEPALIVE_POLL:
-            # Not reading is the pause: aiokafka keeps at most one fetch per partition buffered.
-            # (Its `pause()` drops what was fetched, to fetch it again after `resume()`.)
-            await asyncio.sleep(self.wait_ms / 1000)
-            self.held += 1
-            return {}
+        if not hold:
+            self._polled = time.monotonic()
+            return await super()._next_batch(consumer)
+        # Not reading is the pause: aiokafka keeps at most one fetch per partition buffered.
+        # (Its `pause()` drops what was fetched, to fetch it again after `resume()`.)
+        if time.monotonic() - self._polled >= self.keepalive:
+            await self._poll_paused(consumer)
+        await asyncio.sleep(self.wait_ms / 1000)
+        self.held += 1
+        return {}
+
+    async def _poll_paused(self, consumer: AIOKafkaConsumer) -> None:
+        """A poll that returns no record: the group expels a member that never polls, and a label
+        read now could find the pending buffer full (it would be orphaned)."""
         self._polled = time.monotonic()
-        if hold:  # a poll now and then: the group expels a member that never polls
-            return await consumer.getmany(timeout_ms=0, max_records=1)
-        return await super()._next_batch(consumer)
+        partitions = consumer.assignment()
+        consumer.pause(*partitions)
+        try:
+            await consumer.getmany(timeout_ms=0)
+        finally:  # a rebalance meanwhile: the partitions still assigned (new ones are not paused)
+            consumer.resume(*(partitions & consumer.assignment()))
 
     async def handled(self, offsets: dict[TopicPartition, int]) -> None:
         self.checkpoints.hold(offsets)
