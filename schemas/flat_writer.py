@@ -64,30 +64,59 @@ def boolean(v: Any) -> bytes:
     return b"\x01" if v else b"\x00"
 
 
+_FIXED = {"double": "d", "float": "f"}  # struct codes of the fixed-width types
 _SCALARS: dict[str, Encoder] = {
     "string": string, "long": long_, "int": int_, "double": _DOUBLE, "float": _FLOAT, "boolean": boolean,
 }
 
 
-def _map(values: Encoder) -> Encoder:
-    keys: dict[str, bytes] = {}  # the keys of feature/segment maps repeat on every record
+def _map(values: Encoder, fixed: str | None = None) -> Encoder:
+    """A map writer; `fixed` (a struct code) for values of one width, e.g. ``d`` for doubles.
+
+    The keys of feature/segment maps repeat on every record, so their bytes are kept. A map of
+    fixed-width values whose key tuple was seen before is one `struct.pack` call: the layout holds
+    the keys' bytes with a slot after each for its value.
+    """
+    keys: dict[str, bytes] = {}
+    layouts: dict[tuple, tuple[Callable[..., bytes], list]] = {}
+
+    def key_bytes(k: str) -> bytes:
+        kb = keys.get(k)
+        if kb is None:
+            kb = string(k)
+            if len(keys) < 10_000:
+                keys[k] = kb
+        return kb
 
     def write(m: Mapping[str, Any]) -> bytes:
         if not m:
             return b"\x00"
         parts = [zigzag(len(m))]
         for k, v in m.items():
-            kb = keys.get(k)
-            if kb is None:
-                kb = string(k)
-                if len(keys) < 10_000:
-                    keys[k] = kb
-            parts.append(kb)
+            parts.append(key_bytes(k))
             parts.append(values(v))
         parts.append(b"\x00")
         return b"".join(parts)
 
-    return write
+    if fixed is None:
+        return write
+
+    def write_fixed(m: Mapping[str, Any]) -> bytes:
+        if not m:
+            return b"\x00"
+        layout = layouts.get(names := tuple(m))
+        if layout is None:
+            kbs = [key_bytes(k) for k in names]
+            fmt = "<" + "".join(f"{len(kb)}s{fixed}" for kb in kbs)
+            layout = (struct.Struct(fmt).pack, [b for kb in kbs for b in (kb, None)], zigzag(len(m)))
+            if len(layouts) < 1_000:
+                layouts[names] = layout
+        pack, slots, count = layout
+        args = slots.copy()
+        args[1::2] = m.values()
+        return count + pack(*args) + b"\x00"
+
+    return write_fixed
 
 
 def _optional(value: Encoder) -> Encoder:
@@ -108,7 +137,9 @@ def compile_type(avro_type: Any) -> Encoder | None:
         return None
     if avro_type.get("type") == "map" and set(avro_type) == {"type", "values"}:
         values = avro_type["values"]
-        return _map(_SCALARS[values]) if isinstance(values, str) and values in _SCALARS else None
+        if not (isinstance(values, str) and values in _SCALARS):
+            return None
+        return _map(_SCALARS[values], _FIXED.get(values))
     if set(avro_type) <= {"type", "logicalType"}:  # e.g. a timestamp-millis long: the value is the long
         return compile_type(avro_type["type"])
     return None

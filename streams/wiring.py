@@ -11,6 +11,7 @@ import os
 import struct
 from dataclasses import dataclass
 from functools import partial
+from operator import itemgetter
 from pathlib import Path
 
 import redis
@@ -105,7 +106,7 @@ class ScoreEncoder:
         names = [f["name"] for f in fields]
         i, j = names.index("model"), names.index("predicted_label") + 1
         cut = [fields[:i], fields[i:j], fields[j:]]
-        self._shared = [f["name"] for f in fields[:i] + fields[j:] if f["name"] not in ("features", "segments")]
+        self._shared = itemgetter(*[f["name"] for f in fields[:i] + fields[j:] if f["name"] not in ("features", "segments")])
         # each part written by a compiled flat writer (schemas.flat_writer), else by fastavro
         self._parts = [compile_fields(fs) or partial(self._bytes, parse({"type": "record", "fields": fs,
                                                                           "name": f"eddy.score_part{k}"}))
@@ -116,12 +117,12 @@ class ScoreEncoder:
         the calls of one batch so the champion and shadow records of an event share their parts."""
         cache = {} if cache is None else cache
         head, model, tail = self._parts
-        hdr = self._header[attr]
+        hdr, shared_of = self._header[attr], self._shared
         out = []
         for rec in records:
             try:
                 features, segments = rec["features"], rec["segments"]
-                key = (*(rec[f] for f in self._shared), id(features), id(segments))
+                key = (shared_of(rec), id(features), id(segments))
                 shared = cache.get(key)
                 if shared is None or shared[2] is not features or shared[3] is not segments:
                     shared = cache[key] = (head(rec), tail(rec), features, segments)

@@ -78,3 +78,25 @@ def test_a_wrong_value_raises_for_the_caller_to_explain(field_type, value):
     write = compile_fields([{"name": "a", "type": field_type}])
     with pytest.raises((TypeError, AttributeError, OverflowError, struct.error)):
         write({"a": value})
+
+
+@given(st.sampled_from(["double", "float"]),
+       st.lists(st.text(max_size=3), min_size=1, max_size=5, unique=True),
+       st.lists(st.tuples(st.randoms(use_true_random=False), st.lists(VALUES["float"], min_size=5, max_size=5)),
+                min_size=2, max_size=6))
+def test_maps_of_one_key_set_reuse_a_layout_with_the_same_bytes(values, keys, draws):
+    """Fixed-width maps are packed by a layout kept per key tuple: orders and values vary."""
+    fields = [{"name": "m", "type": {"type": "map", "values": values}}]
+    write = compile_fields(fields)
+    for rnd, numbers in draws:
+        order = list(keys)
+        rnd.shuffle(order)
+        rec = {"m": dict(zip(order, numbers))}
+        assert write(rec) == fastavro_bytes(fields, rec)
+
+
+def test_a_wrong_value_in_a_known_map_layout_still_raises():
+    write = compile_fields([{"name": "a", "type": {"type": "map", "values": "double"}}])
+    write({"a": {"x": 1.0, "y": 2.0}})
+    with pytest.raises((TypeError, struct.error)):
+        write({"a": {"x": 1.0, "y": "high"}})
