@@ -68,7 +68,7 @@ class ChdbServer:
         with self._lock:
             return backend.query_wire(sql, fmt, params).encode("utf-8")
 
-    def start(self) -> "ChdbServer":
+    def start(self) -> ChdbServer:
         """Serve in a background thread."""
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="chdb-server",
                                         daemon=True)
@@ -90,7 +90,7 @@ class ChdbServer:
             self._ro.close()
             self._rw.close()
 
-    def __enter__(self) -> "ChdbServer":
+    def __enter__(self) -> ChdbServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -155,7 +155,7 @@ def _handler(server: ChdbServer) -> type[BaseHTTPRequestHandler]:
                 self._send(403, str(exc).encode() + b"\n", {"X-ClickHouse-Exception-Code": "164"})
             except QueryError as exc:
                 self._send(400, str(exc).encode() + b"\n")
-            except Exception as exc:  # the server must answer, and stay up, whatever happened
+            except Exception as exc:  # noqa: BLE001 - the server must answer, and stay up, whatever happened
                 self._send(500, f"{type(exc).__name__}: {exc}\n".encode())
             else:
                 self._send(200, data)

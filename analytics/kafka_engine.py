@@ -37,7 +37,7 @@ def kafka_engine_statements(*, db: str = "eddy", pipeline: str, brokers: str,
             stmt = strip_comments(stmt)
             if engine_override is not None:
                 stmt = re.sub(r"\n\)\s*ENGINE = Kafka\s+SETTINGS.*\Z",
-                              _VIRTUAL + f"\n)\nENGINE = {engine_override}", stmt, flags=re.S)
+                              _VIRTUAL + f"\n)\nENGINE = {engine_override}", stmt, flags=re.DOTALL)
             out.append(stmt)
     return out
 

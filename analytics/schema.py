@@ -28,7 +28,7 @@ def ddl_statements(db: str = "eddy", ttl_days: int = 90) -> list[str]:
 
 def strip_comments(statement: str) -> str:
     """Drop whole-line ``--`` comments (kept in files, useless on the wire)."""
-    return "\n".join(l for l in statement.splitlines() if not l.strip().startswith("--")).strip()
+    return "\n".join(line for line in statement.splitlines() if not line.strip().startswith("--")).strip()
 
 
 def ensure_schema(backend: Backend, db: str = "eddy", ttl_days: int = 90) -> None:

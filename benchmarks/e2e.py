@@ -30,13 +30,13 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rich.console import Console  # noqa: E402
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
-from rich.table import Table  # noqa: E402
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-from benchmarks.common import Result, fraud_data, load_config, machine, measure, split_phases, write_config  # noqa: E402
-from benchmarks.limits import kafka_consume_rate, river_rates  # noqa: E402
-from streams.harness import EmbeddedStack  # noqa: E402
+from benchmarks.common import Result, fraud_data, load_config, machine, measure, split_phases, write_config
+from benchmarks.limits import kafka_consume_rate, river_rates
+from streams.harness import EmbeddedStack
 
 NAMES = {"eddy": "Eddy (score+learn, 1 process)", "faust": "naive Faust agent", "quix": "Quix Streams"}
 

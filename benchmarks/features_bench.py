@@ -26,11 +26,11 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from features import FeatureEngine, FeatureSet, MemoryStateStore, RedisStateStore  # noqa: E402
-from features.columns import extract  # noqa: E402
-from features.kernels import window_kernel  # noqa: E402
-from features.state import Blobs  # noqa: E402
-from tests.features.reference import ReferenceEngine  # noqa: E402
+from features import FeatureEngine, FeatureSet, MemoryStateStore, RedisStateStore
+from features.columns import extract
+from features.kernels import window_kernel
+from features.state import Blobs
+from tests.features.reference import ReferenceEngine
 
 BATCH = 1_000
 N_KEYS = 10_000

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import Feeder, fraud_data, load_config, machine, split_phases, write_config  # noqa: E402
+from benchmarks.common import Feeder, fraud_data, load_config, machine, split_phases, write_config
 
 
 async def _consume(kafka: str, topic: str, expected: int) -> tuple[int, float]:
@@ -55,8 +55,8 @@ def river_rates(config_path: Path, events: list[dict], labels: list[dict]) -> di
     Features come from Eddy's in-memory processor beforehand (not timed); each event is
     predicted and then learned with its own label (the cheapest possible order).
     """
-    from streams.wiring import memory_processor
     from learners import ModelSet
+    from streams.wiring import memory_processor
 
     cfg = load_config(config_path)
     proc = memory_processor(cfg, "limits")

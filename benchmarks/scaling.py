@@ -24,10 +24,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+from rich.console import Console
+from rich.table import Table
 
-from benchmarks.common import (  # noqa: E402
+from benchmarks.common import (
     Feeder,
     Phases,
     Result,
@@ -42,9 +42,9 @@ from benchmarks.common import (  # noqa: E402
     wait_joined,
     write_config,
 )
-from benchmarks.e2e import fmt, progress_bar  # noqa: E402
-from streams.harness import EmbeddedStack, counters, labels_done  # noqa: E402
-from streams.wiring import model_registry, redis_client  # noqa: E402
+from benchmarks.e2e import fmt, progress_bar
+from streams.harness import EmbeddedStack, counters, labels_done
+from streams.wiring import model_registry, redis_client
 
 WARM_UP = 5_000  # events (and their labels) that train the models before a scoring-only backlog
 
@@ -113,17 +113,17 @@ def main() -> None:
     warm = split_phases(e2, l2, WARM_UP)
     events_only = [(k, r) for k, r in warm.paced if k == "events"]
     results = []
-    with tempfile.TemporaryDirectory(prefix="eddy-scaling-") as tmp, EmbeddedStack(Path(tmp)) as stack:
-        with progress_bar() as progress:
-            for n in range(1, args.max_scorers + 1):
-                # scorers=n>1 starts n `--roles score` processes + one `--roles learn`; for n=1 the same
-                # split is used (scorers=-1 is not a thing), so the two rows differ only in scorers.
-                res = measure("eddy", stack, f"scale{n}", phases, rate=0, timeout=args.timeout, progress=progress,
-                              scorers=n if n > 1 else 0, label=f"{n} scorer process(es) + 1 learner learning",
-                              joined_first=True)
-                results.append(res)
-            for n in range(1, args.max_scorers + 1):
-                results.append(scoring_only(stack, f"scoreonly{n}", warm, events_only, n, args.timeout, progress))
+    with (tempfile.TemporaryDirectory(prefix="eddy-scaling-") as tmp, EmbeddedStack(Path(tmp)) as stack,
+          progress_bar() as progress):
+        for n in range(1, args.max_scorers + 1):
+            # scorers=n>1 starts n `--roles score` processes + one `--roles learn`; for n=1 the same
+            # split is used (scorers=-1 is not a thing), so the two rows differ only in scorers.
+            res = measure("eddy", stack, f"scale{n}", phases, rate=0, timeout=args.timeout, progress=progress,
+                          scorers=n if n > 1 else 0, label=f"{n} scorer process(es) + 1 learner learning",
+                          joined_first=True)
+            results.append(res)
+        for n in range(1, args.max_scorers + 1):
+            results.append(scoring_only(stack, f"scoreonly{n}", warm, events_only, n, args.timeout, progress))
     t = Table(title=f"Eddy scale-out, {args.events:,} events backlog  |  {machine()}")
     t.add_column("deployment")
     t.add_column("scored", justify="right")

@@ -19,8 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from river import anomaly, dummy, forest, linear_model, naive_bayes, optim, preprocessing, reco
-from river import stats, tree
+from river import anomaly, dummy, forest, linear_model, naive_bayes, optim, preprocessing, reco, stats, tree
 
 from learners.baselines import ConstantScorer, ItemMeanRanker
 from learners.exceptions import ModelSpecError

@@ -201,7 +201,6 @@ class DriftMonitor:
     def _skip(alert: Alert, why: str) -> None:
         alert["action"] = "none"
         alert["detail"] += f"; no action: {why}"
-        return None
 
 
 def _feed(detector: drift.ADWIN, value: float) -> float:

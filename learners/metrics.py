@@ -34,7 +34,7 @@ class _BinnedAUC:
         self.neg = [0] * bins
 
     def update(self, positive: bool, score: float) -> None:
-        i = int(score * self.bins) if score == score else 0
+        i = int(score * self.bins) if score == score else 0  # noqa: PLR0124 - False for NaN alone, the cheapest test
         i = 0 if i < 0 else self.bins - 1 if i >= self.bins else i
         (self.pos if positive else self.neg)[i] += 1
 

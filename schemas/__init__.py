@@ -5,6 +5,8 @@ from schemas.builtin import BUILTIN_SCHEMAS, builtin_path, check_all, load_built
 from schemas.codec import AvroCodec
 from schemas.compat import check_compatibility, compatibility_problems, resolution_problems
 from schemas.confluent import ConfluentRegistry
+from schemas.dlq import dlq_record_from_failure, make_dlq_record
+from schemas.durations import format_duration, parse_duration
 from schemas.exceptions import (
     DECODE_ERRORS,
     ERROR_CLASSES,
@@ -26,8 +28,6 @@ from schemas.exceptions import (
     TruncatedError,
     UnknownSchemaIdError,
 )
-from schemas.dlq import dlq_record_from_failure, make_dlq_record
-from schemas.durations import format_duration, parse_duration
 from schemas.failure import DecodeFailure
 from schemas.folder import FolderRegistry
 from schemas.readers import FORMATS, RowResult, detect_format, fill_defaults, read_records
@@ -55,8 +55,8 @@ __all__ = [
     "IncompatibleSchemaError",
     "IngestRules",
     "NotFiniteError",
-    "RegistryError",
     "Range",
+    "RegistryError",
     "RegistryUnavailableError",
     "RowResult",
     "RuleViolationError",
@@ -73,7 +73,6 @@ __all__ = [
     "check_all",
     "check_compatibility",
     "check_rules",
-    "sure_pass",
     "check_size",
     "compatibility_problems",
     "detect_format",
@@ -92,5 +91,6 @@ __all__ = [
     "resolution_problems",
     "strip_time_logical_types",
     "subject_for",
+    "sure_pass",
     "validation_errors",
 ]

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from schemas.avsc import Schema, load_avsc
@@ -43,7 +43,7 @@ def load_builtin(name: str) -> Schema:
     return _load(builtin_path(name))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(path: Path) -> Schema:
     return load_avsc(path)
 

@@ -45,7 +45,6 @@ from schemas.registry import SchemaRegistry
 from schemas.validate import find_non_finite, validation_errors
 from schemas.wire import HEADER_SIZE, header, read_header
 
-
 _MAX_CACHED = 256
 
 

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple
 
 from schemas.avsc import Schema
@@ -47,11 +47,11 @@ def _type(s: Schema, names: dict[str, Schema]) -> _Type:
 
 def _iso_to_ms(text: str, path: str) -> int:
     try:
-        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        dt = datetime.fromisoformat(text.strip())
     except ValueError as exc:
         raise CoerceError(f"field '{path}': {text!r} is neither ms since epoch nor an ISO-8601 time") from exc
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp() * 1000)
 
 
@@ -139,7 +139,7 @@ def from_json(v: Any, s: Schema, path: str, names: dict[str, Schema]) -> Any:
     return v
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_NAIVE = datetime(1970, 1, 1)
 _UNIT = {
     "timestamp-millis": timedelta(milliseconds=1),

@@ -97,9 +97,9 @@ class _Resolver:
                 bk = self.kind(self.deref(branch, self.wnames))
                 if problems and rk != "union" and bk not in ("record", "array", "map"):
                     problems = [
-                        f"{where} may be {type_name(branch)} (a branch of {type_name(w)}), which "
+                        (f"{where} may be {type_name(branch)} (a branch of {type_name(w)}), which "
                         f"{type_name(r)} cannot hold; add {type_name(branch)} to the union of field '{path}' "
-                        f"or keep the old type"
+                        f"or keep the old type")
                     ]
                 out += problems
             return out
@@ -108,21 +108,21 @@ class _Resolver:
                 if self.matches(self.deref(branch, self.rnames), w):
                     return self.check(branch, w, path)
             return [
-                f"{where} has type {type_name(r)}, which cannot hold the other side's {type_name(w)}; "
-                f"add {type_name(w)} to the union of field '{path}'"
+                (f"{where} has type {type_name(r)}, which cannot hold the other side's {type_name(w)}; "
+                f"add {type_name(w)} to the union of field '{path}'")
             ]
         if wk in PROMOTIONS:
             if rk in PROMOTIONS[wk]:
                 return []
             return [
-                f"{where} changed type from {wk} to {type_name(r)}, which is not a promotion "
+                (f"{where} changed type from {wk} to {type_name(r)}, which is not a promotion "
                 f"(allowed: int->long->float->double, string<->bytes); keep field '{path}' as {wk} "
-                f"or add a new field with a default instead"
+                f"or add a new field with a default instead")
             ]
         if rk != wk:
             return [
-                f"{where} changed type from {type_name(w)} to {type_name(r)}; "
-                f"keep the old type or add a new field with a default instead"
+                (f"{where} changed type from {type_name(w)} to {type_name(r)}; "
+                f"keep the old type or add a new field with a default instead")
             ]
         if rk == "array":
             return self.check(r["items"], w["items"], f"{path}[]" if path else "[]")
@@ -130,8 +130,8 @@ class _Resolver:
             return self.check(r["values"], w["values"], f"{path}{{}}" if path else "{}")
         if not self.names_match(r, w):
             return [
-                f"{where} changed its {rk} name from {w.get('name')} to {r.get('name')}; "
-                f"keep the name or add the old one to 'aliases'"
+                (f"{where} changed its {rk} name from {w.get('name')} to {r.get('name')}; "
+                f"keep the name or add the old one to 'aliases'")
             ]
         if rk == "fixed":
             if r.get("size") != w.get("size"):
@@ -141,8 +141,8 @@ class _Resolver:
             lost = [s for s in w["symbols"] if s not in r["symbols"]]
             if lost and "default" not in r:
                 return [
-                    f"{where} (enum {r.get('name')}) lost symbol(s) {lost} that the other side may still "
-                    f"use; keep the symbols or give enum {r.get('name')} a default symbol"
+                    (f"{where} (enum {r.get('name')}) lost symbol(s) {lost} that the other side may still "
+                    f"use; keep the symbols or give enum {r.get('name')} a default symbol")
                 ]
             return []
         # record

@@ -96,7 +96,7 @@ def _get(record: Mapping[str, Any], path: str) -> Any:
     return cur
 
 
-def _num(x: int | float) -> str:
+def _num(x: float) -> str:
     return repr(x)
 
 

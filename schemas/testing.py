@@ -72,7 +72,7 @@ def malformed(
     needs a top-level float/double field; `wrong_types` registers a second schema under
     `<subject>-wrong-types`.
     """
-    sid, schema = codec.schema_for(subject)
+    _sid, schema = codec.schema_for(subject)
     valid = codec.encode(subject, record)
     if kind == "random_bytes":
         data = bytes([rng.randrange(1, 256)]) + rng.randbytes(rng.randrange(0, 64))

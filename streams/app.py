@@ -47,8 +47,8 @@ from streams.endpoints import Endpoints
 from streams.event_feed import EventFeed
 from streams.kafka_security import KafkaSecurity
 from streams.label_feed import LabelFeed
-from streams.processor import Processor, Source
 from streams.observability import ScorersBehind, WorkerMetrics, attach, instrument
+from streams.processor import Processor, Source
 from streams.sink_rows import SinkRouter
 from streams.state_guard import StateGuard
 from streams.time_slices import TimeSlicer
@@ -475,7 +475,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                 log.info("hot-swapped %s", {n: s.version for n, s in loaded.items()})
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             log.warning("housekeeping skipped: Redis unavailable (%s)", type(exc).__name__)
-        except Exception:  # noqa: BLE001 - logged with traceback and counted, retried next tick
+        except Exception:  # logged with traceback and counted, retried next tick
             log.exception("housekeeping failed; retrying at the next tick")
             try:
                 rt.count(housekeeping_errors=1)

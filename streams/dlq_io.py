@@ -388,8 +388,8 @@ def choose_for_replay(letters: Sequence[DeadLetter], replayable_topics: Iterable
         if dl.source_topic not in allowed:
             left.append((where, f"source {dl.source_topic} is not an input topic of the pipeline"))
         elif error_class is None and dl.error_class in NOT_REPLAYED_BY_DEFAULT:
-            left.append((where, f"{dl.error_class}: sent again it is dead-lettered again "
-                                f"(pass --error-class {dl.error_class} to force)"))
+            left.append((where, (f"{dl.error_class}: sent again it is dead-lettered again "
+                                f"(pass --error-class {dl.error_class} to force)")))
         else:
             go.append(dl)
     return go, left

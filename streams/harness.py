@@ -314,8 +314,7 @@ def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as f:
-        for row in rows:
-            f.write(json.dumps(row) + "\n")
+        f.writelines(json.dumps(row) + "\n" for row in rows)
 
 
 def read_jsonl(path: Path) -> list[dict]:

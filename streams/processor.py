@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
-from itertools import chain
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np

@@ -60,7 +60,7 @@ class Backend(ABC):
         except BackendError:
             return False
 
-    def __enter__(self) -> "Backend":
+    def __enter__(self) -> Backend:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Mapping
@@ -67,10 +68,8 @@ class ChdbBackend(Backend):
     def _drain(self) -> None:
         """chDB keeps the output of the statements that ran before a failing one (in a
         multi-statement query) and prepends it to the next result: flush it out now."""
-        try:
+        with contextlib.suppress(Exception):  # best effort; the original error is raised anyway
             self._session.query("SELECT 0 FORMAT Null", "TabSeparated")
-        except Exception:  # noqa: S110 - best effort; the original error is raised anyway
-            pass
 
     def _insert_bytes(self, table: str, data: bytes) -> None:
         self.query_text(f"INSERT INTO {table} FORMAT JSONEachRow\n" + data.decode("utf-8"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -56,8 +55,7 @@ class HttpBackend(Backend):
             if exc.code in (502, 503, 504):
                 raise BackendUnavailable(f"{self.url} answered {exc.code}: {text.strip()}") from exc
             raise classify_message(text or f"HTTP {exc.code}") from exc
-        except (urllib.error.URLError, ConnectionError, socket.timeout,
-                http.client.HTTPException, OSError) as exc:
+        except (TimeoutError, urllib.error.URLError, ConnectionError, http.client.HTTPException, OSError) as exc:
             raise BackendUnavailable(
                 f"cannot reach {self.url}: {exc}; is `eddy up` (the chDB server) running?"
             ) from exc

@@ -10,8 +10,7 @@ from typing import Any
 from analytics import metrics as M
 from analytics.backends.base import Backend
 from analytics.report.html import details, page, table
-from analytics.report.svg import (bar_chart, empty_chart, heatmap, interval_chart, line_chart, time_label,
-                                  timeline)
+from analytics.report.svg import bar_chart, empty_chart, heatmap, interval_chart, line_chart, time_label, timeline
 
 _NICE_MS = [60_000, 300_000, 900_000, 1_800_000, 3_600_000, 3 * 3_600_000, 6 * 3_600_000,
             12 * 3_600_000, 86_400_000, 7 * 86_400_000]
@@ -211,8 +210,8 @@ def _alerts(backend: Backend, db: str, f: M.Filters, span: tuple[int, int] | Non
     events = M.model_events(backend, db, filters=f)
     if span is not None and rows:
         span = (min(span[0], rows[0]["ts_ms"]), max(span[1], rows[-1]["ts_ms"]))
-    chart = timeline([(r["ts_ms"], str(r["model"]), f"{r['kind']} = {r['value']:.3g} "
-                       f"({r['action']})") for r in rows], title="Alerts timeline",
+    chart = timeline([(r["ts_ms"], str(r["model"]), (f"{r['kind']} = {r['value']:.3g} "
+                       f"({r['action']})")) for r in rows], title="Alerts timeline",
                      x_range=span)
     return ("<h2>Alerts and model events</h2>" + chart + table(rows)
             + "<h3>Model events</h3>" + table(events))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
@@ -33,7 +33,7 @@ def time_label(ms: float) -> str:
     >>> time_label(1767225600000)
     '01-01 00:00'
     """
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%m-%d %H:%M")
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%m-%d %H:%M")
 
 
 def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
@@ -62,8 +62,8 @@ def _legend(names: Sequence[str], x: float) -> list[str]:
 
 def empty_chart(title: str, message: str = "no data") -> str:
     """A frame that says there is nothing to plot."""
-    return _frame(title, [f'<text x="{W / 2}" y="{H / 2}" text-anchor="middle" '
-                          f'font-size="13" fill="#777">{escape(message)}</text>'])
+    return _frame(title, [(f'<text x="{W / 2}" y="{H / 2}" text-anchor="middle" '
+                          f'font-size="13" fill="#777">{escape(message)}</text>')])
 
 
 def line_chart(series: Mapping[str, Sequence[tuple[float, float | None]]], *, title: str,
@@ -248,8 +248,8 @@ def interval_chart(rows: Sequence[tuple[str, float, float, float]], *, title: st
     def sx(x: float) -> float:
         return left + (x - x0) / (x1 - x0) * pw
 
-    body = [f'<line x1="{sx(reference):.1f}" x2="{sx(reference):.1f}" y1="{T}" '
-            f'y2="{T + step * len(rows)}" stroke="#333" stroke-dasharray="5 3"/>']
+    body = [(f'<line x1="{sx(reference):.1f}" x2="{sx(reference):.1f}" y1="{T}" '
+            f'y2="{T + step * len(rows)}" stroke="#333" stroke-dasharray="5 3"/>')]
     for i, (label, est, lo, hi) in enumerate(rows):
         y = T + step * i + step / 2
         body.append(f'<text x="{left - 8}" y="{y + 4:.1f}" font-size="11" text-anchor="end">'

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,8 +14,16 @@ from analytics import connect
 from streams.cli.options import HomeOpt, fail, home_of
 from streams.config import load_config
 from streams.exceptions import StreamsError
-from streams.harness import (EmbeddedStack, WorkerGroup, counters, example_config, example_generator, labels_done,
-                             produce_merged, wait_until)
+from streams.harness import (
+    EmbeddedStack,
+    WorkerGroup,
+    counters,
+    example_config,
+    example_generator,
+    labels_done,
+    produce_merged,
+    wait_until,
+)
 from streams.stack import status as stack_status
 
 console = Console()

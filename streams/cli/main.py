@@ -16,6 +16,7 @@ app.command()(produce.produce)
 app.command()(sql.sql)
 app.command()(demo.demo)
 from streams.cli import compare, replay, runs  # noqa: E402
+
 app.command()(replay.replay)
 app.add_typer(runs.app, name="runs")
 app.command()(compare.compare)
@@ -23,6 +24,7 @@ app.add_typer(models.app, name="models")
 app.command()(report.report)
 app.add_typer(features.app, name="features")
 from streams.cli import dlq  # noqa: E402
+
 app.add_typer(dlq.app, name="dlq")
 
 if __name__ == "__main__":

@@ -9,13 +9,13 @@ version whose content is the old one, a promotion is a role change.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from redis.exceptions import RedisError
+from rich.console import Console
 from rich.table import Table
 
 from eddy.errors import EddyError
@@ -60,7 +60,7 @@ def _redis_down(exc: RedisError) -> str:
 
 
 def _when(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 def version_rows(registry: ModelRegistry) -> list[dict[str, Any]]:

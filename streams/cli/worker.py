@@ -7,8 +7,19 @@ from typing import Annotated
 
 import typer
 
-from streams.cli.options import ClickhouseOpt, ConfigOpt, HomeOpt, KafkaOpt, RedisOpt, RegistryOpt, config, endpoints, fail, home_of
 from schemas import SchemaError, check_all
+from streams.cli.options import (
+    ClickhouseOpt,
+    ConfigOpt,
+    HomeOpt,
+    KafkaOpt,
+    RedisOpt,
+    RegistryOpt,
+    config,
+    endpoints,
+    fail,
+    home_of,
+)
 from streams.exceptions import StreamsError
 
 

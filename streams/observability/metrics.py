@@ -24,7 +24,8 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter as PCounter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
+from prometheus_client import Counter as PCounter
 
 from streams.observability.logs import lifecycle
 from streams.observability.rolling import RollingCounts, RollingSamples, percentiles

@@ -108,7 +108,7 @@ class ObservabilityServer:
                         self._json(200, server.metrics.summary())
                     else:
                         self._json(404, {"error": f"unknown path {path}: try /metrics, /health, /ready, /dashboard"})
-                except Exception as exc:  # noqa: BLE001 - answer 500 and log; never kill the server thread
+                except Exception as exc:  # answer 500 and log; never kill the server thread
                     log.exception("observability endpoint %s failed", path)
                     self._json(500, {"error": type(exc).__name__})
 

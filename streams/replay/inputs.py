@@ -37,13 +37,13 @@ def parse_bound(text: str) -> int | dict[int, int]:
     if text.lstrip("-").isdigit():
         return int(text)
     try:
-        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        t = dt.datetime.fromisoformat(text)
     except ValueError as exc:
         raise ReplayError(f"cannot read {text!r} as a bound: use ms since epoch, ISO time "
                           "(2024-01-31T12:00:00Z) or partition:offset[,partition:offset]") from exc
     if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.timezone.utc)
-    return int(round(t.timestamp() * 1000))
+        t = t.replace(tzinfo=dt.UTC)
+    return round(t.timestamp() * 1000)
 
 
 @dataclass(frozen=True)
@@ -88,9 +88,7 @@ class Selection:
             return False
         if self.offsets_from is not None and offset < self.offsets_from.get(partition, 0):
             return False
-        if self.offsets_to is not None and offset > self.offsets_to.get(partition, 1 << 62):
-            return False
-        return True
+        return self.offsets_to is None or offset <= self.offsets_to.get(partition, 1 << 62)
 
 
 @dataclass

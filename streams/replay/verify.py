@@ -35,8 +35,8 @@ class VerifyReport:
 
     def lines(self) -> list[str]:
         """A human-readable report."""
-        out = [f"run {self.run_id}: {'IDENTICAL' if self.identical else 'DIFFERENT'} "
-               f"({self.replayed} replayed predictions, {self.stored} stored)",
+        out = [(f"run {self.run_id}: {'IDENTICAL' if self.identical else 'DIFFERENT'} "
+               f"({self.replayed} replayed predictions, {self.stored} stored)"),
                f"  fingerprint replayed {self.digest}" + (f", manifest {self.stored_digest}" if self.stored_digest else "")]
         if not self.config_hash_ok:
             out.append("  the stored config no longer hashes to the manifest's config_hash (config schema changed?)")

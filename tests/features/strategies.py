@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 
 import numpy as np
 from hypothesis import strategies as st
@@ -81,7 +82,7 @@ def run_engine(engine: FeatureEngine, events: Sequence[Mapping], cuts: Sequence[
     """Process `events` in batches split at `cuts` (with `many`: one `process_many` call);
     stack values, late, seen."""
     vals, late, seen = [], [], []
-    parts = [events[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    parts = [events[a:b] for a, b in pairwise(cuts)]
     batches = engine.process_many(parts) if many else map(engine.process, parts)
     for part, batch in zip(parts, batches, strict=True):
         assert batch.values.shape == (len(part), len(engine.names))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
@@ -53,7 +55,7 @@ def test_batch_boundaries_do_not_matter(data):
     one = FeatureEngine(fs, MemoryStateStore(), "ts", "id").process(events)
     cuts = data.draw(batch_cuts(len(events)))
     other = FeatureEngine(fs, MemoryStateStore(), "ts", "id")
-    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+    for a, b in pairwise(cuts):
         part = other.process(events[a:b])
         assert (part.values == one.values[a:b]).all()
         assert (part.late == one.late[a:b]).all()

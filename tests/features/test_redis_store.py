@@ -231,7 +231,7 @@ def _hammer(make_store, workers=2, batches=40, per_batch=15, many=False):
             )
             for _ in engines[w].process_many(stream) if many else map(engines[w].process, stream):
                 pass
-        except Exception as exc:  # surfaced below
+        except Exception as exc:  # noqa: BLE001 - surfaced below
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(w,)) for w in range(workers)]

@@ -101,6 +101,6 @@ def test_docs_yaml_example_parses():
     from pathlib import Path
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "features.md").read_text()
-    example = re.search(r"```yaml\n(.*?)```", doc, re.S).group(1)
+    example = re.search(r"```yaml\n(.*?)```", doc, re.DOTALL).group(1)
     fs = FeatureSet.model_validate(yaml.safe_load(example)["features"])
     assert fs.entities == ["card_id", "merchant_id"] and fs.allowed_lateness == 120_000

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 import redis
@@ -26,7 +28,7 @@ def test_two_interleaved_pipelined_workers_equal_the_reference_in_commit_order(r
     fs = data.draw(feature_sets())
     events = data.draw(event_streams())
     cuts = data.draw(batch_cuts(len(events)))
-    parts = [events[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    parts = [events[a:b] for a, b in pairwise(cuts)]
     owner = [data.draw(st.integers(0, 1)) for _ in parts]
     ns = fresh_namespace()
     engines = [FeatureEngine(fs, RedisStateStore(redis_client, ns), "ts", "id") for _ in range(2)]

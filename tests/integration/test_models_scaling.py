@@ -129,7 +129,7 @@ def run(stack, clickhouse, tmp_path_factory):
             first_use[v] = ms
     out.update(published=published, uses=uses, first_use=first_use)
     out["lag"] = snapshot_lag(published, first_use, [u for u in uses if u[1]])
-    print("\nsnapshot lag (model_refresh %.1fs, %d records/s):" % (REFRESH, RATE), json.dumps(out["lag"], indent=1))
+    print(f"\nsnapshot lag (model_refresh {REFRESH:.1f}s, {RATE:.0f} records/s):", json.dumps(out["lag"], indent=1))
     return out
 
 

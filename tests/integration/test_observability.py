@@ -178,7 +178,7 @@ def _chromium(args: list[str], tmp: Path) -> subprocess.CompletedProcess:
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             f"--user-data-dir={profile}", "--window-size=1280,1600", "--virtual-time-budget=4000",
             "--enable-logging=stderr", "--v=0", *args]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=90)
+    return subprocess.run(argv, check=False, capture_output=True, text=True, timeout=90)
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")

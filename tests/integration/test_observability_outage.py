@@ -65,7 +65,7 @@ def test_ready_turns_false_while_redis_is_down(stack, tmp_path):
             redis_proc.terminate()
             redis_proc.wait(10)
             wait_until(lambda: ready(base)[0] == 503, 20, "/ready to report Redis down")
-            status, report = ready(base)
+            _status, report = ready(base)
             assert report["checks"]["redis"]["ok"] is False and report["checks"]["kafka"]["ok"] is True
             assert get(base + "/health")[0] == 200  # alive: it retries, it does not die
             produce_merged(cfg, stack, events[200:])
@@ -90,7 +90,7 @@ def start_chdb(port: int, path: Path, log: Path) -> subprocess.Popen:
     import sys
 
     proc = subprocess.Popen([sys.executable, "-m", "analytics.server", "--path", str(path), "--port", str(port)],
-                            stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+                            stdout=open(log, "ab"), stderr=subprocess.STDOUT)  # noqa: SIM115 - open while the server runs
     wait_until(lambda: _answers_http(port), 60, "the chDB server to answer")
     return proc
 

@@ -9,8 +9,15 @@ from __future__ import annotations
 import pytest
 
 from streams.config import load_config
-from streams.harness import (WorkerProcess, counters, example_config, example_generator, produce_merged,
-                             wait_for_counters, wait_until)
+from streams.harness import (
+    WorkerProcess,
+    counters,
+    example_config,
+    example_generator,
+    produce_merged,
+    wait_for_counters,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +53,7 @@ def run(stack, clickhouse, tmp_path_factory):
 
 
 def test_every_impression_scored_once_by_each_model(run, clickhouse):
-    cfg, events, _labels, c = run
+    cfg, _events, _labels, c = run
     rows = clickhouse.query(f"SELECT model, role, count() AS n, uniqExact(event_id) AS ids FROM eddy.predictions FINAL "
                             f"WHERE pipeline = '{cfg.pipeline}' GROUP BY model, role ORDER BY model")
     assert rows == [{"model": "baseline", "role": "baseline", "n": N, "ids": N},

@@ -5,7 +5,6 @@ back-test `--like` through another config; `eddy compare`; replay from the Click
 from __future__ import annotations
 
 import json
-
 from pathlib import Path
 
 import pytest
@@ -69,7 +68,7 @@ def replayed(stack, clickhouse, produced):
 
 
 def test_replay_writes_every_prediction_and_a_manifest(stack, clickhouse, produced, replayed):
-    _cfg_path, _ch, cfg, events, labels = produced
+    _cfg_path, _ch, cfg, _events, labels = produced
     assert count(clickhouse, f"{PIPE}-r1") == {"logreg": N, "tree": N, "baseline": N}
     m = load_manifest(clickhouse, "eddy", f"{PIPE}-r1")
     assert m.kind == "replay" and m.pipeline == PIPE and m.config_hash == cfg.digest()

@@ -86,7 +86,7 @@ def test_durations():
 
 def test_docs_yaml_example_parses():
     text = DOCS.read_text()
-    blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
+    blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.DOTALL)
     assert blocks, "docs/models.md must hold a YAML example"
     models = yaml.safe_load(blocks[0])["models"]
     cfg = ModelsConfig.model_validate(models)

@@ -41,7 +41,7 @@ def _name(cn: str) -> x509.Name:
 
 def make_tls_files(folder: Path) -> TlsFiles:
     """Write ca.pem, server.pem and server-key.pem (valid one day) into `folder`."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (x509.CertificateBuilder().subject_name(_name("eddy test CA")).issuer_name(_name("eddy test CA"))
           .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())

@@ -32,7 +32,7 @@ class SecureStack:
         self.gates: list[SecurityGate] = []
 
     def _spawn(self, name: str, argv: list[str], port: int, env: dict[str, str] | None = None) -> None:
-        log = open(self.home / f"{name}.log", "ab")
+        log = open(self.home / f"{name}.log", "ab")  # noqa: SIM115 - open while the process runs
         self.procs.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
                                            start_new_session=True))
         if not wait_for_port(port, 60, HOST):

@@ -30,7 +30,7 @@ SECRETS = {"kafka": "kafka-S3cret-7f1", "redis": "redis-S3cret-9c2", "clickhouse
 
 
 def eddy(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "streams.cli.main", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "streams.cli.main", *args], check=False, capture_output=True, text=True,
                           env={**os.environ, **env}, timeout=timeout)
 
 

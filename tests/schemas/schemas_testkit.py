@@ -106,7 +106,7 @@ class FakeConfluentServer:
                     if not ids:
                         return self._send(404, {"error_code": 40401, "message": "Subject not found"})
                     problems = compatibility_problems(body["schema"], fake.schemas[ids[-1]], "BACKWARD")
-                    msgs = ["{oldSchemaVersion: %d, compatibility: 'BACKWARD'}" % len(ids)] if problems else []
+                    msgs = [f"{{oldSchemaVersion: {len(ids)}, compatibility: 'BACKWARD'}}"] if problems else []
                     return self._send(200, {"is_compatible": not problems, "messages": msgs})
                 if m := re.fullmatch(r"/subjects/([^/]+)/versions", self.path):
                     subject = _unquote(m.group(1))
@@ -132,7 +132,7 @@ class FakeConfluentServer:
         self.thread.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
 

@@ -35,8 +35,8 @@ def test_added_field_needs_a_default():
     old = rec(f("a", "int"))
     problems = compatibility_problems(rec(f("a", "int"), f("b", "string")), old)
     assert problems == [
-        "new schema cannot read old data: field 'b' was added without a default: old data has no value "
-        "for it; add a default to field 'b'"
+        ("new schema cannot read old data: field 'b' was added without a default: old data has no value "
+        "for it; add a default to field 'b'")
     ]
     assert compatibility_problems(rec(f("a", "int"), f("b", "string", default="")), old) == []
 

@@ -64,7 +64,7 @@ def test_merge_is_time_ordered_with_labels_first(ev_spec, lab_ts):
 # ------------------------------------------------------------------ determinism
 def test_two_replays_give_identical_prediction_hashes():
     a, sa = replay_digest()
-    b, sb = replay_digest()
+    b, _sb = replay_digest()
     assert a == b
     assert sa.outcomes["learned"] > 0 and sa.predictions == 3 * sa.scored
 
