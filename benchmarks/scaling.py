@@ -10,7 +10,10 @@ record: no group join or rebalance inside the window. Two sets of rows:
 - *scoring only*: the models are trained first on a warm-up (5,000 events and labels, learned
   and checkpointed), then the backlog is events alone: what another scorer adds by itself.
 
-    .venv/bin/python benchmarks/scaling.py [--events 30000] [--max-scorers 2]
+    .venv/bin/python benchmarks/scaling.py [--events 100000] [--max-scorers 2] [--set worker.KEY=VALUE]
+
+100,000 events by default: two scorers drain 30,000 in under 2 s, a window in which the feeder's
+last sends and the first fetches weigh as much as the scoring.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from benchmarks.common import (
     wait_joined,
     write_config,
 )
-from benchmarks.e2e import fmt, progress_bar
+from benchmarks.e2e import config_overrides, fmt, progress_bar
 from streams.harness import EmbeddedStack, counters, labels_done
 from streams.wiring import model_registry, redis_client
 
@@ -50,12 +53,12 @@ WARM_UP = 5_000  # events (and their labels) that train the models before a scor
 
 
 def scoring_only(stack: EmbeddedStack, pipeline: str, warm: Phases, events: list[tuple[str, dict]], scorers: int,
-                 timeout: float, progress: Any) -> Result:
+                 timeout: float, progress: Any, overrides: dict | None = None) -> Result:
     """Scorers alone: `scorers` processes (and an idle learner) score a backlog of events without
     labels, with models trained first on `warm` (its labels learned and checkpointed): what adding
     scorers buys, without the learner competing for the same cores."""
     res = Result(f"{scorers} scorer process(es), scoring only")
-    config_path = write_config(stack.home, pipeline)
+    config_path = write_config(stack.home, pipeline, **(overrides or {}))
     cfg = load_config(config_path)
     feeder = Feeder(cfg, stack.endpoints.kafka, stack.home)
     procs = start_system("eddy", config_path, stack, scorers if scorers > 1 else 0, loglevel="info")
@@ -103,10 +106,13 @@ def scoring_only(stack: EmbeddedStack, pipeline: str, warm: Phases, events: list
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--events", type=int, default=30_000)
+    ap.add_argument("--events", type=int, default=100_000)
     ap.add_argument("--max-scorers", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=180.0)
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="override Eddy's config, e.g. --set worker.pipeline_depth=4 (YAML value; repeatable)")
     args = ap.parse_args()
+    overrides = config_overrides(args.set)
     events, labels = fraud_data(args.events)
     phases = split_phases(events, labels, args.events)
     e2, l2 = fraud_data(WARM_UP + args.events, seed=11)
@@ -120,10 +126,11 @@ def main() -> None:
             # split is used (scorers=-1 is not a thing), so the two rows differ only in scorers.
             res = measure("eddy", stack, f"scale{n}", phases, rate=0, timeout=args.timeout, progress=progress,
                           scorers=n if n > 1 else 0, label=f"{n} scorer process(es) + 1 learner learning",
-                          joined_first=True)
+                          joined_first=True, config_overrides=overrides)
             results.append(res)
         for n in range(1, args.max_scorers + 1):
-            results.append(scoring_only(stack, f"scoreonly{n}", warm, events_only, n, args.timeout, progress))
+            results.append(scoring_only(stack, f"scoreonly{n}", warm, events_only, n, args.timeout, progress,
+                                        overrides))
     t = Table(title=f"Eddy scale-out, {args.events:,} events backlog  |  {machine()}")
     t.add_column("deployment")
     t.add_column("scored", justify="right")
