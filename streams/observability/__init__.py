@@ -2,26 +2,11 @@
 
 from streams.observability.dashboard import dashboard_html
 from streams.observability.faust_hooks import attach
-from streams.observability.heartbeat import (
-    ScorersBehind,
-    read_workers,
-    scorers_lag,
-    write_heartbeat,
-)
+from streams.observability.heartbeat import ScorersBehind, read_workers, scorers_lag, write_heartbeat
 from streams.observability.instrument import instrument
-from streams.observability.logs import (
-    JsonFormatter,
-    lifecycle,
-    logging_config,
-    setup_logging,
-)
+from streams.observability.logs import JsonFormatter, lifecycle, logging_config, setup_logging
 from streams.observability.metrics import WorkerMetrics, watch_redis
-from streams.observability.readiness import (
-    broker_check,
-    redis_check,
-    run_checks,
-    sink_check,
-)
+from streams.observability.readiness import broker_check, redis_check, run_checks, sink_check
 from streams.observability.server import ObservabilityServer
 from streams.observability.worker_server import log_start, serve_worker
 
