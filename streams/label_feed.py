@@ -35,8 +35,8 @@ from streams.event_feed import EventFeed, Handler
 
 log = logging.getLogger("eddy.worker")
 
-#: while held, the labels consumer still polls (one label) this often, well inside its
-#: ``max_poll_interval_ms`` (300 s), so it stays a member of its group
+#: while held, the labels consumer still polls (its partitions paused: no label is read) this
+#: often, well inside `EventFeed.max_poll_interval` (300 s), so it stays a member of its group
 KEEPALIVE_POLL = 30.0
 
 
