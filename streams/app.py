@@ -315,7 +315,16 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
 
     ckpt = rt.checkpoints = Checkpointer(checkpoint, wc.publish_every, wc.publish_interval,
                                          after_save=after_checkpoint)
-    flush_checkpoint = _retrying("checkpoint", metrics.redis_error)(ckpt.flush)
+
+    async def checked_checkpoint() -> None:
+        """A checkpoint, the state check first: a registry that Redis lost is republished with
+        its versions continued, never saved over from version 1. (Label batches do not check on
+        their own: a lost snapshot leaves a label pending either way, and the timer checks every
+        `model_refresh` s; event batches check each time, to flag their scores degraded.)"""
+        await check_state()
+        await ckpt.flush()
+
+    flush_checkpoint = _retrying("checkpoint", metrics.redis_error)(checked_checkpoint)
 
     def learner_meta() -> str:
         """The learner's bookkeeping for a checkpoint (JSON), kept small: redeliveries are
@@ -406,7 +415,6 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             labels.append(rec)
             positions.append((m.partition, m.offset))
         t_learn = time.perf_counter()
-        await checked_state()
         outcomes, alerts = [], []
         # in time slices with the events' turn between them; each slice fetches its snapshots
         # (an event scored meanwhile has one by then)

@@ -1,7 +1,8 @@
 """Notice when Redis lost Eddy's state (a restart without persistence, a flush, a failover).
 
-At start a worker writes a random epoch marker `eddy:<p>:epoch` (or adopts the one there). Every
-`worker.model_refresh` seconds it reads it back; a missing or different marker means the window
+At start a worker writes a random epoch marker `eddy:<p>:epoch` (or adopts the one there). It
+reads it back before each batch of events, before each learner checkpoint and every
+`worker.model_refresh` seconds; a missing or different marker means the window
 state, seen-markers, snapshots and model registry it relied on are gone. The worker then raises a
 `state_lost` alert, flags as `degraded` every score whose window reaches back before the first
 event scored on the empty state (event time < that event's time + the longest window), and the
