@@ -244,6 +244,18 @@ class RedisStateStore(StateStore):
         self._state_prefix = f"eddy:{namespace}:st:"
         self._seen_prefix = f"eddy:{namespace}:seen:"
         self._clock: tuple[int, float] | None = None  # (server ms, local monotonic s) of a TIME read
+        self._watch: bytes | None = None  # a framed GET sent with every load (`watch`)
+        #: the watched key's value as of the last `load` (None: absent); `loads` counts the loads
+        self.watched: bytes | None = None
+        self.loads = 0
+
+    def watch(self, key: str) -> None:
+        """Also read `key` in the round trip of every `load` (one more reply, no round trip of its
+        own): `watched` is its value as of the last load, `loads` how many loads read it. For a
+        marker whose absence says the server lost the state (`streams.state_guard`), read with
+        the very states a batch is computed from.
+        """
+        self._watch = command("GET", key)
 
     def state_key(self, entity: str, key: str) -> str:
         """Redis key of (entity, key)'s state."""
@@ -282,7 +294,10 @@ class RedisStateStore(StateStore):
         if event_ids and dedup_horizon_ms is None:
             raise StateStoreError("RedisStateStore.load needs dedup_horizon_ms to look event ids up")
         chunks = self._load_chunks(keys, event_ids, dedup_horizon_ms)
-        n_replies = (1 if keys else 0) + (1 if event_ids else 0)
+        watch = self._watch is not None and bool(chunks)
+        if watch:
+            chunks.append(self._watch)
+        n_replies = (1 if keys else 0) + (1 if event_ids else 0) + watch
         try:
             try:
                 replies = self._roundtrip(chunks, n_replies) if chunks else []
@@ -291,6 +306,9 @@ class RedisStateStore(StateStore):
                 replies = self._roundtrip(chunks, n_replies)
         except redis.RedisError as exc:
             raise _load_error(exc) from exc
+        if watch:
+            self.watched = replies.pop()
+            self.loads += 1
         return self._load_result(keys, replies[0] if keys else [], replies[-1] if event_ids else [])
 
     def commit(

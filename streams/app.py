@@ -37,7 +37,7 @@ import redis
 from aiokafka.partitioner import DefaultPartitioner
 
 from features import StateStoreError
-from features.redis_store import roundtrip
+from features.redis_store import RedisStateStore, roundtrip
 from learners import Learner, ModelRegistry, RegistryConflict, refresh, restore, save_checkpoint
 from schemas import DecodeFailure, dlq_record_from_failure
 from streams.batch_send import KeyedPartitions, send_batches
@@ -362,8 +362,9 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             else:
                 good.append(rec)
                 good_src.append(src)
-        await checked_state()
         out = await score_batch(good, good_src, received)
+        if lost_found:  # the batch found the state lost: republish before anything saves a checkpoint
+            await checked_state()
         t_scored = time.perf_counter()
         shared: dict = {}  # an event's champion and shadow records encode their common fields once
         for rec, value in zip(out.scores, score_encoder.encode("scores", out.scores, shared)):
@@ -433,13 +434,39 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             stages={"learn": time.perf_counter() - t_learn},
             positions={(m.topic, m.partition): m.offset for m in batch})
 
+    lost_found: list[dict] = []  # state losses found with a batch's states, not yet handled
+    loads_seen = [0]
+    store = proc.engine.store
+    if isinstance(store, RedisStateStore):
+        store.watch(rt.guard.key)
+
+        def look_at_marker() -> None:
+            """The epoch marker as read with this batch's states: gone means this batch is the
+            first on an empty state, and its scores are flagged (`Processor.after_load`)."""
+            if store.loads == loads_seen[0]:
+                return  # no state read since the last look
+            loads_seen[0] = store.loads
+            lost = rt.guard.observe(store.watched, now_ms())
+            if lost is not None:
+                proc.mark_state_lost(rt.guard.refill_ms)
+                lost_found.append(lost)
+
+        proc.after_load = look_at_marker
+
     async def check_state() -> None:
-        """Redis lost our state? Alert, flag scores degraded, republish the learner's models."""
-        lost = rt.guard.check(now_ms())
-        if lost is None:
-            return
+        """Redis lost our state? Alert, flag scores degraded, republish the learner's models.
+
+        A loss found by a batch is handled here too, before anything else may save a checkpoint
+        (the score agent calls this right after such a batch, `checked_checkpoint` before saving).
+        """
+        if not lost_found:
+            lost = rt.guard.check(now_ms())
+            if lost is None:
+                return
+            proc.mark_state_lost(rt.guard.refill_ms)
+            lost_found.append(lost)
+        lost = lost_found[-1]
         log.error("%s", lost["detail"])
-        proc.mark_state_lost(rt.guard.refill_ms)
         if proc.learner is not None:
             # The registry is gone too: continue its versions from what we hold, republish.
             for name, version in rt.learning.versions.items():
@@ -448,6 +475,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                                              roles=rt.learning.roles)  # no compare-and-set: nothing to compare
             rt.learning.set_versions(versions)
             refresh(rt.registry, proc.models)
+        lost_found.clear()  # the registry is whole again; only the alert is left to send
         await publish(alert_records([lost]))
         await publish_model_events()
         metrics.observe_alert(lost)

@@ -5,7 +5,7 @@ champion scores, shadow scores (challengers, baseline), DLQ records, and the sna
 `Processor.learn` joins labels to the served snapshots and teaches every model. Neither does
 Kafka I/O nor reads a clock: `now_ms` is passed in, so replay can run the very same code.
 
->>> # see tests/streams/test_processor.py for a full example on in-memory stores
+>>> # see tests/streams/test_join.py for a full example on in-memory stores
 """
 
 from __future__ import annotations
@@ -88,6 +88,10 @@ class Processor:
         self.rules_passed: Callable[[Sequence[dict[str, Any]]], Sequence[bool]] | None = None
         #: the rules' quick test (None: always `check_rules`); a record it is not sure of is checked
         self._sure = sure_pass(config.rules, ts_field=self._rules_ts)
+        #: Optional ``after_load()``, called once a batch's features are computed (its state loaded
+        #: and committed), before its scores are built: the live worker looks at the state-loss
+        #: marker read with the states there, and calls `mark_state_lost` if it is gone.
+        self.after_load: Callable[[], None] | None = None
 
     def mark_state_lost(self, refill_ms: int) -> None:
         """Feature state was lost: flag scores degraded until windows of `refill_ms` refill."""
@@ -108,11 +112,13 @@ class Processor:
         everyone = len(ok) == len(records)
         events = list(records) if everyone else [records[i] for i in ok]
         if events:
+            fb = self.engine.process(events)
+            if self.after_load is not None:
+                self.after_load()  # may find the state lost: then this batch was the first on the empty state
             if self._refill_ms is not None:
                 first = min(int(e[self._ev.time_field]) for e in events)
                 self.degraded_until_event_ms = first + self._refill_ms
                 self._refill_ms = None
-            fb = self.engine.process(events)
             srcs = list(sources) if everyone else [sources[i] for i in ok]
             to_score = self._triage(events, srcs, fb, now_ms, out)
             self._serve(events, srcs, fb, to_score, now_ms, received_ms, out, served_clock)

@@ -1,8 +1,9 @@
 """Notice when Redis lost Eddy's state (a restart without persistence, a flush, a failover).
 
 At start a worker writes a random epoch marker `eddy:<p>:epoch` (or adopts the one there). It
-reads it back before each batch of events, before each learner checkpoint and every
-`worker.model_refresh` seconds; a missing or different marker means the window
+reads it back with each batch of events (in the feature state's load round trip,
+`RedisStateStore.watch`: the marker as it was when the batch's states were read), before each
+learner checkpoint and every `worker.model_refresh` seconds; a missing or different marker means the window
 state, seen-markers, snapshots and model registry it relied on are gone. The worker then raises a
 `state_lost` alert, flags as `degraded` every score whose window reaches back before the first
 event scored on the empty state (event time < that event's time + the longest window), and the
@@ -42,7 +43,13 @@ class StateGuard:
         if self.epoch is None:
             self.start()
             return None
-        current = self.client.get(self.key)
+        return self.observe(self.client.get(self.key), now_ms)
+
+    def observe(self, current: bytes | None, now_ms: int) -> dict[str, Any] | None:
+        """`check` on the marker's value read by someone else (`current`, None: absent)."""
+        if self.epoch is None:
+            self.start()
+            return None
         if current == self.epoch:
             return None
         self.epoch = current if current is not None else self._adopt()
