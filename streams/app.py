@@ -283,6 +283,9 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         # scorers in other processes follow (and the next refresh does not undo a promotion).
         # A CLI rollback/promote made since our last refresh makes the save conflict: adopt it
         # (refresh), then save again.
+        # The labels this checkpoint covers are committed next (never read again): count them first
+        # (before the save, so a failed write retries the checkpoint without saving it twice).
+        rt.counters.flush()
         t = now_ms()
         resets = {}
         for a in actions:
@@ -296,8 +299,6 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             log.info("checkpoint refused (%s): adopting the registry's models and saving again", exc)
             refresh(rt.registry, rt.learning)
             save_checkpoint(rt.registry, rt.learning, learner_meta(), now_ms=t, actions=resets)
-        # The labels the checkpoint covers are committed next (never read again): count them first.
-        rt.counters.flush()
 
     async def after_checkpoint() -> None:
         """Publish the checkpoint's model events, then serve its versions in this process too.
@@ -484,8 +485,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
     checked_state = _retrying("state check", metrics.redis_error)(check_state)
 
     async def housekeeping() -> None:
-        """Early labels whose event has been scored since, orphan expiry, state check, hot-swap,
-        the counters' sums.
+        """Early labels whose event has been scored since, orphan expiry, state check, hot-swap.
 
         A Redis outage skips a tick; any other failure is logged with its traceback, counted
         (`housekeeping_errors`) and retried next tick rather than killing the worker.
@@ -507,7 +507,6 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             loaded = rt.refresh_models()
             if loaded:
                 log.info("hot-swapped %s", {n: s.version for n, s in loaded.items()})
-            rt.counters.flush()  # what the batches counted, also once traffic stopped
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             log.warning("housekeeping skipped: Redis unavailable (%s)", type(exc).__name__)
         except Exception:  # logged with traceback and counted, retried next tick
@@ -559,6 +558,14 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         app.on_stop = on_stop
     if roles & {"score", "learn"}:
         app.timer(interval=wc.model_refresh)(housekeeping)
+
+        @app.timer(interval=rt.counters.interval)
+        async def write_counters() -> None:
+            """What the last batches counted, also once traffic has stopped."""
+            try:
+                rt.counters.flush()
+            except redis.RedisError as exc:  # kept for the next write
+                log.debug("counters not written (%s)", type(exc).__name__)
     if "sink" in roles:
         router = SinkRouter(config, codecs, sink)
         sink_t = app.topic(topics.events, topics.scores, topics.shadow_scores, topics.labels, topics.model_events, topics.alerts,

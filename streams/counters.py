@@ -1,10 +1,10 @@
 """A pipeline's live counters (`eddy:<p>:counters`, read by `eddy status` and `make demo`).
 
 Batches add to them in process; the Redis hash gets the sums at most every `interval` seconds
-(and on `flush()`: the worker's timer, its stop). One HINCRBY round trip per batch had become a
+(and on `flush()`: the worker's timer every `interval`, a learner checkpoint, the stop). One HINCRBY round trip per batch had become a
 sixth of a small batch's Redis time at paced traffic (~20 events per batch, five round trips).
-The hash trails the worker by at most `interval` (or until the next timer tick once traffic
-stops); what a crash leaves unwritten is lost from these counters only, never from the topics.
+The hash trails the worker by up to about twice `interval`; what a crash leaves unwritten is
+lost from these counters only, never from the topics.
 
 >>> sent = []
 >>> c = Counters(lambda cmds, n: sent.append(n), "eddy:fraud:counters", interval=60.0)

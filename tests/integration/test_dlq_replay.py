@@ -14,6 +14,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 from collections import Counter
 
 import pytest
@@ -152,6 +153,10 @@ def test_export_fix_replay_gets_repaired_records_scored_once(live, stack, clickh
         return repaired <= {r["event_id"] for r in champion_rows(clickhouse)}
 
     wait_until(scored, 90, "the repaired records to be scored")
+    # the worker writes its counters every 0.25 s: wait for them, then check that they stay
+    wait_until(lambda: counters(live["cfg"], stack.endpoints.redis)["events"] >= before + N_NEG + N_CHANNEL, 10,
+               "the counters")
+    time.sleep(0.6)
     assert counters(live["cfg"], stack.endpoints.redis)["events"] == before + N_NEG + N_CHANNEL
     ids = Counter(r["event_id"] for r in champion_rows(clickhouse))
     assert all(ids[e] == 1 for e in repaired)
