@@ -435,7 +435,14 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             stages={"learn": time.perf_counter() - t_learn},
             positions={(m.topic, m.partition): m.offset for m in batch})
 
-    lost_found: list[dict] = []  # state losses found with a batch's states, not yet handled
+    lost_found: list[dict] = []  # state losses found, the registry not yet republished
+
+    def found_lost(lost: dict | None) -> None:
+        """A `StateGuard` answer: if the state was lost, flag scores from this batch on."""
+        if lost is not None:
+            proc.mark_state_lost(rt.guard.refill_ms)
+            lost_found.append(lost)
+
     loads_seen = [0]
     store = proc.engine.store
     if isinstance(store, RedisStateStore):
@@ -447,10 +454,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             if store.loads == loads_seen[0]:
                 return  # no state read since the last look
             loads_seen[0] = store.loads
-            lost = rt.guard.observe(store.watched, now_ms())
-            if lost is not None:
-                proc.mark_state_lost(rt.guard.refill_ms)
-                lost_found.append(lost)
+            found_lost(rt.guard.observe(store.watched, now_ms()))
 
         proc.after_load = look_at_marker
 
@@ -461,11 +465,9 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         (the score agent calls this right after such a batch, `checked_checkpoint` before saving).
         """
         if not lost_found:
-            lost = rt.guard.check(now_ms())
-            if lost is None:
+            found_lost(rt.guard.check(now_ms()))
+            if not lost_found:
                 return
-            proc.mark_state_lost(rt.guard.refill_ms)
-            lost_found.append(lost)
         lost = lost_found[-1]
         log.error("%s", lost["detail"])
         if proc.learner is not None:

@@ -1,8 +1,9 @@
 """A pipeline's live counters (`eddy:<p>:counters`, read by `eddy status` and `make demo`).
 
-Batches add to them in process; the Redis hash gets the sums at most every `interval` seconds
-(and on `flush()`: the worker's timer every `interval`, a learner checkpoint, the stop). One HINCRBY round trip per batch had become a
-sixth of a small batch's Redis time at paced traffic (~20 events per batch, five round trips).
+Batches add to them in process; the Redis hash gets the sums at most every `interval` seconds,
+and on `flush()` (the worker's timer every `interval`, a learner checkpoint, the stop). One
+HINCRBY round trip per batch had become a sixth of a small batch's Redis time at paced traffic
+(~20 events per batch, five round trips).
 The hash trails the worker by up to about twice `interval`; what a crash leaves unwritten is
 lost from these counters only, never from the topics.
 

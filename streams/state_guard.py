@@ -3,11 +3,12 @@
 At start a worker writes a random epoch marker `eddy:<p>:epoch` (or adopts the one there). It
 reads it back with each batch of events (in the feature state's load round trip,
 `RedisStateStore.watch`: the marker as it was when the batch's states were read), before each
-learner checkpoint and every `worker.model_refresh` seconds; a missing or different marker means the window
-state, seen-markers, snapshots and model registry it relied on are gone. The worker then raises a
-`state_lost` alert, flags as `degraded` every score whose window reaches back before the first
-event scored on the empty state (event time < that event's time + the longest window), and the
-learner republishes its in-memory models so the registry is whole again (versions continue).
+learner checkpoint and every `worker.model_refresh` seconds. A missing or different marker
+means the window state, seen-markers, snapshots and model registry it relied on are gone. The
+worker then raises a `state_lost` alert, flags as `degraded` every score whose window reaches
+back before the first event scored on the empty state (event time < that event's time + the
+longest window), and the learner republishes its in-memory models so the registry is whole
+again (versions continue).
 
 Rebuilding windows from the ClickHouse event archive is the alternative; flagging was chosen
 because it is immediate, cheap and honest: downstream services see `degraded = true` on exactly
@@ -40,9 +41,6 @@ class StateGuard:
 
     def check(self, now_ms: int) -> dict[str, Any] | None:
         """None while the marker is intact; else re-mark and return a `state_lost` alert."""
-        if self.epoch is None:
-            self.start()
-            return None
         return self.observe(self.client.get(self.key), now_ms)
 
     def observe(self, current: bytes | None, now_ms: int) -> dict[str, Any] | None:
