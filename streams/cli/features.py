@@ -27,7 +27,6 @@ def parse_time(value: str | None) -> int:
         return int(value)
     dt = datetime.fromisoformat(value)
     if dt.tzinfo is None:
-
         dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp() * 1000)
 
