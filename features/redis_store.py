@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import redis
@@ -244,18 +244,15 @@ class RedisStateStore(StateStore):
         self._state_prefix = f"eddy:{namespace}:st:"
         self._seen_prefix = f"eddy:{namespace}:seen:"
         self._clock: tuple[int, float] | None = None  # (server ms, local monotonic s) of a TIME read
-        self._watch: bytes | None = None  # a framed GET sent with every load (`watch`)
-        #: the watched key's value as of the last `load` (None: absent); `loads` counts the loads
-        self.watched: bytes | None = None
-        self.loads = 0
+        self._watch: tuple[bytes, Callable[[bytes | None], None]] | None = None  # see `watch`
 
-    def watch(self, key: str) -> None:
-        """Also read `key` in the round trip of every `load` (one more reply, no round trip of its
-        own): `watched` is its value as of the last load, `loads` how many loads read it. For a
-        marker whose absence says the server lost the state (`streams.state_guard`), read with
-        the very states a batch is computed from.
+    def watch(self, key: str, seen: Callable[[bytes | None], None]) -> None:
+        """Also GET `key` in the round trip of every `load` (one more reply, no round trip of its
+        own) and hand its value (None: absent) to `seen` before the load returns. For a marker
+        whose absence says the server lost the state (`streams.state_guard`), read with the very
+        states a batch is computed from.
         """
-        self._watch = command("GET", key)
+        self._watch = (command("GET", key), seen)
 
     def state_key(self, entity: str, key: str) -> str:
         """Redis key of (entity, key)'s state."""
@@ -296,7 +293,7 @@ class RedisStateStore(StateStore):
         chunks = self._load_chunks(keys, event_ids, dedup_horizon_ms)
         watch = self._watch is not None and bool(chunks)
         if watch:
-            chunks.append(self._watch)
+            chunks.append(self._watch[0])
         n_replies = (1 if keys else 0) + (1 if event_ids else 0) + watch
         try:
             try:
@@ -307,8 +304,7 @@ class RedisStateStore(StateStore):
         except redis.RedisError as exc:
             raise _load_error(exc) from exc
         if watch:
-            self.watched = replies.pop()
-            self.loads += 1
+            self._watch[1](replies.pop())
         return self._load_result(keys, replies[0] if keys else [], replies[-1] if event_ids else [])
 
     def commit(

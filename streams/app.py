@@ -443,20 +443,10 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             proc.mark_state_lost(rt.guard.refill_ms)
             lost_found.append(lost)
 
-    loads_seen = [0]
-    store = proc.engine.store
-    if isinstance(store, RedisStateStore):
-        store.watch(rt.guard.key)
-
-        def look_at_marker() -> None:
-            """The epoch marker as read with this batch's states: gone means this batch is the
-            first on an empty state, and its scores are flagged (`Processor.after_load`)."""
-            if store.loads == loads_seen[0]:
-                return  # no state read since the last look
-            loads_seen[0] = store.loads
-            found_lost(rt.guard.observe(store.watched, now_ms()))
-
-        proc.after_load = look_at_marker
+    if isinstance(proc.engine.store, RedisStateStore):
+        # the epoch marker as read with each batch's states: gone means that batch is the first
+        # on an empty state, and its scores are flagged
+        proc.engine.store.watch(rt.guard.key, lambda marker: found_lost(rt.guard.observe(marker, now_ms())))
 
     async def check_state() -> None:
         """Redis lost our state? Alert, flag scores degraded, republish the learner's models.

@@ -88,13 +88,10 @@ class Processor:
         self.rules_passed: Callable[[Sequence[dict[str, Any]]], Sequence[bool]] | None = None
         #: the rules' quick test (None: always `check_rules`); a record it is not sure of is checked
         self._sure = sure_pass(config.rules, ts_field=self._rules_ts)
-        #: Optional ``after_load()``, called once a batch's features are computed (its state loaded
-        #: and committed), before its scores are built: the live worker looks at the state-loss
-        #: marker read with the states there, and calls `mark_state_lost` if it is gone.
-        self.after_load: Callable[[], None] | None = None
 
     def mark_state_lost(self, refill_ms: int) -> None:
-        """Feature state was lost: flag scores degraded until windows of `refill_ms` refill."""
+        """Feature state was lost: flag scores degraded until windows of `refill_ms` refill, from
+        the batch being scored (if called while its features are computed) or the next one."""
         self._refill_ms = refill_ms
 
     # ------------------------------------------------------------------ scoring
@@ -112,9 +109,9 @@ class Processor:
         everyone = len(ok) == len(records)
         events = list(records) if everyone else [records[i] for i in ok]
         if events:
+            # `mark_state_lost` may be called while the batch's state is loaded (the live worker
+            # reads the state-loss marker with it): this batch is then the first one flagged
             fb = self.engine.process(events)
-            if self.after_load is not None:
-                self.after_load()  # may find the state lost: then this batch was the first on the empty state
             if self._refill_ms is not None:
                 first = min(int(e[self._ev.time_field]) for e in events)
                 self.degraded_until_event_ms = first + self._refill_ms

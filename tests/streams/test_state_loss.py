@@ -1,5 +1,5 @@
-"""A state loss found with a batch's own states flags that very batch (`Processor.after_load`,
-`StateGuard.observe`)."""
+"""A state loss found with a batch's own states flags that very batch (`Processor.mark_state_lost`
+called while the batch's state is loaded, `StateGuard.observe`)."""
 
 from __future__ import annotations
 
@@ -50,13 +50,15 @@ def test_the_batch_that_finds_the_loss_is_flagged(tmp_path: Path) -> None:
     lost_at = 1  # the second batch's load finds the marker gone
     batches = [events[i:i + 30] for i in range(0, 90, 30)]
     calls: list[int] = []
+    process = proc.engine.process
 
-    def after_load() -> None:
+    def process_reading_the_marker(batch: list[dict]):  # as the live store's `watch` does, in the load
         calls.append(len(calls))
         if len(calls) - 1 == lost_at:
             proc.mark_state_lost(refill_ms=10**12)  # every later event is within the refill
+        return process(batch)
 
-    proc.after_load = after_load
+    proc.engine.process = process_reading_the_marker
     flagged = []
     for k, batch in enumerate(batches):
         out = proc.score(batch, [Source("e", 0, 30 * k + i) for i in range(len(batch))], now_ms=10**13)
