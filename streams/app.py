@@ -30,6 +30,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -44,7 +45,7 @@ from streams.batch_send import KeyedPartitions, send_batches
 from streams.checkpointer import Checkpointer
 from streams.config import PipelineConfig
 from streams.counters import COUNTERS, Counters
-from streams.endpoints import Endpoints
+from streams.endpoints import Endpoints, default_home
 from streams.event_feed import EventFeed
 from streams.kafka_security import KafkaSecurity
 from streams.label_feed import LabelFeed
@@ -183,14 +184,15 @@ def app_id(pipeline: str, roles: frozenset[str]) -> str:
 
 def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_id: str, *,
               roles: frozenset[str] = frozenset(ROLES), sink: Any | None = None,
-              web_port: int | None = None) -> tuple[faust.App, WorkerRuntime]:
+              web_port: int | None = None, home: Path | None = None) -> tuple[faust.App, WorkerRuntime]:
     """A Faust app with the agents of `roles` (score, learn, sink) of `config`.
 
     One process with every role is the simplest deployment. Under a backlog, Faust delivers
     all topics through one conductor, so a busy score agent delays the learn agent; running
     the roles as separate processes (`eddy worker --roles score`, `--roles learn`,
     `--roles sink`) removes that coupling and uses more cores. Scorers then hot-swap the
-    learner's published versions every `worker.model_refresh` seconds.
+    learner's published versions every `worker.model_refresh` seconds. Faust's data folder is
+    `<home>/faust/<app id>` (home: the stack home, `$EDDY_HOME` or `./.eddy`), not the cwd.
     """
     unknown = set(roles) - set(ROLES)
     if unknown or not roles:
@@ -199,8 +201,12 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         raise ValueError("the sink role needs a sink (see streams.sinking.build_sink)")
     topics = config.topics
     wc = config.worker
+    the_id = app_id(config.pipeline, roles)
+    datadir = (home or default_home()).resolve() / "faust" / the_id
+    datadir.mkdir(parents=True, exist_ok=True)  # Faust makes only the last level
     app = faust.App(
-        app_id(config.pipeline, roles),
+        the_id,
+        datadir=str(datadir),
         broker=endpoints.kafka_url,
         broker_credentials=KafkaSecurity.from_env().faust_credentials(),
         store="memory://",

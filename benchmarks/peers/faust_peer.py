@@ -31,6 +31,7 @@ def build(config_path: str, kafka: str, redis_url: str, home: str) -> faust.App:
     pipe = NaivePipeline(cfg, codecs, f"{cfg.pipeline}-faust-peer")
     r = aredis.Redis.from_url(redis_url)
     app = faust.App(f"faust-peer-{cfg.pipeline}", broker=f"kafka://{kafka}", store="memory://",
+                    datadir=str(Path(home) / "faust-peer"),
                     key_serializer="raw", value_serializer="raw", topic_partitions=cfg.partitions,
                     web_enabled=False, consumer_auto_offset_reset="earliest",
                     broker_session_timeout=6.0, broker_heartbeat_interval=1.0)

@@ -33,7 +33,8 @@ def build(config_path: str, kafka: str, redis_url: str, home: str) -> Applicatio
     pipe = NaivePipeline(cfg, codecs, f"{cfg.pipeline}-quix-peer")
     r = redis.Redis.from_url(redis_url)
     app = Application(broker_address=kafka, consumer_group=f"quix-peer-{cfg.pipeline}", auto_offset_reset="earliest",
-                      loglevel="WARNING", use_changelog_topics=False, commit_interval=1.0)
+                      loglevel="WARNING", use_changelog_topics=False, commit_interval=1.0,
+                      state_dir=str(Path(home) / "quix-state"))
     raw = {"key_deserializer": "bytes", "value_deserializer": "bytes", "key_serializer": "bytes",
            "value_serializer": "bytes"}
     t = cfg.topics

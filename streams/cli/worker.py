@@ -64,7 +64,7 @@ def worker(
             manifest = live_manifest(cfg, live_run, created_at=int(time.time() * 1000), schema_ids=ids)
             the_sink = build_sink(cfg, eps.clickhouse, manifest)
         app, _rt = build_app(cfg, eps, codecs, live_run, roles=wanted, sink=the_sink,
-                             web_port=web_port)
+                             web_port=web_port, home=home_of(home))
     except (StreamsError, SchemaError, ValueError) as exc:
         fail(exc)
         return

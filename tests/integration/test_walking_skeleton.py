@@ -3,8 +3,11 @@ River models) -> scores topic -> ClickHouse, and labels joined to what was serve
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from streams.app import ROLES, app_id
 from streams.config import load_config
 from streams.harness import WorkerProcess, counters, produce_merged, wait_for_counters, wait_until
 from tests.features.reference import ReferenceEngine
@@ -144,3 +147,11 @@ def test_live_run_records_a_manifest(run, clickhouse):
     cfg, *_ = run
     rows = clickhouse.query(f"SELECT kind, config_hash FROM eddy.runs FINAL WHERE run_id = '{cfg.pipeline}-live'")
     assert rows == [{"kind": "live", "config_hash": cfg.digest()}]
+
+
+def test_faust_keeps_its_data_folder_in_the_stack_home(run, stack):
+    """Not `<app id>-data` in the worker's cwd (the checkout), where Faust puts it by default."""
+    cfg = run[0]
+    the_id = app_id(cfg.pipeline, frozenset(ROLES))
+    assert (stack.home / "faust" / the_id).is_dir()
+    assert not Path(f"{the_id}-data").exists()
