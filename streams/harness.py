@@ -17,7 +17,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -138,20 +138,23 @@ class WorkerProcess:
 
 
 class WorkerGroup:
-    """One `eddy worker` process per role (score, learn, sink): the deployment that uses every core."""
+    """Worker processes started and stopped together, named (e.g. by role)."""
 
-    def __init__(self, config_path: Path, stack: EmbeddedStack, roles: Sequence[str] = ("score", "learn", "sink"),
-                 env: dict[str, str] | None = None) -> None:
-        self.workers = {r: WorkerProcess(config_path, stack, stack.home / "logs" / f"worker-{r}.log",
-                                         ["--roles", r], env) for r in roles}
+    def __init__(self, workers: Mapping[str, WorkerProcess]) -> None:
+        self.workers = dict(workers)
+
+    @classmethod
+    def per_role(cls, config_path: Path, stack: EmbeddedStack, roles: Sequence[str] = ("score", "learn", "sink"),
+                 env: dict[str, str] | None = None) -> WorkerGroup:
+        """One `eddy worker --roles R` process per role: the deployment that uses every core."""
+        return cls({r: WorkerProcess(config_path, stack, stack.home / "logs" / f"worker-{r}.log", ["--roles", r], env)
+                    for r in roles})
 
     @classmethod
     def of(cls, workers: Sequence[WorkerProcess]) -> WorkerGroup:
         """A group of worker processes built elsewhere (other role sets, arguments or logs),
         named by their position."""
-        group = cls.__new__(cls)
-        group.workers = {str(i): w for i, w in enumerate(workers)}
-        return group
+        return cls({str(i): w for i, w in enumerate(workers)})
 
     def __enter__(self) -> WorkerGroup:
         for w in self.workers.values():

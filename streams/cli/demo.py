@@ -70,7 +70,7 @@ def demo(
         if cleared:
             console.print(f"removed the rows of a previous demo (pipeline {cfg.pipeline}) from {cleared} ClickHouse tables")
         before = counters(cfg, eps.redis)
-        with WorkerGroup(cfg_path, stack) as worker:
+        with WorkerGroup.per_role(cfg_path, stack) as worker:
             with console.status("starting the score, learn and sink workers..."):
                 worker.wait_consuming(cfg)  # live traffic, not a backlog the learner trails behind
             t0 = time.perf_counter()

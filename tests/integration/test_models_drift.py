@@ -59,7 +59,7 @@ def run(stack, clickhouse, tmp_path_factory):
     labels = labels[:N]
     registry = model_registry(cfg, redis_client(stack.endpoints.redis))
     out: dict = dict(cfg=cfg, registry=registry, tail=tail)
-    with WorkerGroup(cfg_path, stack, env={}) as group:
+    with WorkerGroup.per_role(cfg_path, stack, env={}) as group:
         def learned(n: int) -> None:
             wait_for_counters(cfg, stack.endpoints.redis, group, labels=n, timeout=180)
 

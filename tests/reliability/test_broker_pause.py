@@ -33,7 +33,7 @@ def test_broker_pause_loses_nothing(own_stack, tmp_path):
     q = (f"SELECT count() AS n, uniqExact(event_id) AS ids FROM eddy.predictions "
          f"WHERE pipeline = '{cfg.pipeline}' AND model = 'logreg'")
     broker = own_stack.state.pids["kafka"]
-    with WorkerGroup(cfg_path, own_stack) as group:
+    with WorkerGroup.per_role(cfg_path, own_stack) as group:
         pids = {r: w.proc.pid for r, w in group.workers.items()}
         produce_merged(cfg, own_stack, events[:half], [lab for lab in labels if lab["ts"] < cut])
         wait_until(lambda: ch.query(q)[0]["n"] >= half, 120, "the first half in ClickHouse")

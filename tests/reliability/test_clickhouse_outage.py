@@ -23,7 +23,7 @@ def test_clickhouse_outage_loses_nothing(own_stack, tmp_path):
     half = len(events) // 2
     cut = events[half]["ts"]
     redis_url = own_stack.endpoints.redis
-    with WorkerGroup(cfg_path, own_stack) as group:
+    with WorkerGroup.per_role(cfg_path, own_stack) as group:
         produce_merged(cfg, own_stack, events[:half], [lab for lab in labels if lab["ts"] < cut])
         wait_until(lambda: counters(cfg, redis_url).get("scored", 0) >= half, 120, "the first half scored")
 

@@ -27,7 +27,7 @@ def test_redis_restart_is_detected_and_flagged(own_stack, tmp_path):
     ensure_schema(ch, "eddy")
     scored_q = (f"SELECT count() AS n, uniqExact(event_id) AS ids, max(model_version) AS v, sum(degraded) AS degraded "
                 f"FROM eddy.predictions WHERE pipeline = '{cfg.pipeline}' AND model = 'logreg'")
-    with WorkerGroup(cfg_path, own_stack) as group:
+    with WorkerGroup.per_role(cfg_path, own_stack) as group:
         pids = {r: w.proc.pid for r, w in group.workers.items()}
         produce_merged(cfg, own_stack, events[:half], [lab for lab in labels if lab["ts"] < cut])
         wait_until(lambda: ch.query(scored_q)[0]["n"] >= half, 120, "the first half in ClickHouse")
