@@ -88,6 +88,10 @@ class Processor:
         self.rules_passed: Callable[[Sequence[dict[str, Any]]], Sequence[bool]] | None = None
         #: the rules' quick test (None: always `check_rules`); a record it is not sure of is checked
         self._sure = sure_pass(config.rules, ts_field=self._rules_ts)
+        #: True in replay: each event is served at its own ``ts`` (the replay clock), so its
+        #: snapshot's TTL runs from there, whatever batch it was scored in. The live worker serves
+        #: a batch at one time (`served_clock`, else the batch clock).
+        self.served_at_event_ts = False
 
     def mark_state_lost(self, refill_ms: int) -> None:
         """Feature state was lost: flag scores degraded until windows of `refill_ms` refill, from
@@ -101,7 +105,8 @@ class Processor:
 
         `now_ms` is the batch's clock (rules, lateness, state). A record's ``served_ts`` is
         `served_clock()` read once the models have predicted (the live worker's wall clock), else
-        `now_ms`; its ``latency_ms`` is ``served_ts - received_ms`` (0 without `received_ms`).
+        `now_ms`, or its event's ``ts`` with `served_at_event_ts` (replay); its ``latency_ms`` is
+        ``served_ts - received_ms`` (0 without `received_ms`).
         """
         out = ScoreOutput()
         self.counters["events"] += len(records)
@@ -217,10 +222,12 @@ class Processor:
         feats = fb.values
         snaps: list[Snapshot] = []
         n_late = 0
+        at_event_ts = self.served_at_event_ts
         for n, j in enumerate(to_score):
             ev, src, is_late = events[j], sources[j], late[j]
+            ts = int(ev[ts_f])
             snaps.append(Snapshot(
-                ev[id_f], str(ev.get(key_f, "")), int(ev[ts_f]), served_ts, latency, feats[j], served[n],
+                ev[id_f], str(ev.get(key_f, "")), ts, ts if at_event_ts else served_ts, latency, feats[j], served[n],
                 src.topic, src.partition, src.offset,
                 tuple([(f, str(ev.get(f, ""))) for f in seg_fields]) if seg_fields else (), is_late,
             ))

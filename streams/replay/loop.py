@@ -15,7 +15,9 @@ feature engine computes the whole run at once, the models score it event by even
 Features are computed ahead for up to ``feature_chunk`` events at a time (`PrimedEngine`): the
 values are those of per-batch computation, at a fraction of the cost.
 
-Every score record's ``served_ts`` is its event's ``ts`` (the replay clock), ``latency_ms`` 0.
+Every event is served at its own ``ts`` (the replay clock; `Processor.served_at_event_ts`): its
+score records' ``served_ts`` is that ``ts`` (``latency_ms`` 0), and its snapshot expires
+``snapshot_ttl`` after it, however the events were cut into batches.
 Early labels whose event does not come within ``early_label_wait`` become orphans exactly when
 the replay clock passes their deadline, as in the live worker.
 """
@@ -72,6 +74,7 @@ class ReplayLoop:
         if processor.learner is None:
             raise ValueError("replay needs a processor with a learner (streams.wiring.memory_processor)")
         self.p = processor
+        processor.served_at_event_ts = True  # the replay clock: see the module doc
         self.on_scores = on_scores
         self.batch_size = max(1, int(batch_size))
         self.progress = progress
@@ -183,9 +186,6 @@ class ReplayLoop:
         for o in out.learned:
             self._account(o.status, o.event_id, now)
         records = out.scores + out.shadow if out.shadow else out.scores
-        for rec in records:
-            rec["served_ts"] = rec["event_ts"]
-            rec["latency_ms"] = 0.0
         s.predictions += len(records)
         if self.on_scores is not None and records:
             self.on_scores(records)

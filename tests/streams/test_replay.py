@@ -13,6 +13,7 @@ from streams.config import load_config
 from streams.replay import Item, PredictionDigest, ReplayLoop, merge_inputs
 from streams.replay.compare import accuracy, compare_arrays, log_loss, roc_auc
 from streams.replay.inputs import Selection, parse_bound
+from streams.replay.snapshots import ReplaySnapshots
 from streams.wiring import memory_processor
 from tests.integration.fixtures import FRAUD, fraud_generator
 
@@ -135,6 +136,39 @@ def test_non_finite_features_are_published_as_zero():
 
 def test_batch_size_does_not_change_predictions():
     assert replay_digest(batch_size=1)[0] == replay_digest(batch_size=5000)[0]
+
+
+def test_batching_does_not_change_which_labels_outlive_their_snapshot():
+    """A snapshot expires `snapshot_ttl` after its own event, not after the last event of the batch
+    it was scored in: batch and feature-chunk sizes change nothing, even with labels past the TTL."""
+    cfg = FRAUD_CFG.model_copy(update={"labels": FRAUD_CFG.labels.model_copy(update={"snapshot_ttl": 60_000})})
+    items = fraud_items(2000, seed=9)
+
+    def run(batch_size: int, feature_chunk: int) -> tuple[str, object]:
+        digest, proc = PredictionDigest(), memory_processor(cfg, "t")
+        proc.snapshots = ReplaySnapshots(cfg.labels.snapshot_ttl)
+        stats = ReplayLoop(proc, on_scores=digest.add_records, batch_size=batch_size, feature_chunk=feature_chunk).run(items)
+        return digest.hexdigest(), stats
+
+    runs = [run(b, c) for b, c in ((1, 5000), (7, 37), (5000, 5000))]
+    assert len({digest for digest, _ in runs}) == 1
+    assert len({str(stats.outcomes) for _, stats in runs}) == 1
+    assert 0 < runs[0][1].outcomes["orphan"] < runs[0][1].labels  # some labels do outlive their snapshot
+
+
+def test_a_snapshot_expires_ttl_after_its_own_event():
+    """A and B are scored in one batch (clock: B's ts); a label of A just past A's TTL finds nothing."""
+    ttl = 3_600_000
+    cfg = FRAUD_CFG.model_copy(update={"labels": FRAUD_CFG.labels.model_copy(update={"snapshot_ttl": ttl})})
+    events, _ = fraud_generator().generate(3, seed=3)
+    times = (0, 1000, ttl + 2000)
+    evs = [Item("event", t, 0, k, {**e, "ts": t}) for k, (e, t) in enumerate(zip(events, times))]
+    labs = [Item("label", ttl + 500, 0, 0, {"event_id": events[0]["event_id"], "label": 1.0, "ts": ttl + 500})]
+    for batch_size in (2000, 1):
+        proc = memory_processor(cfg, "t")
+        proc.snapshots = ReplaySnapshots(ttl)
+        stats = ReplayLoop(proc, batch_size=batch_size).run(merge_inputs(evs, labs))
+        assert stats.outcomes["learned"] == 0 and stats.pending_at_end == 1, batch_size
 
 
 def test_served_ts_is_the_event_time():
