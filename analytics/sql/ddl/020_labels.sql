@@ -1,4 +1,5 @@
--- One delayed label per event (from <p>.labels). Key: (pipeline, event_id); the first one wins.
+-- One delayed label per event (from <p>.labels). Key: (pipeline, event_id); the latest inserted wins
+-- (ReplacingMergeTree(inserted_at)): a correction replaces the label the learner learned first.
 CREATE TABLE IF NOT EXISTS {db}.labels
 (
     pipeline    LowCardinality(String),
