@@ -92,12 +92,19 @@ def extract(events: Sequence[Mapping], plan: ColumnPlan, hash_cache: dict | None
     return Columns(ts=ts, ids=ids, keys=keys, numeric=numeric, hashes=hashes, passthrough=passthrough, problems=problems)
 
 
+#: Event times are accepted within ±2**53 ms (±285,000 years): bucket arithmetic, the state's
+#: varints and float seconds stay exact, far from int64's edges.
+TS_LIMIT = 2**53
+
+
 def _ts_column(values: list, name: str, bad) -> np.ndarray:
     if all(type(v) is int for v in values):
         try:
-            return np.array(values, dtype=np.int64)
+            arr = np.array(values, dtype=np.int64)
         except OverflowError:
-            pass
+            arr = None
+        if arr is not None and (not len(arr) or (-TS_LIMIT <= arr.min() and arr.max() <= TS_LIMIT)):
+            return arr
     out = np.zeros(len(values), dtype=np.int64)
     for i, v in enumerate(values):
         if v is None:
@@ -106,8 +113,8 @@ def _ts_column(values: list, name: str, bad) -> np.ndarray:
             bad(i, f"time field {name!r} is {type(v).__name__}, expected int ms")
         elif isinstance(v, float) and not (math.isfinite(v) and v.is_integer()):
             bad(i, f"time field {name!r} is {v!r}, expected an integral number of ms")
-        elif not -(2**62) <= v <= 2**62:
-            bad(i, f"time field {name!r} is out of range")
+        elif not -TS_LIMIT <= v <= TS_LIMIT:
+            bad(i, f"time field {name!r} is {v!r}, out of range (ms since the epoch within ±2**53)")
         else:
             out[i] = int(v)
     return out
@@ -159,7 +166,8 @@ def _hash_column(values: list, name: str, bad, cache: dict) -> np.ndarray:
             arr = np.array(values, dtype=np.float64)
         except OverflowError:
             arr = None
-        if arr is not None and np.isfinite(arr).all():
+        # an int beyond 2**53 may have no exact float: `stable_hash` hashes it exactly
+        if arr is not None and np.isfinite(arr).all() and (int not in types or np.abs(arr).max() <= 2**53):
             return (arr + 0.0).view(np.int64).copy()
     if types == {str}:
         get = cache.get

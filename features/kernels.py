@@ -258,15 +258,15 @@ def window_kernel(
     m = ts.shape[0]
     rsize = n_buckets + late_buckets
     base = np.zeros(n_feat + 1, np.int64)
-    fixed = 8
     n_dist = 0
+    ring_slots = 0  # slots of the ring features (not distinct)
     for f in range(n_feat):
         base[f + 1] = base[f] + rsize[f]
-        fixed += 20
         if agg[f] == DISTINCT:
             n_dist += 1
         else:
-            fixed += rsize[f] * 36
+            ring_slots += rsize[f]
+    n_ring = n_feat - n_dist
     n_slots = base[n_feat]
     wb = np.empty(n_slots, np.int64)
     wt = np.empty(n_slots, np.int64)
@@ -286,9 +286,15 @@ def window_kernel(
     tv = np.empty(256, np.int64)
     tu = np.zeros(256, np.bool_)
 
+    # A bound of the encoded states: per feature a header (<= 20 bytes) and, for a ring feature, at
+    # most 36 bytes per non-empty bucket, of which a key has no more than its ring holds, nor more
+    # than its old entries (each >= 1 byte of its blob) plus its events (a 30-day window of 1 s
+    # buckets must not reserve 94 MB per key).
     total = 0
     for k in range(n_keys):
-        total += fixed + 2 * (in_end[k] - in_start[k]) + 18 * n_dist * (key_start[k + 1] - key_start[k])
+        blob = in_end[k] - in_start[k]
+        n_ev = key_start[k + 1] - key_start[k]
+        total += 8 + 20 * n_feat + 2 * blob + 18 * n_dist * n_ev + 36 * min(ring_slots, n_ring * (blob + n_ev))
     out_bytes = np.empty(total, np.uint8)
     bits = np.zeros(1, np.int64)
     fview = bits.view(np.float64)

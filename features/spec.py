@@ -36,6 +36,11 @@ NUMERIC_AGGS = frozenset({"sum", "mean", "min", "max", "std", "last"})
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
+#: Most buckets a window feature's ring may hold (W/H + L): the kernel reads a window bucket by
+#: bucket and clears a key's ring per batch, so 7d of 1m buckets (10,080) is fine, 30d of 1s
+#: (2.6 million) is not.
+MAX_RING_BUCKETS = 100_000
+
 
 class WindowFeature(BaseModel):
     """An aggregation of `field` over the events of one `entity` key in a sliding window.
@@ -134,6 +139,14 @@ class FeatureSet(BaseModel):
             known.add(feat.name)
         if self.state_ttl <= 0 or self.dedup_horizon <= 0:
             raise FeatureSpecError("state_ttl and dedup_horizon must be > 0 ms")
+        for feat in self.windows:
+            ring = feat.n_buckets + feat.lateness_buckets(self.allowed_lateness)
+            if ring > MAX_RING_BUCKETS:
+                raise FeatureSpecError(
+                    f"feature {feat.name!r}: window / bucket + lateness buckets = {ring:,} buckets, more than "
+                    f"{MAX_RING_BUCKETS:,} (each event aggregates its window bucket by bucket); pick a coarser "
+                    "bucket (e.g. 1h for a 30d window) or a shorter allowed_lateness"
+                )
         return self
 
     @property

@@ -77,3 +77,21 @@ def test_stable_hash_is_blake2b_and_float_bits():
     assert stable_hash(-0.0) == stable_hash(0)
     with pytest.raises(ValueError):
         stable_hash(float("nan"))
+
+
+def test_a_long_ring_reserves_memory_for_the_buckets_a_key_can_fill_not_its_whole_ring():
+    """100,000 buckets per key and 300 new keys: the kernel's output buffer used to be sized
+    keys x ring x 36 bytes (1 GB here); a new key fills one bucket."""
+    import tracemalloc
+
+    fs = FeatureSet(windows=[{"name": "n", "entity": "card", "agg": "count", "window": "100000s", "bucket": "1s"}])
+    engine = FeatureEngine(fs, MemoryStateStore(), "ts", "id")
+    engine.process([ev(0)])  # compile outside the measurement
+    tracemalloc.start()
+    try:
+        fb = engine.process([ev(i, card=f"c{i}") for i in range(1, 301)])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert fb.values[:, 0].tolist() == [1.0] * 300
+    assert peak < 64 << 20, f"{peak / 2**20:.0f} MiB"

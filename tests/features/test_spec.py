@@ -55,6 +55,14 @@ def test_bucket_must_divide_window():
         window(window="10m", bucket="3m")
 
 
+def test_a_window_of_too_many_buckets_is_refused_with_a_hint():
+    FeatureSet(windows=[window(window="7d", bucket="1m")])  # 10,080 buckets
+    with pytest.raises(pydantic.ValidationError, match="coarser"):
+        FeatureSet(windows=[window(window="30d", bucket="1s")])
+    with pytest.raises(pydantic.ValidationError, match="shorter allowed_lateness"):
+        FeatureSet(windows=[window(window="1d", bucket="1s")], allowed_lateness="1d")
+
+
 def test_field_required_except_count_and_since_prev():
     window(agg="since_prev")
     for agg in ("sum", "mean", "min", "max", "std", "last", "distinct"):

@@ -45,6 +45,9 @@ def engine():
         (good(amount=math.inf), "not finite"),
         (good(tag=None), "missing value field 'tag'"),
         (good(tag=[1]), "cannot hash a list"),
+        (good(ts=2**53 + 1), "out of range"),
+        (good(ts=-(2**53) - 1), "out of range"),
+        (good(ts=2**63 - 1), "out of range"),
     ],
 )
 def test_validate_names_the_problem(event, reason):
@@ -104,3 +107,31 @@ def test_lookup_rejects_unknown_entity_and_mismatched_event():
         eng.lookup("user", "u", 0)
     with pytest.raises(FeatureInputError, match="not 'other'"):
         eng.lookup("card", "other", 0, event=good())
+
+
+def test_a_time_out_of_range_is_refused_whatever_else_is_in_the_batch():
+    """The all-int fast path checks the range too: validity never depends on the other events."""
+    for batch in ([good(ts=2**62 + 5)], [good(ts=2**62 + 5), good(id="e2", ts=1.0)]):
+        assert [i for i, _ in engine().validate(batch)] == [0]
+
+
+def test_times_at_the_edge_of_the_range_keep_their_windows_across_batches():
+    fs = FeatureSet(windows=[{"name": "n", "entity": "card", "agg": "count", "window": 3, "bucket": 1},
+                             {"name": "p", "entity": "card", "agg": "since_prev", "window": 3, "bucket": 1}])
+    for t in (2**53, -(2**53)):
+        eng = FeatureEngine(fs, MemoryStateStore(), "ts", "id")
+        eng.process([{"id": "a", "ts": t, "card": "c"}])
+        fb = eng.process([{"id": "b", "ts": t, "card": "c"}])
+        assert fb.values.tolist() == [[2.0, 0.0]] and not fb.late[0]
+
+
+def test_distinct_counts_integers_beyond_float_precision_exactly():
+    """64-bit ids do not merge because they round to one float; an int equal to a float is that float."""
+    fs = FeatureSet(windows=[{"name": "d", "entity": "card", "agg": "distinct", "field": "tag", "window": "1m",
+                              "bucket": "1s"}])
+    ids = [2**53 + 1, 2**53 + 2, 9111111111111111, 9111111111111112, 2**60, float(2**60), 10**400]
+    events = [{"id": f"e{i}", "ts": 1000, "card": "c", "tag": v} for i, v in enumerate(ids)]
+    for batches in ([events], [[e] for e in events]):  # the all-number fast path and one by one
+        eng = FeatureEngine(fs, MemoryStateStore(), "ts", "id")
+        last = [eng.process(b).values[-1, 0] for b in batches][-1]
+        assert last == 6.0  # 2**60 and float(2**60) are one value
