@@ -8,12 +8,13 @@ For each system, on its own topics of one embedded stack (Tansu, redis-server, c
    record's Kafka timestamp - the moment the producer sent the event; p50/p95/p99.
 
 Eddy runs as one `eddy worker --roles score,learn` process (features in Redis, three models,
-snapshots, learning); the peers do the same work one event at a time (benchmarks/peers/).
+snapshots, learning); `--systems eddy-split` adds the two-process deployment (`--roles score` and
+`--roles learn`). The peers do the same work one event at a time (benchmarks/peers/).
 The ceilings of benchmarks/limits.py (raw aiokafka consume, River in memory) are measured on the
 same data and printed in the same table.
 
     .venv/bin/python benchmarks/e2e.py [--events 200000] [--paced-seconds 10] [--rate 2000]
-                                       [--systems eddy,faust,quix] [--timeout 240]
+                                       [--systems eddy,eddy-split,faust,quix] [--timeout 240]
 """
 
 from __future__ import annotations
@@ -38,7 +39,11 @@ from benchmarks.common import Result, fraud_data, load_config, machine, measure,
 from benchmarks.limits import kafka_consume_rate, river_rates
 from streams.harness import EmbeddedStack
 
-NAMES = {"eddy": "Eddy (score+learn, 1 process)", "faust": "naive Faust agent", "quix": "Quix Streams"}
+NAMES = {"eddy": "Eddy (score+learn, 1 process)", "eddy-split": "Eddy (score | learn, 2 processes)",
+         "faust": "naive Faust agent", "quix": "Quix Streams"}
+#: system -> (what `measure` starts, Eddy scorer processes: 1 = one score,learn process, 0 = one
+#: score and one learn process)
+STARTS = {"eddy": ("eddy", 1), "eddy-split": ("eddy", 0), "faust": ("faust", 1), "quix": ("quix", 1)}
 
 
 def progress_bar() -> Progress:
@@ -96,7 +101,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=200_000, help="backlog events (throughput)")
     ap.add_argument("--rate", type=float, default=2000.0, help="offered events/s of the paced phase (latency)")
     ap.add_argument("--paced-seconds", type=float, default=10.0)
-    ap.add_argument("--systems", default="eddy,faust,quix")
+    ap.add_argument("--systems", default="eddy,faust,quix", help=f"comma-separated, of {', '.join(NAMES)}")
     ap.add_argument("--timeout", type=float, default=240.0, help="max seconds to drain one system's backlog")
     ap.add_argument("--no-limits", action="store_true", help="skip the ceilings (limits.py)")
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
@@ -112,9 +117,10 @@ def main() -> None:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="eddy-e2e-") as tmp, EmbeddedStack(Path(tmp)) as stack:
         with progress_bar() as progress:
-            for kind in [s.strip() for s in args.systems.split(",") if s.strip()]:
-                res = measure(kind, stack, f"e2e_{kind}", phases, rate=args.rate, timeout=args.timeout,
-                              progress=progress, label=NAMES[kind],
+            for system in [s.strip() for s in args.systems.split(",") if s.strip()]:
+                kind, scorers = STARTS[system]
+                res = measure(kind, stack, f"e2e_{system.replace('-', '_')}", phases, rate=args.rate,
+                              timeout=args.timeout, progress=progress, label=NAMES[system], scorers=scorers,
                               config_overrides=overrides if kind == "eddy" else None)
                 results.append(res)
                 progress.console.print(f"{res.name}: {fmt(res.throughput)} ev/s, p99 {fmt(res.p99, '.1f')} ms "
