@@ -3,7 +3,8 @@
 Strings and bytes hash with blake2b (8-byte digest, little-endian signed); numbers (bool, int,
 float) hash as the IEEE-754 bits of their float value, with -0.0 folded into 0.0, so 1 and 1.0
 count as the same value. An int with no exact float (beyond 2**53, e.g. a 64-bit id) hashes its
-exact two's-complement bytes (blake2b, personalised for ints): two ids never merge because they round to one float.
+exact two's-complement bytes (blake2b, personalised for ints): two ids never merge because they
+round to one float.
 
 >>> stable_hash("abc") == stable_hash("abc"), stable_hash(1) == stable_hash(1.0)
 (True, True)
