@@ -1,5 +1,4 @@
--- One delayed label per event (from <p>.labels). Key: (pipeline, event_id); the latest inserted wins
--- (ReplacingMergeTree(inserted_at)): a correction replaces the label the learner learned first.
+-- One delayed label per event (from <p>.labels). Key: (pipeline, event_id); the first one wins.
 CREATE TABLE IF NOT EXISTS {db}.labels
 (
     pipeline    LowCardinality(String),
