@@ -35,3 +35,8 @@ def time_range(backend: Backend, db: str = "eddy", *, pipeline: str = "",
     """``(n, min_ms, max_ms)`` of the predictions matching the filters (n = 0: no data)."""
     row = run_query(backend, "time_range", db, {"pipeline": pipeline, "run_id": run_id})[0]
     return int(row["n"]), int(row["min_ms"]), int(row["max_ms"])
+
+
+def run_ids(backend: Backend, db: str = "eddy", *, pipeline: str = "") -> list[str]:
+    """The run ids that have predictions (of `pipeline`), the first served first."""
+    return [r["run_id"] for r in run_query(backend, "run_ids", db, {"pipeline": pipeline})]

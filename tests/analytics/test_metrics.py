@@ -127,6 +127,17 @@ def test_bias_query_ranks_the_biased_segment_worst(chdb_backend, stream_db, stre
     assert abs(worst["selection_rate_diff_overall"] - (np.mean(p >= 0.5) - overall_sel)) < TOL
 
 
+def test_no_best_segment_value_below_min_count(chdb_backend, stream_db, stream):
+    """With no value of `min_count` rows, every "best" (and each difference to it) is NULL; the
+    selection rate's used to be 0, so its difference to the best was the rate itself."""
+    seg, _value = stream.biased_segment
+    rows = M.segment_metrics(chdb_backend, stream_db, segments=[seg], min_count=10**9)
+    assert rows
+    for r in rows:
+        assert r["best_selection_rate"] is None and r["selection_rate_diff_best"] is None, r
+        assert r["best_tpr"] is None and r["best_fpr"] is None and r["best_precision"] is None
+
+
 def test_calibration_and_label_delays(chdb_backend, stream_db, arrays):
     a = arrays["champion"]
     bins = [r for r in M.calibration(chdb_backend, stream_db, n_bins=10) if r["model"] == "champion"]
@@ -176,3 +187,17 @@ def test_segments_and_calibration_per_time_bucket(chdb_backend, stream_db, strea
     assert {r["segment_value"] for r in champ if r["rank_worst"] == 1} == {stream.biased_segment[1]}
     cal = M.calibration(chdb_backend, stream_db, bucket_ms=w)
     assert len({r["bucket_ms"] for r in cal}) == 8
+
+
+def test_run_ids_lists_each_run_once_first_served_first(chdb_backend, fresh_db):
+    from analytics.sink import Sink
+
+    sink = Sink(chdb_backend, fresh_db)
+    sink.add("predictions", [{
+        "run_id": run, "pipeline": pipe, "model": "m", "model_version": 1, "role": "champion", "shadow": False,
+        "event_id": f"e{i}", "key": "k", "event_ts": 1767225600000 + i, "served_ts": 1767225600000 + served + i, "latency_ms": 0.0,
+        "prediction": 0.5} for run, pipe, served in (("p-live", "p", 2000), ("replay-1", "p", 1000), ("q-live", "q", 0))
+        for i in range(3)])
+    sink.flush()
+    assert M.run_ids(chdb_backend, fresh_db, pipeline="p") == ["replay-1", "p-live"]
+    assert M.run_ids(chdb_backend, fresh_db) == ["q-live", "replay-1", "p-live"]

@@ -11,3 +11,4 @@ def test_config_reference_is_fresh():
 
 def test_cli_reference_is_fresh():
     assert (DOCS / "cli.md").read_text() == cli_reference(), "run `python -m streams.docgen`"
+

@@ -59,7 +59,8 @@ FROM
             maxIf(tp / nullIf(tp + fn, 0), n >= {min_count:UInt32}) OVER seg AS best_tpr,
             minIf(fp / nullIf(fp + tn, 0), n >= {min_count:UInt32}) OVER seg AS best_fpr,
             maxIf(tp / nullIf(tp + fp, 0), n >= {min_count:UInt32}) OVER seg AS best_precision,
-            maxIf((tp + fp) / n, n >= {min_count:UInt32}) OVER seg AS best_selection_rate
+            -- OrNull: no value with min_count rows gives NULL (as the other bests), not 0
+            maxIfOrNull((tp + fp) / n, n >= {min_count:UInt32}) OVER seg AS best_selection_rate
         FROM
         (
             SELECT
