@@ -123,7 +123,7 @@ def _quality(backend: Backend, db: str, f: M.Filters, bucket: int, threshold: fl
                 (r["bucket_ms"], float(v) if v is not None else None))
         charts.append(line_chart(series, title=f"{label} per model over time", time_x=True))
     cols = ["run_id", "model", "n", "accuracy", "log_loss", "roc_auc", "precision", "recall",
-            "f1", "bias", "mean_prediction", "mean_label"]
+            "f1", "bias", "mae", "rmse", "mean_prediction", "mean_label"]
     return ("<h2>Model quality</h2><h3>Whole period</h3>" + table(overall, cols)
             + '<div class="charts">' + "".join(charts) + "</div>"
             + details("Table: metrics per bucket", table(over_time)))

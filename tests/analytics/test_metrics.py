@@ -67,6 +67,8 @@ def test_auc_with_ties_and_extreme_predictions(chdb_backend, fresh_db):
     (row,) = M.model_metrics(chdb_backend, fresh_db)
     assert abs(row["roc_auc"] - ref.roc_auc(p, y)) < TOL
     assert abs(row["log_loss"] - ref.log_loss(p, y)) < TOL
+    assert abs(row["mae"] - np.mean(np.abs(p - y))) < TOL
+    assert abs(row["rmse"] - np.sqrt(np.mean((p - y) ** 2))) < TOL
 
 
 def test_psi_and_ks_match_numpy(chdb_backend, stream_db, stream, arrays):

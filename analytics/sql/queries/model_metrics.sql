@@ -8,6 +8,9 @@
 --                (= the Mann-Whitney rank formula with average ranks); NULL with one class only
 --   precision  = tp / (tp + fp), recall = tp / (tp + fn), f1 = 2 tp / (2 tp + fp + fn)
 --   bias       = mean(prediction) - mean(label)
+--   mae        = mean(|prediction - label|), rmse = sqrt(mean((prediction - label)^2)): the
+--                figures of regression tasks (where y, accuracy, log loss and AUC mean nothing);
+--                for a binary task rmse^2 is the Brier score
 SELECT
     run_id,
     model,
@@ -17,6 +20,8 @@ SELECT
     avg(prediction) AS mean_prediction,
     avg(label) AS mean_label,
     avg(prediction) - avg(label) AS bias,
+    avg(abs(prediction - label)) AS mae,
+    sqrt(avg((prediction - label) * (prediction - label))) AS rmse,
     avg(yhat = y) AS accuracy,
     -avg(y * log(pc) + (1 - y) * log(1 - pc)) AS log_loss,
     arrayAUC(groupArray(prediction), groupArray(y)) AS roc_auc,
