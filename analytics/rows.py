@@ -1,6 +1,6 @@
 """Encode Python rows (Avro-decoded records) into JSONEachRow-ready dicts for one table.
 
-Times are ms since the epoch (ints) and become exact decimal seconds text (``"1700000000.123"``),
+Times are ms since the epoch (ints) and become exact text (``"1700000000.123"``, see `ms_text`),
 which ClickHouse parses into DateTime64(3) without float rounding. Bytes become base64 text.
 
 >>> encode_row("labels", {"pipeline": "p", "event_id": "e1", "label": 1, "label_ts": 1700000000123})
@@ -12,21 +12,29 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from analytics.exceptions import RowError
 from analytics.tables import table_spec
 
+#: What a DateTime64(3) column holds: 1900-01-01 00:00:00.000 .. 2299-12-31 23:59:59.999 UTC (ms).
+TS_RANGE_MS = (-2_208_988_800_000, 10_413_791_999_999)
+
 
 def ms_text(ms: int) -> str:
-    """ms since epoch -> ``seconds.millis`` text (exact).
+    """ms since epoch -> exact text ClickHouse reads into DateTime64(3): ``seconds.millis`` for
+    10-digit seconds (2001-09-09 .. 2286-11-20, the usual case), else a UTC date-time (ClickHouse
+    takes shorter, longer or negative numbers for something else); `RowError` outside `TS_RANGE_MS`.
 
-    >>> ms_text(1700000000123), ms_text(-1)
-    ('1700000000.123', '-0.001')
+    >>> ms_text(1700000000123), ms_text(-1), ms_text(2000)
+    ('1700000000.123', '1969-12-31 23:59:59.999', '1970-01-01 00:00:02.000')
     """
-    sign = "-" if ms < 0 else ""
-    ms = abs(ms)
-    return f"{sign}{ms // 1000}.{ms % 1000:03d}"
+    if 1_000_000_000_000 <= ms < 10_000_000_000_000:
+        return f"{ms // 1000}.{ms % 1000:03d}"
+    if not TS_RANGE_MS[0] <= ms <= TS_RANGE_MS[1]:
+        raise RowError(f"time {ms} ms is outside what ClickHouse's DateTime64(3) holds (years 1900-2299)")
+    return f"{datetime(1970, 1, 1) + timedelta(milliseconds=ms):%Y-%m-%d %H:%M:%S}.{ms % 1000:03d}"
 
 
 def _encode(kind: str, value: Any) -> Any:

@@ -92,9 +92,10 @@ def extract(events: Sequence[Mapping], plan: ColumnPlan, hash_cache: dict | None
     return Columns(ts=ts, ids=ids, keys=keys, numeric=numeric, hashes=hashes, passthrough=passthrough, problems=problems)
 
 
-#: Event times are accepted within ±2**53 ms (±285,000 years): bucket arithmetic, the state's
-#: varints and float seconds stay exact, far from int64's edges.
-TS_LIMIT = 2**53
+#: Event times accepted (ms since the epoch): 1900-01-01 .. 2299-12-31 23:59:59.999 UTC, what a
+#: DateTime64(3) column holds, so every scored event can be archived and analysed; bucket
+#: arithmetic, the state's varints and float seconds stay exact far inside int64.
+TS_RANGE = (-2_208_988_800_000, 10_413_791_999_999)
 
 
 def _ts_column(values: list, name: str, bad) -> np.ndarray:
@@ -103,7 +104,7 @@ def _ts_column(values: list, name: str, bad) -> np.ndarray:
             arr = np.array(values, dtype=np.int64)
         except OverflowError:
             arr = None
-        if arr is not None and (not len(arr) or (-TS_LIMIT <= arr.min() and arr.max() <= TS_LIMIT)):
+        if arr is not None and (not len(arr) or (TS_RANGE[0] <= arr.min() and arr.max() <= TS_RANGE[1])):
             return arr
     out = np.zeros(len(values), dtype=np.int64)
     for i, v in enumerate(values):
@@ -113,8 +114,8 @@ def _ts_column(values: list, name: str, bad) -> np.ndarray:
             bad(i, f"time field {name!r} is {type(v).__name__}, expected int ms")
         elif isinstance(v, float) and not (math.isfinite(v) and v.is_integer()):
             bad(i, f"time field {name!r} is {v!r}, expected an integral number of ms")
-        elif not -TS_LIMIT <= v <= TS_LIMIT:
-            bad(i, f"time field {name!r} is {v!r}, out of range (ms since the epoch within ±2**53)")
+        elif not TS_RANGE[0] <= v <= TS_RANGE[1]:
+            bad(i, f"time field {name!r} is {v!r}, out of range (ms since the epoch, years 1900-2299)")
         else:
             out[i] = int(v)
     return out
