@@ -24,7 +24,7 @@ from learners.exceptions import (
 from learners.learner import STATUSES, Learner, LearnOutcome, LearnRecorder
 from learners.metrics import ModelMetrics
 from learners.model_set import ROLES, ModelSet
-from learners.predict import Prediction, learn, loss, normalize_label, predict
+from learners.predict import Prediction, label_problem, learn, loss, normalize_label, predict
 from learners.registry import Head, ModelRegistry, Snapshot, VersionInfo
 from learners.sync import Refresher, refresh, restore, save_checkpoint
 
@@ -62,6 +62,7 @@ __all__ = [
     "build_catalog_model",
     "build_model",
     "check_task",
+    "label_problem",
     "learn",
     "loss",
     "normalize_label",

@@ -70,6 +70,28 @@ def normalize_label(task: str, label: Any) -> Any:
     return value
 
 
+def label_problem(task: str, label: Any) -> str | None:
+    """Why `label` cannot be learned under `task` (None: it can): the reason of its dead letter.
+
+    A binary label is 0 or 1 (or a bool): the models learn ``label != 0`` and analytics read
+    ``label >= 0.5``, which agree only there. Every numeric label is finite.
+
+    >>> label_problem("binary", 1.0), label_problem("binary", 2.0), label_problem("regression", float("nan"))
+    (None, 'binary label 2.0 is not 0 or 1', 'regression label nan is not finite')
+    """
+    try:
+        normalize_label(task, label)
+    except ModelInputError as exc:
+        return str(exc)
+    if isinstance(label, bool) or not isinstance(label, (int, float)):
+        return None
+    if not math.isfinite(label):
+        return f"{task} label {label!r} is not finite"
+    if task == "binary" and label not in (0, 1):
+        return f"binary label {label!r} is not 0 or 1"
+    return None
+
+
 def _user_item(x: dict) -> tuple[Any, Any]:
     try:
         return x["user"], x["item"]

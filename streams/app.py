@@ -40,7 +40,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from features import StateStoreError
 from features.redis_store import RedisStateStore, roundtrip
 from learners import Learner, ModelRegistry, RegistryConflict, refresh, restore, save_checkpoint
-from schemas import DecodeFailure, dlq_record_from_failure
+from schemas import dlq_record_from_failure
 from streams.batch_send import KeyedPartitions, send_batches
 from streams.checkpointer import Checkpointer
 from streams.config import PipelineConfig
@@ -49,6 +49,7 @@ from streams.endpoints import Endpoints, default_home
 from streams.event_feed import EventFeed
 from streams.kafka_security import KafkaSecurity
 from streams.label_feed import LabelFeed
+from streams.label_rules import LABEL_SCHEMA, label_failure
 from streams.observability import ScorersBehind, WorkerMetrics, attach, instrument
 from streams.processor import Processor, Source
 from streams.sink_rows import SinkRouter
@@ -409,13 +410,14 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         """Learn one micro-batch of `<p>.labels` messages (from the `LabelFeed`, which then holds
         their offsets until a checkpoint covers them), publish its dead letters and alerts."""
         values = [m.value or b"" for m in batch]  # a tombstone (null value) is an empty message
-        records, failures = codecs.inputs.decode_batch(values)
+        records, failures = codecs.inputs.decode_batch(values, LABEL_SCHEMA)
         pairs: list[tuple[faust.TopicT, bytes | None, bytes]] = []
         labels, positions = [], []
         received = now_ms()
+        task = config.models.task
         for m, rec, fail in zip(batch, records, failures):
-            if fail is None and not rec.get("event_id"):
-                fail = DecodeFailure("rule_violation", "label has an empty event_id")
+            if fail is None:
+                fail = label_failure(rec, task)
             if fail is not None:
                 pairs.append((dlq_t, m.key, enc("dlq", dlq_record_from_failure(
                     config.pipeline, m.topic, m.partition, m.offset, m.key, m.value, fail, received))))

@@ -10,7 +10,10 @@
 | `<p>.dlq`              | `dlq`            |
 | `<p>.events`           | `events_archive` (original Avro bytes, for replay beyond retention) |
 
-A record the sink cannot decode is not dropped: it becomes a `dlq` row naming the topic and offset.
+A record of Eddy's own the sink cannot decode or write is not dropped: it becomes a `dlq` row
+naming the topic and offset. An input the score or learn agent dead-letters (undecodable, another
+schema, a label `streams.label_rules` refuses, a time ClickHouse cannot hold) is skipped: its
+dead letter is already on `<p>.dlq`, and one bad message never stops the sink.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from analytics.exceptions import BackendUnavailable
+from analytics.exceptions import BackendUnavailable, RowError
 from schemas import read_header
 from streams.config import PipelineConfig
+from streams.label_rules import LABEL_SCHEMA, label_failure
 from streams.wiring import Codecs
 
 log = logging.getLogger("eddy.sink")
@@ -37,24 +41,39 @@ class SinkRouter:
         self.tables = {t.scores: "predictions", t.shadow_scores: "predictions", t.labels: "labels",
                        t.model_events: "model_events", t.alerts: "alerts", t.dlq: "dlq", t.events: "events_archive"}
         self.rows_written = 0
+        #: reader schemas of the inputs: a record of another schema fails to decode
+        self.readers = {"events_archive": codecs.event_schema, "labels": LABEL_SCHEMA}
 
     def route(self, messages: list[tuple[str, int, int, bytes]], now_ms: int) -> None:
         """Decode `(topic, partition, offset, value)` messages and buffer their rows."""
-        p = self.config.pipeline
         for topic, partition, offset, value in messages:
             table = self.tables.get(topic)
             if table is None:
                 continue
+            inputs = table in ("events_archive", "labels")  # the score / learn agent dead-letters bad ones
             try:
-                rec = self.codecs.codec.decode(value, self.codecs.event_schema if table == "events_archive" else None)
+                rec = self.codecs.codec.decode(value, self.readers.get(table))
             except Exception as exc:  # noqa: BLE001 - any undecodable message becomes a DLQ row
-                if table in ("events_archive", "labels"):
-                    continue  # the score / learn agent already dead-letters undecodable inputs
-                self.sink.add("dlq", [{"pipeline": p, "source_topic": topic, "partition": partition, "offset": offset,
-                                       "key": None, "value": value, "error_class": "sink_decode",
-                                       "reason": f"sink could not decode: {exc}", "ts": now_ms, "schema_id": None}])
+                if not inputs:
+                    self._dead_letter(topic, partition, offset, value, "sink_decode", f"sink could not decode: {exc}",
+                                      now_ms)
                 continue
-            self.sink.add(table, [self._row(table, rec, topic, partition, offset, value)], now_ms=now_ms)
+            if table == "labels" and label_failure(rec, self.config.models.task) is not None:
+                continue  # not learned either: dead-lettered by the learn agent
+            try:
+                self.sink.add(table, [self._row(table, rec, topic, partition, offset, value)], now_ms=now_ms)
+            except (RowError, KeyError, TypeError, ValueError) as exc:  # a row ClickHouse cannot hold
+                if inputs:
+                    log.debug("not archived: %s:%d:%d (%s)", topic, partition, offset, exc)
+                else:
+                    self._dead_letter(topic, partition, offset, value, "sink_row", f"sink could not write: {exc}",
+                                      now_ms)
+
+    def _dead_letter(self, topic: str, partition: int, offset: int, value: bytes, error_class: str, reason: str,
+                     now_ms: int) -> None:
+        self.sink.add("dlq", [{"pipeline": self.config.pipeline, "source_topic": topic, "partition": partition,
+                               "offset": offset, "key": None, "value": value, "error_class": error_class,
+                               "reason": reason, "ts": now_ms, "schema_id": None}])
 
     def _row(self, table: str, rec: dict, topic: str, partition: int, offset: int, value: bytes) -> dict:
         p = self.config.pipeline

@@ -10,6 +10,12 @@ from typing import Any
 from analytics.rows import json_each_row
 from analytics.sqltext import identifier
 
+#: Settings of every insert. Tables are partitioned by day and a batch may span more days than
+#: ClickHouse's default limit of 100 partitions per insert (a backlog of old events, a replay):
+#: without this the insert fails and the sink would stop.
+INSERT_SETTINGS = {"max_partitions_per_insert_block": 0}
+INSERT_SETTINGS_SQL = "SETTINGS " + ", ".join(f"{k} = {v}" for k, v in INSERT_SETTINGS.items())
+
 
 class Backend(ABC):
     """Run SQL on ClickHouse (chDB in-process, chDB over HTTP, or a server).

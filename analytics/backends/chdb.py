@@ -8,7 +8,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from analytics.backends.base import Backend
+from analytics.backends.base import INSERT_SETTINGS_SQL, Backend
 from analytics.backends.errors import classify_message
 from analytics.exceptions import BackendUnavailable, ConfigError
 from analytics.sqltext import params_text
@@ -72,7 +72,7 @@ class ChdbBackend(Backend):
             self._session.query("SELECT 0 FORMAT Null", "TabSeparated")
 
     def _insert_bytes(self, table: str, data: bytes) -> None:
-        self.query_text(f"INSERT INTO {table} FORMAT JSONEachRow\n" + data.decode("utf-8"))
+        self.query_text(f"INSERT INTO {table} {INSERT_SETTINGS_SQL} FORMAT JSONEachRow\n" + data.decode("utf-8"))
 
     def close(self) -> None:
         if getattr(self, "_session", None) is not None:

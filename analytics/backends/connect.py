@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from analytics.backends.base import Backend
+from analytics.backends.base import INSERT_SETTINGS, Backend
 from analytics.backends.errors import classify_message
 from analytics.exceptions import BackendUnavailable
 
@@ -51,7 +51,7 @@ class ConnectBackend(Backend):
 
     def _insert_bytes(self, table: str, data: bytes) -> None:
         try:
-            self._client.raw_insert(table, insert_block=data, fmt="JSONEachRow")
+            self._client.raw_insert(table, insert_block=data, settings=dict(INSERT_SETTINGS), fmt="JSONEachRow")
         except Exception as exc:
             raise self._wrap(exc) from exc
 

@@ -9,7 +9,7 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
-from analytics.backends.base import Backend
+from analytics.backends.base import INSERT_SETTINGS_SQL, Backend
 from analytics.backends.errors import classify_message
 from analytics.backends.url import redact_url
 from analytics.exceptions import BackendUnavailable, ConfigError
@@ -67,7 +67,7 @@ class HttpBackend(Backend):
         return self._post(sql.encode("utf-8"), args)
 
     def _insert_bytes(self, table: str, data: bytes) -> None:
-        self._post(data, {"query": f"INSERT INTO {table} FORMAT JSONEachRow"})
+        self._post(data, {"query": f"INSERT INTO {table} {INSERT_SETTINGS_SQL} FORMAT JSONEachRow"})
 
     def close(self) -> None:
         """Nothing to release: every request opens its own connection."""

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analytics.sqltext import literal
-from schemas import load_builtin, read_header
+from schemas import read_header
 from streams.config import PipelineConfig
 from streams.exceptions import ReplayError
+from streams.label_rules import LABEL_SCHEMA, label_failure
 from streams.replay.merge import Item
 from streams.wiring import Codecs
 
@@ -158,7 +159,7 @@ def read_kafka(cfg: PipelineConfig, codecs: Codecs, servers: str, sel: Selection
     undecodable: list[tuple[int, int, str]] = []
     writer_ids: set[int] = set()
     msgs = read_topic(servers, events_topic)
-    records, failures = codecs.codec.decode_batch([m.value for m in msgs], reader)
+    records, failures = codecs.inputs.decode_batch([m.value for m in msgs], reader)
     for m, rec, fail in zip(msgs, records, failures):
         if rec is None:
             if sel.keeps(m.partition, m.offset, m.timestamp):
@@ -168,15 +169,17 @@ def read_kafka(cfg: PipelineConfig, codecs: Codecs, servers: str, sel: Selection
         if sel.keeps(m.partition, m.offset, item.ts):
             writer_ids.add(read_header(m.value))
             events.append(item)
-    label_schema = load_builtin("label")
     lmsgs = read_topic(servers, labels_topic)
-    lrecs, lfails = codecs.codec.decode_batch([m.value for m in lmsgs], label_schema)
+    lrecs, _ = codecs.inputs.decode_batch([m.value for m in lmsgs], LABEL_SCHEMA)
+    task = cfg.models.task
+    # what the live learner dead-lettered: undecodable, or refused by streams.label_rules
+    refused = [rec is None or label_failure(rec, task) is not None for rec in lrecs]
     labels = [Item("label", int(rec["ts"]), m.partition, m.offset, rec, m.topic, m.key, m.value)
-              for m, rec in zip(lmsgs, lrecs) if rec is not None]
+              for m, rec, bad in zip(lmsgs, lrecs, refused) if not bad]
     labels = _filter_labels(cfg, labels, events, sel, label_positions)
     pipeline = events_topic[: -len(".events")] if events_topic.endswith(".events") else cfg.pipeline
     desc = _describe("kafka", pipeline, events_topic, labels_topic, sel, events, labels, undecodable, writer_ids)
-    desc["labels"]["undecodable"] = sum(f is not None for f in lfails)  # the live learner dead-lettered them too
+    desc["labels"]["undecodable"] = sum(refused)  # the live learner dead-lettered them too
     return Inputs(events, labels, undecodable, desc)
 
 
@@ -194,7 +197,7 @@ def read_clickhouse(cfg: PipelineConfig, codecs: Codecs, backend: Any, db: str, 
     rows = [r for r in rows if sel.keeps(int(r["p"]), int(r["o"]), int(r["ts"]))]
     values = [base64.b64decode(r["payload"]) for r in rows]
     reader = codecs.event_schema
-    records, failures = codecs.codec.decode_batch(values, reader)
+    records, failures = codecs.inputs.decode_batch(values, reader)
     events: list[Item] = []
     undecodable: list[tuple[int, int, str]] = []
     writer_ids: set[int] = set()
@@ -209,6 +212,8 @@ def read_clickhouse(cfg: PipelineConfig, codecs: Codecs, backend: Any, db: str, 
     labels = [Item("label", int(r["ts"]), 0, i, {"event_id": r["event_id"], "label": float(r["label"]), "ts": int(r["ts"]),
                                                  "source": r.get("source")}, "labels")
               for i, r in enumerate(lrows)]
+    # rows written before the sink applied streams.label_rules may hold labels the learner refused
+    labels = [lab for lab in labels if label_failure(lab.record, cfg.models.task) is None]
     labels = _filter_labels(cfg, labels, events, sel, None)
     desc = _describe("clickhouse", pipeline or cfg.pipeline, f"{db}.events_archive", f"{db}.labels", sel, events, labels, undecodable, writer_ids)
     return Inputs(events, labels, undecodable, desc)

@@ -48,3 +48,12 @@ def test_json_each_row_and_keys():
     assert json_each_row([]) == b""
     assert json_each_row([{"a": 1}, {"a": 2}]) == b'{"a": 1}\n{"a": 2}\n'
     assert key_of("predictions", {"run_id": "r", "model": "m", "event_id": "e"}) == ("r", "m", "e")
+
+
+def test_one_insert_may_span_more_than_100_days(chdb_backend, fresh_db):
+    """Tables are partitioned by day; ClickHouse refuses more than 100 partitions per insert by
+    default, which stopped the sink on a backlog of 150 daily events."""
+    day = 86_400_000
+    chdb_backend.insert(f"{fresh_db}.labels", [encode_row("labels", {
+        "pipeline": "p", "event_id": f"e{i}", "label": 1.0, "label_ts": 1735689600000 + i * day}) for i in range(150)])
+    assert chdb_backend.query(f"SELECT count() AS n FROM {fresh_db}.labels")[0]["n"] == 150

@@ -43,11 +43,15 @@ KIT = {"random_bytes": 150, "truncated": 150, "unknown_schema_id": 150, "wrong_t
 #: Eddy-level bad input -> (how many, expected error class)
 OTHER = {"plain_json": (50, "bad_magic"), "tombstone": (20, "truncated"),
          "negative_amount": (80, "rule_violation"), "unknown_channel": (80, "rule_violation"),
-         "too_large": (30, "too_large"), "duplicate": (120, "duplicate")}
+         "too_large": (30, "too_large"), "duplicate": (120, "duplicate"), "year_2300": (10, "rule_violation")}
 MAX_MESSAGE_BYTES = 512  # rules.max_message_bytes of the test pipeline
 #: bad labels on <p>.labels (the learn agent's DLQ path) -> (how many, expected error class)
 LABELS = {"random_bytes": (20, "bad_magic"), "not_finite": (20, "not_finite"), "empty_event_id": (20, "rule_violation"),
-          "tombstone": (10, "truncated")}
+          "tombstone": (10, "truncated"),
+          # a valid record of another schema (an event) on the labels topic: it used to crash the worker
+          "foreign_schema": (10, "schema_mismatch"),
+          # a binary label that is not 0/1 (learned as 1, counted as 0 by analytics), a ts ClickHouse cannot hold
+          "not_0_or_1": (10, "rule_violation"), "ts_out_of_range": (10, "rule_violation")}
 N_BAD_EVENTS = sum(KIT.values()) + sum(n for n, _ in OTHER.values())
 N_BAD_LABELS = sum(n for n, _ in LABELS.values())
 N_BAD = N_BAD_EVENTS + N_BAD_LABELS
@@ -101,6 +105,9 @@ def build_messages(codecs: Codecs, events: list[dict], rng: random.Random) -> li
             elif kind == "too_large":  # valid Avro, but over rules.max_message_bytes
                 rec = {**some_event(tag), "merchant_id": "m" * (MAX_MESSAGE_BYTES + rng.randrange(1, 100))}
                 sent = Sent(kind, rec[key_field].encode(), codecs.encode("events", rec), expected, tag)
+            elif kind == "year_2300":  # a time ClickHouse cannot hold: it used to stop the sink
+                rec = {**some_event(tag), "ts": 10_413_792_000_000 + i}
+                sent = Sent(kind, rec[key_field].encode(), codecs.encode("events", rec), expected, tag)
             elif kind == "unknown_channel":
                 rec = {**some_event(tag), "channel": rng.choice(["crypto", "POS", "wire"])}
                 sent = Sent(kind, rec[key_field].encode(), codecs.encode("events", rec), expected, tag)
@@ -129,6 +136,12 @@ def bad_labels(codecs: Codecs, events: list[dict], rng: random.Random) -> list[S
                 value = None
             elif kind == "empty_event_id":
                 value = codecs.encode("labels", {**lab, "event_id": ""})
+            elif kind == "foreign_schema":
+                value = codecs.encode("events", {**events[rng.randrange(len(events))], "event_id": tag})
+            elif kind == "not_0_or_1":
+                value = codecs.encode("labels", {**lab, "label": rng.choice([2.0, -1.0, 0.5, 1e308])})
+            elif kind == "ts_out_of_range":
+                value = codecs.encode("labels", {**lab, "ts": rng.choice([-2_208_988_800_001, 10_413_792_000_000])})
             else:
                 value = malformed(codecs.codec, subject, lab, kind, rng)[0]
             out.append(Sent(kind, tag.encode(), value, expected, topic="labels"))
@@ -286,8 +299,10 @@ def test_reasons_say_what_is_wrong(run):
     reasons = defaultdict(list)
     for r in run["dlq"]:
         reasons[(r["source_topic"].rsplit(".", 1)[1], r["error_class"])].append(r["reason"])
-    assert all("amount" in x or "channel" in x for x in reasons[("events", "rule_violation")])
-    assert all("empty event_id" in x for x in reasons[("labels", "rule_violation")])
+    assert all("amount" in x or "channel" in x or "out of range" in x for x in reasons[("events", "rule_violation")])
+    assert all("empty event_id" in x or "is not 0 or 1" in x or "years 1900-2299" in x
+               for x in reasons[("labels", "rule_violation")])
+    assert all("eddy.Label" in x for x in reasons[("labels", "schema_mismatch")])
     assert all("already scored" in x for x in reasons[("events", "duplicate")])
     assert all("amount" in x for x in reasons[("events", "not_finite")])
     assert all("label" in x for x in reasons[("labels", "not_finite")])
