@@ -28,6 +28,11 @@ def nice_bucket_ms(span_ms: int, target: int = 12) -> int:
     return _NICE_MS[-1]
 
 
+#: Tasks whose prediction is a probability of a 0/1 label (or a score of one, e.g. clicks): the
+#: rates, log loss, ROC AUC, calibration and per-segment rates apply.
+PROBABILITY_TASKS = frozenset({"binary", "recommendation", "anomaly"})
+
+
 def _series_name(row: dict[str, Any], multi_run: bool) -> str:
     return f"{row['run_id']}/{row['model']}" if multi_run else str(row["model"])
 
@@ -37,7 +42,7 @@ def build_report(backend: Backend, db: str = "eddy", *, out_path: str | Path,
                  threshold: float = 0.5, segments: Sequence[str] = (),
                  bucket_ms: int | None = None, window_ms: int | None = None,
                  psi_threshold: float = 0.2, generated_ms: int | None = None,
-                 comparison: Mapping[str, Any] | None = None) -> Path:
+                 comparison: Mapping[str, Any] | None = None, task: str = "binary") -> Path:
     """Write the report for ``pipeline``/``run_id`` (None = all) to ``out_path``; return it.
 
     Plots: metrics over time per model, per-segment bars with disparity, a PSI heatmap
@@ -47,6 +52,10 @@ def build_report(backend: Backend, db: str = "eddy", *, out_path: str | Path,
     `comparison` adds a back-test section (run B against run A, as ``eddy compare`` prints it):
     ``{run_a, run_b, model_a, model_b, events, only_a, only_b, n_boot, seed, rows}`` where each
     row is ``{segment, value, n, metric, a, b, diff, low, high, method, p_value}``.
+
+    `task` (the pipeline's `models.task`): for a regression task the quality section shows MAE,
+    RMSE and bias (a multiclass one only the volume), and the sections that read the prediction
+    as a probability of a 0/1 label (calibration, per-segment rates) are left out with a note.
     """
     f = M.Filters(pipeline=pipeline or "", run_id=run_id or "")
     n, lo, hi = M.time_range(backend, db, pipeline=f.pipeline, run_id=f.run_id)
@@ -59,9 +68,14 @@ def build_report(backend: Backend, db: str = "eddy", *, out_path: str | Path,
     if n == 0:
         sections.append("<p>No predictions match these filters.</p>")
     else:
-        sections.append(_quality(backend, db, f, bucket, threshold))
-        sections.append(_calibration(backend, db, f))
-        sections.append(_segments(backend, db, f, segments, threshold))
+        probability = task in PROBABILITY_TASKS
+        sections.append(_quality(backend, db, f, bucket, threshold, task))
+        if probability:
+            sections.append(_calibration(backend, db, f))
+            sections.append(_segments(backend, db, f, segments, threshold))
+        else:
+            sections.append(f'<p class="note">Calibration and per-segment rates read the prediction as a '
+                            f"probability of a 0/1 label: not drawn for a {escape(task)} task.</p>")
         sections.append(_drift(backend, db, f, window, lo, psi_threshold))
         sections.append(_delays(backend, db, f))
     sections.append(_alerts(backend, db, f, (lo, hi) if n else None))
@@ -108,23 +122,34 @@ def _comparison(c: Mapping[str, Any]) -> str:
             + details("Table: every segment value", table(rows, COMPARE_COLUMNS)))
 
 
-def _quality(backend: Backend, db: str, f: M.Filters, bucket: int, threshold: float) -> str:
+def _quality(backend: Backend, db: str, f: M.Filters, bucket: int, threshold: float, task: str) -> str:
     overall = M.model_metrics(backend, db, filters=f, threshold=threshold)
     over_time = M.model_metrics(backend, db, filters=f, bucket_ms=bucket, threshold=threshold)
     multi = len({r["run_id"] for r in overall}) > 1
     charts = []
-    for metric, label in [("roc_auc", "ROC AUC"), ("log_loss", "log loss"),
-                          ("accuracy", "accuracy"), ("f1", f"F1 @ {threshold}"),
-                          ("bias", "bias = mean prediction - mean label"), ("n", "labelled rows")]:
+    bias = ("bias", "bias = mean prediction - mean label")
+    note = ""
+    if task in PROBABILITY_TASKS:
+        metrics = [("roc_auc", "ROC AUC"), ("log_loss", "log loss"), ("accuracy", "accuracy"),
+                   ("f1", f"F1 @ {threshold}"), bias]
+        cols = ["run_id", "model", "n", "accuracy", "log_loss", "roc_auc", "precision", "recall",
+                "f1", "bias", "mae", "rmse", "mean_prediction", "mean_label"]
+    elif task == "regression":
+        metrics = [("mae", "MAE"), ("rmse", "RMSE"), bias]
+        cols = ["run_id", "model", "n", "mae", "rmse", "bias", "mean_prediction", "mean_label"]
+    else:  # multiclass: the prediction is the top class's probability, the label a class index
+        metrics = []
+        cols = ["run_id", "model", "n"]
+        note = (f'<p class="note">A {escape(task)} prediction is the top class\'s probability and its '
+                "label a class index: only the volume is drawn here.</p>")
+    for metric, label in [*metrics, ("n", "labelled rows")]:
         series: dict[str, list[tuple[float, float | None]]] = {}
         for r in over_time:
             v = r[metric]
             series.setdefault(_series_name(r, multi), []).append(
                 (r["bucket_ms"], float(v) if v is not None else None))
         charts.append(line_chart(series, title=f"{label} per model over time", time_x=True))
-    cols = ["run_id", "model", "n", "accuracy", "log_loss", "roc_auc", "precision", "recall",
-            "f1", "bias", "mae", "rmse", "mean_prediction", "mean_label"]
-    return ("<h2>Model quality</h2><h3>Whole period</h3>" + table(overall, cols)
+    return ("<h2>Model quality</h2>" + note + "<h3>Whole period</h3>" + table(overall, cols)
             + '<div class="charts">' + "".join(charts) + "</div>"
             + details("Table: metrics per bucket", table(over_time)))
 

@@ -55,7 +55,8 @@ def report(
         versus = (comparison(backend, cfg.sink.database, run_id, compare, n_boot=bootstrap, seed=seed)
                   if compare is not None and run_id is not None else None)
         path = build_report(backend, cfg.sink.database, out_path=out, run_id=run_id, pipeline=cfg.pipeline,
-                            threshold=cfg.models.threshold, segments=cfg.segments, comparison=versus)
+                            threshold=cfg.models.threshold, segments=cfg.segments, comparison=versus,
+                            task=cfg.models.task)
     except StreamsError as exc:
         fail(exc)
         return

@@ -115,3 +115,19 @@ def test_report_renders_in_headless_chromium_without_console_errors(report, tmp_
     assert _chromium_console(report, shot) == []
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000  # a page full of charts
+
+
+def test_a_regression_report_shows_errors_not_classification_rates(chdb_backend, stream_db, tmp_path):
+    """A regressor's AUC, accuracy and calibration mean nothing: MAE and RMSE instead."""
+    out = build_report(chdb_backend, stream_db, out_path=tmp_path / "r.html", pipeline="demo", task="regression",
+                       segments=["region"], generated_ms=1767300000000)
+    html = out.read_text()
+    assert "MAE per model over time" in html and "RMSE per model over time" in html
+    assert "ROC AUC per model" not in html and "not drawn for a regression task" in html
+
+
+def test_a_multiclass_report_draws_no_binary_figures(chdb_backend, stream_db, tmp_path):
+    out = build_report(chdb_backend, stream_db, out_path=tmp_path / "m.html", pipeline="demo", task="multiclass",
+                       generated_ms=1767300000000)
+    html = out.read_text()
+    assert "only the volume is drawn" in html and "ROC AUC per model" not in html and "MAE per model" not in html
