@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from features.hashing import stable_hash
+from features.hashing import EXACT_INT, stable_hash
 from features.spec import NUMERIC_AGGS, FeatureSet
 
 _NUMBER_TYPES = frozenset({int, float, bool})
@@ -167,8 +167,8 @@ def _hash_column(values: list, name: str, bad, cache: dict) -> np.ndarray:
             arr = np.array(values, dtype=np.float64)
         except OverflowError:
             arr = None
-        # an int beyond 2**53 may have no exact float: `stable_hash` hashes it exactly
-        if arr is not None and np.isfinite(arr).all() and (int not in types or np.abs(arr).max() <= 2**53):
+        # an int beyond EXACT_INT may have no exact float: `stable_hash` hashes it exactly
+        if arr is not None and np.isfinite(arr).all() and (int not in types or np.abs(arr).max() <= EXACT_INT):
             return (arr + 0.0).view(np.int64).copy()
     if types == {str}:
         get = cache.get

@@ -20,6 +20,9 @@ import hashlib
 import math
 import struct
 
+#: Every int within ±EXACT_INT has an exact float (and hashes as it); beyond, one may not.
+EXACT_INT = 2**53
+
 _PACK_DOUBLE = struct.Struct("<d")
 _UNPACK_INT = struct.Struct("<q")
 
@@ -30,7 +33,7 @@ def stable_hash(value: object) -> int:
         value = value.encode("utf-8")
     if isinstance(value, (bytes, bytearray)):
         return int.from_bytes(hashlib.blake2b(value, digest_size=8).digest(), "little", signed=True)
-    if isinstance(value, int) and not -(2**53) <= value <= 2**53:
+    if isinstance(value, int) and not -EXACT_INT <= value <= EXACT_INT:
         try:
             exact = float(value) == value  # Python compares an int and a float exactly
         except OverflowError:

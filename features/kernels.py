@@ -288,8 +288,8 @@ def window_kernel(
 
     # A bound of the encoded states: per feature a header (<= 20 bytes) and, for a ring feature, at
     # most 36 bytes per non-empty bucket, of which a key has no more than its ring holds, nor more
-    # than its old entries (each >= 1 byte of its blob) plus its events (a 30-day window of 1 s
-    # buckets must not reserve 94 MB per key).
+    # than its old entries (each >= 1 byte of its blob) plus its events (a new key of a
+    # 100,000-bucket ring must not reserve 3.6 MB).
     total = 0
     for k in range(n_keys):
         blob = in_end[k] - in_start[k]

@@ -72,3 +72,12 @@ def test_the_sink_skips_inputs_the_agents_dead_letter_and_keeps_going():
     assert "dlq" not in sink.rows  # the agents dead-letter inputs; the sink only skips them
     with pytest.raises(RowError):
         encode_row("labels", {"pipeline": "p", "event_id": "e", "label": 1.0, "label_ts": 10_413_792_000_000})
+
+
+def test_the_event_time_range_is_what_analytics_can_store():
+    """`features` and `analytics` import nothing of each other: their two copies of the range
+    (events refused outside it, times ClickHouse cannot hold) must agree."""
+    from analytics.rows import TS_RANGE_MS
+    from features.columns import TS_RANGE
+
+    assert TS_RANGE == TS_RANGE_MS
