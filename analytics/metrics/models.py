@@ -14,7 +14,8 @@ def model_metrics(backend: Backend, db: str = "eddy", *, filters: Filters = Filt
     """Count, accuracy, log loss, ROC AUC, precision/recall/F1, bias per run, model and bucket.
 
     Rows: run_id, model, bucket_ms, n, positives, mean_prediction, mean_label, bias, accuracy,
-    log_loss, roc_auc, tp, fp, fn, tn, precision, recall, f1 (see sql/queries/model_metrics.sql).
+    class_accuracy, log_loss, roc_auc, tp, fp, fn, tn, precision, recall, f1, mae, rmse (see
+    sql/queries/model_metrics.sql).
     """
     params = {**filters.params(), "bucket_ms": int(bucket_ms), "threshold": float(threshold)}
     return run_query(backend, "model_metrics", db, params)

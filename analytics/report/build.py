@@ -54,7 +54,7 @@ def build_report(backend: Backend, db: str = "eddy", *, out_path: str | Path,
     row is ``{segment, value, n, metric, a, b, diff, low, high, method, p_value}``.
 
     `task` (the pipeline's `models.task`): for a regression task the quality section shows MAE,
-    RMSE and bias (a multiclass one only the volume), and the sections that read the prediction
+    RMSE and bias, for a multiclass one the class accuracy, and the sections that read the prediction
     as a probability of a 0/1 label (calibration, per-segment rates) are left out with a note.
     """
     f = M.Filters(pipeline=pipeline or "", run_id=run_id or "")
@@ -138,10 +138,11 @@ def _quality(backend: Backend, db: str, f: M.Filters, bucket: int, threshold: fl
         metrics = [("mae", "MAE"), ("rmse", "RMSE"), bias]
         cols = ["run_id", "model", "n", "mae", "rmse", "bias", "mean_prediction", "mean_label"]
     else:  # multiclass: the prediction is the top class's probability, the label a class index
-        metrics = []
-        cols = ["run_id", "model", "n"]
+        metrics = [("class_accuracy", "class accuracy")]
+        cols = ["run_id", "model", "n", "class_accuracy", "mean_prediction"]
         note = (f'<p class="note">A {escape(task)} prediction is the top class\'s probability and its '
-                "label a class index: only the volume is drawn here.</p>")
+                "label a class index: the quality drawn is the share of rows whose predicted class is "
+                "the label's.</p>")
     for metric, label in [*metrics, ("n", "labelled rows")]:
         series: dict[str, list[tuple[float, float | None]]] = {}
         for r in over_time:

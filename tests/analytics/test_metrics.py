@@ -71,6 +71,35 @@ def test_auc_with_ties_and_extreme_predictions(chdb_backend, fresh_db):
     assert abs(row["rmse"] - np.sqrt(np.mean((p - y) ** 2))) < TOL
 
 
+def test_class_accuracy_compares_the_predicted_class_with_the_labels(chdb_backend, fresh_db):
+    """Multiclass: the label's class is the learner's text of it (2.0 -> '2'); no class is wrong;
+    a task whose rows carry no predicted_label has no class accuracy."""
+    from analytics.sink import Sink
+
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 3, 300).astype(float)
+    labels[:3] = [2.5, -1.0, 0.0]
+    predicted = [str(int(v)) if v.is_integer() else repr(v) for v in labels]
+    wrong = rng.random(300) < 0.3
+    predicted = [None if i % 50 == 0 else ("9" if w else c) for i, (w, c) in enumerate(zip(wrong, predicted))]
+    base = {"run_id": "r", "pipeline": "p", "role": "champion", "shadow": False, "key": "k",
+            "latency_ms": 1.0, "prediction": 0.5}
+    sink = Sink(chdb_backend, fresh_db)
+    sink.add("predictions", [
+        {**base, "model": m, "model_version": 1, "event_id": f"e{i}", "event_ts": 1767225600000 + i,
+         "served_ts": 1767225600000 + i, "predicted_label": predicted[i] if m == "multi" else None}
+        for i in range(300) for m in ("multi", "binary")])
+    sink.add("labels", [{"pipeline": "p", "event_id": f"e{i}", "label": float(labels[i]),
+                         "label_ts": 1767225700000} for i in range(300)])
+    sink.flush()
+    rows = {r["model"]: r for r in M.model_metrics(chdb_backend, fresh_db)}
+    expected = np.mean([p is not None and p == (str(int(v)) if v.is_integer() else repr(v))
+                        for p, v in zip(predicted, labels)])
+    assert 0.5 < expected < 0.8
+    assert abs(rows["multi"]["class_accuracy"] - expected) < TOL
+    assert rows["binary"]["class_accuracy"] is None
+
+
 def test_psi_and_ks_match_numpy(chdb_backend, stream_db, stream, arrays):
     w = stream.window_ms
     rows = M.drift(chdb_backend, stream_db, window_ms=w, ref_from_ms=stream.base_ms,

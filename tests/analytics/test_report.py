@@ -130,4 +130,5 @@ def test_a_multiclass_report_draws_no_binary_figures(chdb_backend, stream_db, tm
     out = build_report(chdb_backend, stream_db, out_path=tmp_path / "m.html", pipeline="demo", task="multiclass",
                        generated_ms=1767300000000)
     html = out.read_text()
-    assert "only the volume is drawn" in html and "ROC AUC per model" not in html and "MAE per model" not in html
+    assert "class accuracy per model over time" in html
+    assert "ROC AUC per model" not in html and "MAE per model" not in html
