@@ -7,6 +7,12 @@ action when it applies (a loss increase, or a kind listed in ``act_on``), else `
 `apply(alert, model_set)` carries it out and rewrites ``alert["action"]`` to what was actually
 done (``none`` when, e.g., no challenger beats the champion or the cooldown is running).
 
+An alert's ``ts`` is the caller's clock, moved on by a millisecond when an earlier alert of the
+same model and kind already holds it (a batch of labels shares one clock reading; the alerts
+table keeps one row per model, kind and ts). `state()` / `load_state()` carry the detectors,
+the recent losses, the cooldown and a pending promotion across a learner restart (the learner
+stores them with its checkpoint), so a restarted learner alerts as one that never stopped.
+
 >>> from learners.config import DriftConfig
 >>> mon = DriftMonitor(DriftConfig(grace_period=10))
 >>> alerts = [a for i in range(400) for a in mon.update("m", 0.1 if i < 200 else 2.0, None, i)]
@@ -17,6 +23,7 @@ done (``none`` when, e.g., no challenger beats the champion or the cooldown is r
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from river import drift
@@ -38,6 +45,7 @@ class DriftMonitor:
         # a champion's loss-drift alert whose promotion found no better challenger yet:
         # (alert, labels left) — re-ranked on each later label until a challenger wins or it expires
         self._pending: tuple[Alert, int] | None = None
+        self._last_ts: dict[tuple[str, str], int] = {}  # (model, kind) -> ts of its last alert
 
     def _loss_detector(self, model: str) -> drift.ADWIN:
         if model not in self._loss:
@@ -104,8 +112,47 @@ class DriftMonitor:
         return alerts
 
     def _alert(self, model: str, kind: str, ts: int, value: float, acts: bool, detail: str) -> Alert:
+        ts = self._stamp(model, kind, ts)
         action = self.config.action if acts else "none"
         return {"model": model, "kind": kind, "ts": ts, "value": float(value), "action": action, "detail": detail}
+
+    def _stamp(self, model: str, kind: str, ts: int) -> int:
+        """`ts`, or 1 ms after the last alert of (`model`, `kind`) if that one is not older."""
+        last = self._last_ts.get((model, kind))
+        if last is not None and ts <= last:
+            ts = last + 1
+        self._last_ts[(model, kind)] = ts
+        return ts
+
+    # --- restart ------------------------------------------------------------------------------
+    def _params(self) -> tuple:
+        c = self.config
+        return (c.delta, c.prediction_delta, c.grace_period, c.prediction_detector)
+
+    def state(self) -> dict[str, Any]:
+        """What a restarted learner needs to alert as if it never stopped (picklable, not JSON):
+        the detectors, the recent losses, the last action's time, a pending promotion."""
+        return {
+            "params": self._params(),
+            "loss": self._loss, "pred": self._pred,
+            "recent": {m: list(w) for m, w in self._recent.items()},
+            "last_action_ms": self._last_action_ms, "pending": self._pending,
+            "last_ts": dict(self._last_ts),
+        }
+
+    def load_state(self, state: Mapping[str, Any], models: Iterable[str]) -> None:
+        """Resume from `state()` for the `models` that still exist. Detectors built with other
+        parameters (the config's drift settings changed) are not restored: they start clean."""
+        keep = set(models)
+        if tuple(state.get("params", ())) == self._params():
+            self._loss = {m: d for m, d in state.get("loss", {}).items() if m in keep}
+            self._pred = {m: d for m, d in state.get("pred", {}).items() if m in keep}
+        window = self.config.recent_window
+        self._recent = {m: deque(w, maxlen=window) for m, w in state.get("recent", {}).items() if m in keep}
+        self._last_action_ms = state.get("last_action_ms")
+        pending = state.get("pending")
+        self._pending = pending if pending is not None and pending[0].get("model") in keep else None
+        self._last_ts = {k: v for k, v in state.get("last_ts", {}).items() if k[0] in keep}
 
     def forget(self, model: str) -> None:
         """Drop `model`'s detectors and recent losses (after a reset: a new model starts clean)."""

@@ -12,7 +12,8 @@ snapshot (its `x` dict and served predictions), by every model. Statuses:
   pending buffer is full. Orphans are returned to the caller to log; never silently dropped.
 
 `state()` is the bookkeeping to store with each checkpoint (labels-topic offsets, learned ids,
-pending labels, counts); `load_state()` resumes exactly: no label learned twice, none skipped.
+pending labels, counts, and the drift detectors and metrics as a base64 pickle); `load_state()`
+resumes exactly: no label learned twice, none skipped, the same alerts as without the restart.
 
 >>> from learners.config import ModelsConfig, JoinConfig
 >>> from learners.model_set import ModelSet
@@ -33,8 +34,11 @@ pending labels, counts); `load_state()` resumes exactly: no label learned twice,
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
+import pickle
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -300,7 +304,16 @@ class Learner:
             "offsets": {str(p): o for p, o in self._offsets.items()},
             "learned": learned,
             "counts": dict(self.counts),
+            "monitor": self._monitor_blob(),
         }
+
+    def _monitor_blob(self) -> str:
+        """The drift detectors and the models' metrics: state that is not JSON (River's ADWIN),
+        pickled like the models it is stored with (compressed: the metrics' AUC histograms are
+        mostly zeros)."""
+        drift = self.drift.state() if self.drift is not None else None
+        blob = pickle.dumps({"drift": drift, "metrics": self.model_set.metrics_state()}, pickle.HIGHEST_PROTOCOL)
+        return base64.b64encode(zlib.compress(blob, 1)).decode("ascii")
 
     def state_json(self, learned_tail: int | None = None) -> str:
         """`state()` as JSON text (what the registry stores), built without re-encoding the
@@ -323,7 +336,7 @@ class Learner:
             frags.append(hit[2])
         if len(cache) > 2 * len(pending) + 1024:  # forget the labels that are no longer pending
             self._pending_json = {e: cache[e] for e in pending if e in cache}
-        head = json.dumps(self._state_but_pending(learned_tail))  # a dict of four keys: ends with "}"
+        head = json.dumps(self._state_but_pending(learned_tail))  # a dict: ends with "}"
         return f'{head[:-1]}, "pending": [{", ".join(frags)}]}}'
 
     def load_state(self, state: Mapping[str, Any]) -> None:
@@ -333,3 +346,9 @@ class Learner:
         self._learned = OrderedDict((e, int(t)) for e, t in state.get("learned", []))
         self._pending = OrderedDict((e, (dict(label), int(t))) for e, label, t in state.get("pending", []))
         self.counts = {s: 0 for s in STATUSES} | {k: int(v) for k, v in state.get("counts", {}).items()}
+        if state.get("monitor"):  # (absent in checkpoints written before it was stored)
+            blob = zlib.decompress(base64.b64decode(state["monitor"]))
+            monitor = pickle.loads(blob)  # the registry's own, as its models are
+            self.model_set.load_metrics_state(monitor.get("metrics") or {})
+            if self.drift is not None and monitor.get("drift") is not None:
+                self.drift.load_state(monitor["drift"], self.model_set.names)

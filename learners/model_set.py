@@ -177,10 +177,24 @@ class ModelSet:
         """Model name -> prequential metric values (plus ``n``, the labels accounted)."""
         return {name: {"n": float(m.n), **m.values()} for name, m in self._metrics.items()}
 
+    def metrics_state(self) -> dict[str, ModelMetrics]:
+        """The metrics' accumulators by model (picklable), for a learner's checkpoint."""
+        return dict(self._metrics)
+
+    def load_metrics_state(self, state: Mapping[str, ModelMetrics]) -> None:
+        """Resume the metrics of `metrics_state()` for the models of this set (same task and
+        threshold; others keep fresh accumulators)."""
+        for name, m in state.items():
+            if name in self._metrics and (m.task, m.threshold) == (self.task, self.config.threshold):
+                self._metrics[name] = m
+
     # --- lifecycle ---------------------------------------------------------------------------
     def promote(self, name: str) -> str:
-        """Make `name` champion; the old champion takes `name`'s role. Returns the old champion."""
+        """Make `name` champion; the old champion takes `name`'s role. Returns the old champion.
+        The baseline is never promoted (`LearnersError`)."""
         self._check_name(name)
+        if self._roles[name] == "baseline":
+            raise LearnersError(f"model {name!r} is the baseline, which is never promoted: promote a challenger")
         old = self.champion_name
         if old != name:
             self._roles[old], self._roles[name] = self._roles[name], "champion"

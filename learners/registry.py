@@ -77,6 +77,9 @@ end
 if role == 'champion' then
   return {0, name}
 end
+if role == 'baseline' then
+  return {-2, ''}
+end
 local roles = redis.call('HGETALL', KEYS[1])
 local old = ''
 for i = 1, #roles, 2 do
@@ -323,7 +326,8 @@ class ModelRegistry:
     def promote(self, name: str, now_ms: int | None = None) -> str | None:
         """Make `name` champion; the old champion takes `name`'s former role.
 
-        Returns the previous champion (None if there was none or `name` already was).
+        Returns the previous champion (None if there was none or `name` already was). The
+        baseline is never promoted: it is the yardstick every other model is compared with.
         """
         ts = self._now(now_ms)
         code, old = self._promote(keys=[self.roles_key], args=[name])
@@ -332,6 +336,12 @@ class ModelRegistry:
             raise VersionNotFound(
                 f"model {name!r} is not in registry {self.namespace!r}: known models are "
                 f"{', '.join(sorted(self.roles())) or 'none'}"
+            )
+        if code == -2:
+            challengers = sorted(n for n, r in self.roles().items() if r == "challenger")
+            raise RegistryError(
+                f"model {name!r} is the baseline, which is never promoted: promote a challenger "
+                f"({', '.join(challengers) or 'none configured'}) or roll the champion back"
             )
         if code == 0:
             return None

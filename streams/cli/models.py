@@ -136,7 +136,7 @@ def rollback(
 
 @app.command("promote")
 def promote(
-    name: Annotated[str, typer.Argument(help="The challenger to make champion.")],
+    name: Annotated[str, typer.Argument(help="The challenger to make champion (never the baseline).")],
     config_path: ConfigOpt,
     redis: RedisOpt = None,
     kafka: KafkaOpt = None,

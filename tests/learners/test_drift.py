@@ -215,3 +215,48 @@ def test_feed_is_adwin_update() -> None:
             assert (mine.width, mine.total, mine.variance, mine.estimation) == (ref.width, ref.total, ref.variance, ref.estimation)
             detections += ref.drift_detected
         assert detections >= 3
+
+
+@pytest.mark.parametrize("action", ["promote", "reset", "none"])
+@pytest.mark.parametrize("restart_at", [FLIP_AT - 400, FLIP_AT + 20, FLIP_AT + 45, FLIP_AT + 300])
+def test_a_restarted_learner_alerts_as_one_that_never_stopped(action, restart_at):
+    """The detectors, recent losses, cooldown and a pending promotion ride with the checkpoint:
+    a learner restored from `state()` (and the models) raises the same alerts, acts the same."""
+    import json
+    import pickle
+
+    config = drifting_config(action)
+    _, expected, expected_actions = run_with_flip(config)
+
+    stream = list(make_stream("binary", 2000, seed=11))
+    model_set = ModelSet(config)
+    learner = Learner(model_set, JoinConfig(), drift=DriftMonitor(config.drift))
+    alerts, actions = [], []
+    for i, (x, y) in enumerate(stream):
+        if i == restart_at:  # what a restart restores: the models (pickles), roles and the meta (JSON)
+            models = {name: pickle.loads(pickle.dumps(model)) for name, model in model_set.models.items()}
+            roles, meta = dict(model_set.roles), json.loads(learner.state_json())
+            model_set = ModelSet(config)
+            for name, model in models.items():
+                model_set.swap(name, model, 1)
+            model_set.set_roles(roles)
+            learner = Learner(model_set, JoinConfig(), drift=DriftMonitor(config.drift))
+            learner.load_state(meta)
+        if i >= FLIP_AT:
+            y = 1.0 - y
+        served = model_set.predict_full(x)
+        outcome = learner.learn({"event_id": f"e{i}", "label": y, "ts": i}, {"x": x, "predictions": served}, now_ms=i)
+        alerts += outcome.alerts
+        actions += outcome.actions
+    assert expected and alerts == expected and actions == expected_actions
+    assert learner.model_set.metrics() == run_with_flip(config)[0].model_set.metrics()
+
+
+def test_alerts_of_one_model_and_kind_never_share_a_time():
+    """A batch of labels shares one clock reading; the alerts table keeps one row per model, kind
+    and ts, so a second alert of the same model and kind is stamped a millisecond later."""
+    mon = DriftMonitor(DriftConfig(grace_period=10, delta=0.5))
+    alerts = [a for i in range(600) for a in mon.update("m", 0.1 if (i // 60) % 2 else 3.0, None, 7)]
+    assert len(alerts) > 2
+    stamps = [(a["model"], a["kind"], a["ts"]) for a in alerts]
+    assert len(set(stamps)) == len(stamps) and [a["ts"] for a in alerts] == list(range(7, 7 + len(alerts)))

@@ -63,6 +63,8 @@ def test_promote_swaps_roles_and_reset_rebuilds():
     assert ms.metrics()["lr"]["n"] == 0 and ms.metrics()["tree"]["n"] == 200
     ms.reset("baseline")
     assert ms.predict_one(probe)["baseline"] == 0.0
+    with pytest.raises(LearnersError, match="never promoted"):
+        ms.promote("baseline")
     with pytest.raises(LearnersError, match="known models are lr, tree, baseline"):
         ms.promote("nope")
 

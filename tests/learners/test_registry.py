@@ -12,6 +12,7 @@ from learners import (
     ModelSet,
     ModelSpec,
     RegistryConflict,
+    RegistryError,
     VersionNotFound,
     build_model,
     predict,
@@ -96,6 +97,18 @@ def test_promote_swaps_roles_and_emits_promote_and_demote(redis_client, namespac
     with pytest.raises(VersionNotFound, match="known models are lr, tree"):
         reg.promote("nope", now_ms=7)
     assert {(i.name, i.role) for i in reg.list()} == {("lr", "challenger"), ("tree", "champion")}
+
+
+def test_the_baseline_is_never_promoted(redis_client, namespace):
+    reg = ModelRegistry(redis_client, namespace)
+    reg.save("lr", trained(10), now_ms=1, role="champion")
+    reg.save("tree", trained(20), now_ms=1, role="challenger")
+    reg.save("baseline", trained(5), now_ms=1, role="baseline")
+    reg.drain_events()
+    with pytest.raises(RegistryError, match="'baseline' is the baseline, which is never promoted: promote a challenger \\(tree\\)"):
+        reg.promote("baseline", now_ms=2)
+    assert reg.roles() == {"lr": "champion", "tree": "challenger", "baseline": "baseline"}
+    assert reg.drain_events() == []
 
 
 def test_on_event_callback_receives_events(redis_client, namespace):

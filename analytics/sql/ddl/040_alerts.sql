@@ -1,4 +1,4 @@
--- Monitoring alerts (drift, lost state, ...), from <p>.model-events.
+-- Monitoring alerts (drift, lost state, ...), from <p>.alerts.
 CREATE TABLE IF NOT EXISTS {db}.alerts
 (
     pipeline    LowCardinality(String),
