@@ -163,8 +163,15 @@ class Learner:
                 )
             pending[event_id] = (label, now_ms)
             return self._count(LearnOutcome(event_id, "early", label, detail="waiting for snapshot"))
-        if pending:  # a first copy may be waiting: learn once, now, and forget the waiting copy
-            pending.pop(event_id, None)
+        if pending and event_id in pending:
+            # a first label waits for this snapshot: it is the one learned (the first label wins,
+            # as in ClickHouse's labels table), this copy is a duplicate (callers that count
+            # outcomes resolve the waiting one first with `on_snapshot`, see `Processor.learn`)
+            first, _ = pending.pop(event_id)
+            outcome = self._learn(event_id, first, snapshot, now_ms)
+            self.counts["duplicate"] += 1
+            outcome.detail = "the first label, learned when a second copy came with the snapshot"
+            return outcome
         return self._learn(event_id, label, snapshot, now_ms)
 
     def on_snapshot(

@@ -298,7 +298,7 @@ class Processor:
         if learner is None:
             raise RuntimeError("this processor has no learner (a scorer-only worker)")
         out = LearnOutput()
-        outcomes, checkpointed, view, learn = out.outcomes, self.resume_offsets, self.learner_view, learner.learn
+        checkpointed, view, learn = self.resume_offsets, self.learner_view, learner.learn
         # one round trip for the batch (snapshots change only when events are scored, not here)
         snaps = self.snapshots.get_many([lab["event_id"] for lab in labels])
         for i, lab in enumerate(labels):
@@ -310,13 +310,24 @@ class Processor:
                 learner.counts["duplicate"] += 1
             else:
                 snap = snaps[i]
-                outcome = learn(lab, None if snap is None else view(snap), now_ms, partition=part, offset=off)
-            outcomes.append(outcome)
-            if outcome.alerts:
-                out.alerts.extend(outcome.alerts)
-            if outcome.actions:
-                out.actions.extend(outcome.actions)
+                snapshot = None if snap is None else view(snap)
+                if snapshot is not None and learner.waits_for(lab["event_id"]):
+                    # its first label waits (the event was scored by another process): that one
+                    # is learned, this copy then counts as a duplicate (the first label wins)
+                    first = learner.on_snapshot(lab["event_id"], snapshot, now_ms)
+                    if first is not None:
+                        self._gather(out, first)
+                outcome = learn(lab, snapshot, now_ms, partition=part, offset=off)
+            self._gather(out, outcome)
         return out
+
+    @staticmethod
+    def _gather(out: LearnOutput, outcome: LearnOutcome) -> None:
+        out.outcomes.append(outcome)
+        if outcome.alerts:
+            out.alerts.extend(outcome.alerts)
+        if outcome.actions:
+            out.actions.extend(outcome.actions)
 
     def retry_pending(self, now_ms: int) -> LearnOutput:
         """Look again for the snapshots of early labels; expire the ones that waited too long."""
@@ -324,9 +335,7 @@ class Processor:
         if self.learner is None:
             return out
         for outcome in self.learner.retry(now_ms, self.fetch):
-            out.outcomes.append(outcome)
-            out.alerts.extend(outcome.alerts)
-            out.actions.extend(outcome.actions)
+            self._gather(out, outcome)
         return out
 
 

@@ -180,3 +180,14 @@ def test_state_json_is_state(ops):
             learner.load_state(json.loads(learner.state_json()))
     assert json.loads(learner.state_json()) == learner.state()
     assert json.loads(learner.state_json(learned_tail=1)) == learner.state(learned_tail=1)
+
+
+def test_the_first_label_wins_when_a_second_copy_brings_the_snapshot():
+    learner, _ = new_learner(early_label_wait="1h")
+    learned: list = []
+    learner.model_set.add_learn_hook(lambda name, x, y: learned.append(y))
+    assert learner.learn({**label("e1"), "label": 1.0}, None, now_ms=0).status == "early"
+    outcome = learner.learn({**label("e1"), "label": 0.0}, SNAP, now_ms=1)
+    assert outcome.status == "learned" and outcome.label["label"] == 1.0 and set(learned) == {True}
+    assert learner.counts["duplicate"] == 1 and learner.pending_ids == []
+    assert learner.learn({**label("e1"), "label": 0.0}, SNAP, now_ms=2).status == "duplicate"

@@ -162,3 +162,28 @@ def test_served_ts_and_latency_are_read_after_the_models(data):
     assert {s.served_ts for s in out.snapshots} == {now + 25}
     out = proc.score(events[BATCH:2 * BATCH], sources(events[BATCH:2 * BATCH], BATCH), now, received_ms=now - 5)
     assert {(r["served_ts"], r["latency_ms"]) for r in out.scores} == {(now, 5.0)}
+
+
+def test_a_second_label_that_comes_with_the_snapshot_of_a_waiting_first_one_is_the_duplicate(data):
+    """Split roles: the first label waits (its event is not scored yet), the scorer process then
+    serves the event, and a second label with another value arrives before the learner's retry.
+    The first label is learned (as ClickHouse's labels table keeps it) and the second counted as
+    a duplicate, in that order, in the outcomes the worker counts."""
+    cfg, events, _labels = data
+    store = PackingSnapshotsFake()
+    scorer = memory_processor(cfg, "dup-run")
+    scorer = Processor(cfg, scorer.engine, scorer.models, None, store, "dup-run")
+    learner = memory_processor(cfg, "dup-run")
+    learner.snapshots = store
+    seen: list[tuple[str, float]] = []
+    learner.learner.model_set.add_learn_hook(lambda name, x, y: seen.append((name, y)))
+    ev = events[0]
+    first = {"event_id": ev["event_id"], "label": 1.0, "ts": ev["ts"] + 10}
+    second = {**first, "label": 0.0, "ts": ev["ts"] + 20}
+    assert [o.status for o in learner.learn([first], 1_000).outcomes] == ["early"]
+    scorer.score([ev], sources([ev], 0), 1_100)
+    out = learner.learn([second], 1_200)
+    assert [(o.status, o.label["label"]) for o in out.outcomes] == [("learned", 1.0), ("duplicate", 0.0)]
+    assert {y for _, y in seen} == {True}  # every model learned the first value only
+    assert learner.learner.counts == {"learned": 1, "duplicate": 1, "early": 1, "orphan": 0}
+    assert learner.retry_pending(1_300).outcomes == []
