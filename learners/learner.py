@@ -111,6 +111,10 @@ class Learner:
         #: event id -> (its pending label, since, that label's JSON) for `state_json`
         self._pending_json: dict[str, tuple[dict[str, Any], int, str]] = {}
         self._offsets: dict[int, int] = {}
+        #: True when the caller marks learned ids in its snapshot store (a live learner): the ids
+        #: learned since it last did are kept for it (`unmarked`, `marked`) and the checkpoint
+        self.tracks_marks = False
+        self._unmarked: list[str] = []
 
     @property
     def join(self) -> JoinConfig:
@@ -132,10 +136,13 @@ class Learner:
         *,
         partition: int | None = None,
         offset: int | None = None,
+        learned_before: bool = False,
     ) -> LearnOutcome:
         """Handle one label with the event's served `snapshot` (None if Redis had none).
 
         `partition`/`offset` (of the labels topic) are recorded for the checkpoint.
+        `learned_before`: the snapshot store marks this event learned by an earlier learner
+        process (a checkpoint covered it): the label is a duplicate.
         """
         label = dict(label)
         event_id = label.get("event_id")
@@ -152,6 +159,8 @@ class Learner:
                 self._prune(now_ms)
             if event_id in learned:
                 return self._count(LearnOutcome(event_id, "duplicate", label, detail="already learned"))
+        if learned_before and event_id not in pending:
+            return self._count(LearnOutcome(event_id, "duplicate", label, detail="already learned before a restart"))
         if snapshot is None:
             if event_id in pending:
                 return self._count(LearnOutcome(event_id, "duplicate", label, detail="already pending"))
@@ -222,6 +231,19 @@ class Learner:
         """How many labels wait for their snapshot."""
         return len(self._pending)
 
+    def knows(self, event_id: str) -> bool:
+        """Whether `event_id`'s label was learned within the dedup horizon (in this process, or
+        in the checkpoint it resumed from)."""
+        return event_id in self._learned
+
+    def unmarked(self) -> list[str]:
+        """The ids learned since `marked` was last called, oldest first."""
+        return list(self._unmarked)
+
+    def marked(self, n: int) -> None:
+        """The first `n` ids of `unmarked()` are now marked learned in the snapshot store."""
+        del self._unmarked[:n]
+
     def waits_for(self, event_id: str) -> bool:
         """Whether a label of `event_id` waits for its snapshot."""
         return event_id in self._pending
@@ -269,6 +291,8 @@ class Learner:
                 alerts.extend(more)
                 outcome.actions.extend(actions)
         self._learned[event_id] = now_ms
+        if self.tracks_marks:
+            self._unmarked.append(event_id)
         self.counts["learned"] += 1  # = self._count(outcome)
         return outcome
 
@@ -301,6 +325,8 @@ class Learner:
         return state
 
     def _state_but_pending(self, learned_tail: int | None) -> dict[str, Any]:
+        if learned_tail is not None:  # every id not yet marked in the store rides with the checkpoint
+            learned_tail = max(learned_tail, len(self._unmarked))
         if learned_tail is None:
             learned = [[e, t] for e, t in self._learned.items()]
         else:
@@ -351,6 +377,8 @@ class Learner:
         self.seq = int(state.get("seq", 0))
         self._offsets = {int(p): int(o) for p, o in state.get("offsets", {}).items()}
         self._learned = OrderedDict((e, int(t)) for e, t in state.get("learned", []))
+        if self.tracks_marks:  # (a crash may have come between a save and its marks)
+            self._unmarked = list(self._learned)
         self._pending = OrderedDict((e, (dict(label), int(t))) for e, label, t in state.get("pending", []))
         self.counts = {s: 0 for s in STATUSES} | {k: int(v) for k, v in state.get("counts", {}).items()}
         if state.get("monitor"):  # (absent in checkpoints written before it was stored)

@@ -59,8 +59,11 @@ from streams.wiring import Codecs, ScoreEncoder, live_processor, model_registry,
 
 log = logging.getLogger("eddy.worker")
 
-#: Learned event ids carried in each checkpoint (duplicates by id across a restart).
+#: Learned event ids carried in each checkpoint (duplicates by id across a restart; older ones
+#: are found by their learned marks in the snapshot store, see `WorkerRuntime.mark_learned`).
 CHECKPOINT_LEARNED_IDS = 1_000
+#: Events served up to this long after a learner started may have been learned by its predecessor.
+MARKS_CLOCK_MARGIN_MS = 60_000
 
 
 def _short_fetch_wait(wait_ms: int) -> None:
@@ -107,6 +110,8 @@ class WorkerRuntime:
         self.guard.start()
         #: the models the learner trains (its own copy when it shares the process with scoring)
         self.learning = self.processor.learner.model_set if self.processor.learner is not None else self.processor.models
+        if self.processor.learner is not None:
+            self.processor.learner.tracks_marks = True  # see `mark_learned`
         meta = restore(self.registry, self.processor.models)
         if self.learning is not self.processor.models:
             meta = restore(self.registry, self.learning)
@@ -114,6 +119,20 @@ class WorkerRuntime:
             self.processor.learner.load_state(meta)
             self.processor.resume_offsets = self.processor.learner.offsets
             log.info("resumed models %s from the registry", self.learning.versions)
+        if self.processor.learner is not None:
+            # labels of events served before this learner started may have been learned by its
+            # predecessor (its checkpoints marked them, `mark_learned`); a minute's margin for
+            # the scorers' clocks
+            self.processor.marks_before_ms = now_ms() + MARKS_CLOCK_MARGIN_MS
+            self.mark_learned()
+
+    def mark_learned(self) -> None:
+        """Mark the labels the last checkpoint covers as learned, in the snapshot store."""
+        learner = self.processor.learner
+        ids = learner.unmarked() if learner is not None else []
+        if ids:
+            self.processor.snapshots.mark_learned(ids)
+            learner.marked(len(ids))
 
     def refresh_models(self) -> dict:
         """Hot-swap what the registry moved: the served models, and the learner's (CLI rollbacks)."""
@@ -306,6 +325,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             log.info("checkpoint refused (%s): adopting the registry's models and saving again", exc)
             refresh(rt.registry, rt.learning)
             save_checkpoint(rt.registry, rt.learning, learner_meta(), now_ms=t, actions=resets)
+        rt.mark_learned()  # after the save: a crash in between leaves the ids in its meta
 
     async def after_checkpoint() -> None:
         """Publish the checkpoint's model events, then serve its versions in this process too.

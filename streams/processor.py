@@ -92,6 +92,9 @@ class Processor:
         #: snapshot's TTL runs from there, whatever batch it was scored in. The live worker serves
         #: a batch at one time (`served_clock`, else the batch clock).
         self.served_at_event_ts = False
+        #: Live learners: events served before this time (ms) may have been learned by an earlier
+        #: learner process; a label of one is looked up in the store's learned marks (None: never)
+        self.marks_before_ms: int | None = None
 
     def mark_state_lost(self, refill_ms: int) -> None:
         """Feature state was lost: flag scores degraded until windows of `refill_ms` refill, from
@@ -301,6 +304,7 @@ class Processor:
         checkpointed, view, learn = self.resume_offsets, self.learner_view, learner.learn
         # one round trip for the batch (snapshots change only when events are scored, not here)
         snaps = self.snapshots.get_many([lab["event_id"] for lab in labels])
+        before = self._learned_before(labels, snaps)
         for i, lab in enumerate(labels):
             part, off = positions[i] if positions else (None, None)
             if checkpointed and part is not None and off is not None and off < checkpointed.get(part, 0):
@@ -317,9 +321,26 @@ class Processor:
                     first = learner.on_snapshot(lab["event_id"], snapshot, now_ms)
                     if first is not None:
                         self._gather(out, first)
-                outcome = learn(lab, snapshot, now_ms, partition=part, offset=off)
+                outcome = learn(lab, snapshot, now_ms, partition=part, offset=off,
+                                learned_before=bool(before) and lab["event_id"] in before)
             self._gather(out, outcome)
         return out
+
+    def _learned_before(self, labels: Sequence[dict[str, Any]], snaps: list[Snapshot | None]) -> set[str]:
+        """The labels' events that an earlier learner process learned (marked in the store).
+
+        Only events served before `marks_before_ms` can have been (later ones were learned, if at
+        all, by this process, which remembers them): after the first minute of a learner's life
+        no label batch asks.
+        """
+        since, learner = self.marks_before_ms, self.learner
+        if since is None or learner is None:
+            return set()
+        ask = [lab["event_id"] for lab, snap in zip(labels, snaps)
+               if snap is not None and snap.served_ts < since and not learner.knows(lab["event_id"])]
+        if not ask:
+            return set()
+        return {e for e, marked in zip(ask, self.snapshots.learned_many(ask)) if marked}
 
     @staticmethod
     def _gather(out: LearnOutput, outcome: LearnOutcome) -> None:

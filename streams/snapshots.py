@@ -7,6 +7,12 @@ keep them in Redis with a TTL (`labels.snapshot_ttl`); replay keeps them in memo
 
 Layout in Redis: `eddy:{namespace}:snap:{event_id}` -> a pickled tuple (see `Snapshot.pack`);
 about 150 bytes + 8 bytes per feature + 24 per model (measured in docs/models.md).
+
+Learned marks: `eddy:{namespace}:learned:{event_id}` -> ``1``, with the snapshots' TTL, written
+for the labels a learner checkpoint covers (`mark_learned`). A restarted learner remembers only
+its checkpoint's most recent learned ids; a label sent again later, for an event served before
+that restart, is recognised by its mark (`learned_many`) and not learned twice. Past the TTL
+the snapshot is gone too, and such a label is an orphan: never learned twice either.
 """
 
 from __future__ import annotations
@@ -75,11 +81,26 @@ class SnapshotStore(Protocol):
     def get_many(self, event_ids: list[str]) -> list[Snapshot | None]: ...
 
 
+class LearnedMarks(Protocol):
+    """Which events' labels a learner checkpoint already covers, kept as long as their snapshots."""
+
+    def mark_learned(self, event_ids: list[str]) -> None: ...
+
+    def learned_many(self, event_ids: list[str]) -> list[bool]: ...
+
+
 class MemorySnapshots:
     """In-process snapshots for replay and unit tests (no TTL: a replay is bounded)."""
 
     def __init__(self) -> None:
         self._data: dict[str, Snapshot] = {}
+        self._learned: set[str] = set()
+
+    def mark_learned(self, event_ids: list[str]) -> None:
+        self._learned.update(event_ids)
+
+    def learned_many(self, event_ids: list[str]) -> list[bool]:
+        return [e in self._learned for e in event_ids]
 
     def put_many(self, snapshots: list[Snapshot]) -> None:
         for s in snapshots:
@@ -95,6 +116,7 @@ class RedisSnapshots:
     def __init__(self, client, namespace: str, ttl_ms: int) -> None:  # noqa: ANN001 - redis.Redis
         self._r = client
         self._prefix = f"eddy:{namespace}:snap:"
+        self._learned_prefix = f"eddy:{namespace}:learned:"
         self._ttl = int(ttl_ms)
 
     def put_many(self, snapshots: list[Snapshot]) -> None:
@@ -109,6 +131,23 @@ class RedisSnapshots:
             key, value = prefix + s.event_id.encode(), s.pack()
             frame.append(b"*5\r\n$3\r\nSET\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n%b" % (len(key), key, len(value), value, tail))
         roundtrip(self._r, [b"".join(frame)], len(snapshots))
+
+    def mark_learned(self, event_ids: list[str]) -> None:
+        """Mark `event_ids` learned for the snapshots' TTL (one round trip)."""
+        if not event_ids:
+            return
+        prefix, ttl = self._learned_prefix.encode(), str(self._ttl).encode()
+        tail = b"$1\r\n1\r\n$2\r\nPX\r\n$%d\r\n%b\r\n" % (len(ttl), ttl)
+        frame = []
+        for e in event_ids:
+            key = prefix + e.encode()
+            frame.append(b"*5\r\n$3\r\nSET\r\n$%d\r\n%b\r\n%b" % (len(key), key, tail))
+        roundtrip(self._r, [b"".join(frame)], len(event_ids))
+
+    def learned_many(self, event_ids: list[str]) -> list[bool]:
+        if not event_ids:
+            return []
+        return [v is not None for v in self._r.mget([self._learned_prefix + e for e in event_ids])]
 
     def get_many(self, event_ids: list[str]) -> list[Snapshot | None]:
         if not event_ids:

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.integration
 
 N = 3000
 SPLIT = 1800  # events produced before the restart (the kill lands while they are being scored)
+RESENT = 5  # the oldest labels, sent again after a second restart
 
 
 def split_stream(events: list[dict], labels: list[dict], at: int) -> tuple[tuple[list, list], tuple[list, list]]:
@@ -83,8 +84,27 @@ def run(stack, clickhouse, tmp_path_factory):
 
         wait_until(sunk, 120, "the sink to write every champion score")
         meta = registry.snapshot(champion).meta
+
+    # A third worker, then the oldest labels sent again with the other value: they were learned
+    # two workers ago, far beyond the checkpoint's newest learned ids, and are found by their
+    # learned marks in the snapshot store, as duplicates.
+    resent = [{**lab, "label": 1.0 - lab["label"]} for lab in labels[:RESENT]]
+    with WorkerProcess(cfg_path, stack, stack.home / "logs" / "restart-3.log") as third:
+        before = counters(cfg, stack.endpoints.redis)
+        produce_merged(cfg, stack, [], resent)
+
+        def counted() -> bool:
+            assert third.alive(), third.log_tail()
+            c = counters(cfg, stack.endpoints.redis)
+            return c.get("labels_duplicate", 0) + c.get("labels_learned", 0) >= \
+                before.get("labels_duplicate", 0) + before.get("labels_learned", 0) + RESENT
+
+        wait_until(counted, 120, "the third worker to count the labels sent again")
+        after = counters(cfg, stack.endpoints.redis)
+    resent_counts = {k: after.get(k, 0) - before.get(k, 0) for k in ("labels_duplicate", "labels_learned")}
     return dict(cfg=cfg, events=events, labels=labels, champion=champion, pre_kill_max=pre_kill_max,
-                pre_kill_versions=pre_kill_versions, restart_ms=restart_ms, meta=meta, registry=registry)
+                pre_kill_versions=pre_kill_versions, restart_ms=restart_ms, meta=meta, registry=registry,
+                resent_counts=resent_counts)
 
 
 def test_versions_continue_above_the_pre_kill_maximum(run, clickhouse):
@@ -131,9 +151,19 @@ def test_every_label_learned_exactly_once(run):
     labels = run["labels"]
     assert meta["counts"]["learned"] == len(labels)
     assert meta["counts"].get("orphan", 0) == 0 and not meta["pending"]
-    # The checkpoint keeps only the newest learned ids (redeliveries are recognised by offset).
+    # The checkpoint keeps the newest learned ids, and every id learned since the last one it
+    # marked in the snapshot store (redeliveries are recognised by offset, older ids by mark).
     from streams.app import CHECKPOINT_LEARNED_IDS
 
     learned = [e for e, _t in meta["learned"]]
-    assert len(learned) == len(set(learned)) == min(len(labels), CHECKPOINT_LEARNED_IDS)
+    assert len(learned) == len(set(learned)) >= min(len(labels), CHECKPOINT_LEARNED_IDS)
     assert set(learned) <= {lab["event_id"] for lab in labels}
+
+
+def test_a_label_sent_again_after_restarts_is_a_duplicate(run):
+    """Its event's learned mark (written after the checkpoint that covered it) outlives the
+    learner: the label is not learned a second time, with the other value."""
+    from streams.app import CHECKPOINT_LEARNED_IDS
+
+    assert len(run["labels"]) - RESENT > CHECKPOINT_LEARNED_IDS  # beyond the ids a checkpoint carries
+    assert run["resent_counts"] == {"labels_duplicate": RESENT, "labels_learned": 0}

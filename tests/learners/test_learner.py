@@ -191,3 +191,26 @@ def test_the_first_label_wins_when_a_second_copy_brings_the_snapshot():
     assert outcome.status == "learned" and outcome.label["label"] == 1.0 and set(learned) == {True}
     assert learner.counts["duplicate"] == 1 and learner.pending_ids == []
     assert learner.learn({**label("e1"), "label": 0.0}, SNAP, now_ms=2).status == "duplicate"
+
+
+def test_a_live_learner_keeps_the_ids_its_store_has_not_marked_yet():
+    """`unmarked` / `marked`: the ids learned since the caller last marked them; a checkpoint
+    carries every one of them whatever its tail; a restored learner marks its ids again; a
+    label its store marks learned (by an earlier process) is a duplicate."""
+    learner, _ = new_learner()
+    learner.tracks_marks = True
+    for i in range(5):
+        learner.learn(label(f"e{i}"), SNAP, now_ms=i)
+    assert learner.unmarked() == [f"e{i}" for i in range(5)]
+    assert len(learner.state(learned_tail=2)["learned"]) == 5
+    learner.marked(3)
+    assert learner.unmarked() == ["e3", "e4"] and len(learner.state(learned_tail=1)["learned"]) == 2
+    other, _ = new_learner()
+    other.tracks_marks = True
+    other.load_state(learner.state(learned_tail=2))
+    assert other.unmarked() == ["e3", "e4"]
+    assert other.learn(label("e0"), SNAP, now_ms=9, learned_before=True).status == "duplicate"
+    assert other.learn(label("e9"), SNAP, now_ms=9).status == "learned"
+    untracked, _ = new_learner()
+    untracked.learn(label("e1"), SNAP, now_ms=1)
+    assert untracked.unmarked() == []  # replay: nobody marks, nothing is kept

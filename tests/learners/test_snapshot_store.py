@@ -74,3 +74,11 @@ def test_refresher_polls_on_its_interval_and_measures_lag(redis_client, namespac
     assert scorer_set.versions["lr"] == 1
     assert set(refresher.maybe_refresh(11_250)) == {"lr"} and refresher.lags_ms == [250, 850]
     assert scorer_set.versions["lr"] == 2
+
+
+def test_learned_marks_live_as_long_as_snapshots(redis_client, namespace):
+    store = RedisSnapshots(redis_client, namespace, ttl_ms=60_000)
+    store.mark_learned(["a", "b"])
+    store.mark_learned([])
+    assert store.learned_many(["a", "x", "b"]) == [True, False, True] and store.learned_many([]) == []
+    assert 0 < redis_client.pttl(f"eddy:{namespace}:learned:a") <= 60_000
