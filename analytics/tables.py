@@ -88,12 +88,6 @@ TABLES: dict[str, TableSpec] = {
              "partition": "int", "offset": "int", "payload": "b64", "schema_id": "int"},
             "event_ts",
         ),
-        TableSpec(
-            "quality_counters",
-            ("pipeline", "run_id", "counter", "ts"),
-            {"ts": "ts", "pipeline": "str", "run_id": "str", "counter": "str", "value": "int"},
-            "ts",
-        ),
     ]
 }
 

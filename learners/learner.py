@@ -71,6 +71,8 @@ class LearnOutcome:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     actions: list[dict[str, Any]] = field(default_factory=list)
     detail: str = ""
+    #: the label's (partition, offset) on the labels topic, when known (an orphan's dead letter)
+    position: tuple[int, int] | None = None
 
 
 class LearnRecorder:
@@ -107,7 +109,8 @@ class Learner:
         self.counts: dict[str, int] = {s: 0 for s in STATUSES}
         self.seq = 0  # labels processed: the newest checkpoint has the highest seq
         self._learned: OrderedDict[str, int] = OrderedDict()
-        self._pending: OrderedDict[str, tuple[dict[str, Any], int]] = OrderedDict()
+        #: event id -> (its waiting label, since, its labels-topic (partition, offset) or None)
+        self._pending: OrderedDict[str, tuple[dict[str, Any], int, tuple[int, int] | None]] = OrderedDict()
         #: event id -> (its pending label, since, that label's JSON) for `state_json`
         self._pending_json: dict[str, tuple[dict[str, Any], int, str]] = {}
         self._offsets: dict[int, int] = {}
@@ -151,8 +154,10 @@ class Learner:
         if label.get("label") is None:
             raise ModelInputError(f"label for {event_id!r} has no 'label' value: send a number")
         self.seq += 1
+        position = None
         if partition is not None and offset is not None:
             self._offsets[partition] = max(self._offsets.get(partition, 0), offset + 1)
+            position = (partition, offset)
         learned, pending = self._learned, self._pending
         if learned:
             if next(iter(learned.values())) < now_ms - self._horizon_ms:
@@ -165,18 +170,18 @@ class Learner:
             if event_id in pending:
                 return self._count(LearnOutcome(event_id, "duplicate", label, detail="already pending"))
             if self._wait_ms == 0:
-                return self._count(LearnOutcome(event_id, "orphan", label, detail="no snapshot"))
+                return self._count(LearnOutcome(event_id, "orphan", label, detail="no snapshot", position=position))
             if len(pending) >= self._join.max_pending:
                 return self._count(
-                    LearnOutcome(event_id, "orphan", label, detail="pending buffer full")
+                    LearnOutcome(event_id, "orphan", label, detail="pending buffer full", position=position)
                 )
-            pending[event_id] = (label, now_ms)
+            pending[event_id] = (label, now_ms, position)
             return self._count(LearnOutcome(event_id, "early", label, detail="waiting for snapshot"))
         if pending and event_id in pending:
             # a first label waits for this snapshot: it is the one learned (the first label wins,
             # as in ClickHouse's labels table), this copy is a duplicate (callers that count
             # outcomes resolve the waiting one first with `on_snapshot`, see `Processor.learn`)
-            first, _ = pending.pop(event_id)
+            first = pending.pop(event_id)[0]
             outcome = self._learn(event_id, first, snapshot, now_ms)
             self.counts["duplicate"] += 1
             outcome.detail = "the first label, learned when a second copy came with the snapshot"
@@ -211,14 +216,11 @@ class Learner:
         """Declare orphan every pending label older than ``early_label_wait``."""
         wait = self._wait_ms
         outcomes = []
-        for event_id, (label, since) in list(self._pending.items()):
+        for event_id, (label, since, position) in list(self._pending.items()):
             if now_ms - since >= wait:
                 del self._pending[event_id]
-                outcomes.append(
-                    self._count(
-                        LearnOutcome(event_id, "orphan", label, detail=f"no snapshot after {now_ms - since} ms")
-                    )
-                )
+                outcomes.append(self._count(LearnOutcome(
+                    event_id, "orphan", label, detail=f"no snapshot after {now_ms - since} ms", position=position)))
         return outcomes
 
     @property
@@ -321,7 +323,7 @@ class Learner:
         dedup horizon); read from the end, so a small tail costs the same whatever the horizon.
         """
         state = self._state_but_pending(learned_tail)
-        state["pending"] = [[e, label, t] for e, (label, t) in self._pending.items()]
+        state["pending"] = [_pending_entry(e, *entry) for e, entry in self._pending.items()]
         return state
 
     def _state_but_pending(self, learned_tail: int | None) -> dict[str, Any]:
@@ -362,10 +364,10 @@ class Learner:
         """
         pending, cache = self._pending, self._pending_json
         frags = []
-        for event_id, (label, since) in pending.items():
+        for event_id, (label, since, position) in pending.items():
             hit = cache.get(event_id)
             if hit is None or hit[0] is not label or hit[1] != since:  # (the same id may be pending again)
-                hit = cache[event_id] = (label, since, json.dumps([event_id, label, since]))
+                hit = cache[event_id] = (label, since, json.dumps(_pending_entry(event_id, label, since, position)))
             frags.append(hit[2])
         if len(cache) > 2 * len(pending) + 1024:  # forget the labels that are no longer pending
             self._pending_json = {e: cache[e] for e in pending if e in cache}
@@ -379,7 +381,9 @@ class Learner:
         self._learned = OrderedDict((e, int(t)) for e, t in state.get("learned", []))
         if self.tracks_marks:  # (a crash may have come between a save and its marks)
             self._unmarked = list(self._learned)
-        self._pending = OrderedDict((e, (dict(label), int(t))) for e, label, t in state.get("pending", []))
+        self._pending = OrderedDict(
+            (e, (dict(label), int(t), (int(rest[0]), int(rest[1])) if len(rest) == 2 else None))
+            for e, label, t, *rest in state.get("pending", []))
         self.counts = {s: 0 for s in STATUSES} | {k: int(v) for k, v in state.get("counts", {}).items()}
         if state.get("monitor"):  # (absent in checkpoints written before it was stored)
             blob = zlib.decompress(base64.b64decode(state["monitor"]))
@@ -387,3 +391,8 @@ class Learner:
             self.model_set.load_metrics_state(monitor.get("metrics") or {})
             if self.drift is not None and monitor.get("drift") is not None:
                 self.drift.load_state(monitor["drift"], self.model_set.names)
+
+
+def _pending_entry(event_id: str, label: dict[str, Any], since: int, position: tuple[int, int] | None) -> list:
+    """A waiting label as the checkpoint stores it: ``[id, label, since]`` (+ partition, offset)."""
+    return [event_id, label, since] if position is None else [event_id, label, since, *position]

@@ -49,6 +49,7 @@ from streams.endpoints import Endpoints, default_home
 from streams.event_feed import EventFeed
 from streams.kafka_security import KafkaSecurity
 from streams.label_feed import LabelFeed
+from streams.label_outcomes import label_counts, orphan_letters
 from streams.label_rules import LABEL_SCHEMA, label_failure
 from streams.observability import ScorersBehind, WorkerMetrics, attach, instrument
 from streams.processor import Processor, Source
@@ -281,6 +282,13 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
     def enc(attr: str, rec: dict) -> bytes:
         return codecs.encode(attr, rec, trusted=True)
 
+    def orphan_records(outcomes: list) -> list[dict]:
+        """Dead letters of the orphan labels among `outcomes` (`streams.label_outcomes`)."""
+        return orphan_letters(config.pipeline, topics.labels, outcomes, partial(codecs.encode, "labels"), now_ms())
+
+    def dlq_pairs(letters: list[dict]) -> list[tuple[faust.TopicT, bytes | None, bytes]]:
+        return [(dlq_t, rec["key"], enc("dlq", rec)) for rec in letters]
+
     def alert_records(alerts: list[dict]) -> list[tuple[faust.TopicT, bytes | None, bytes]]:
         pairs: list[tuple[faust.TopicT, bytes | None, bytes]] = []
         for alert in alerts:
@@ -452,14 +460,13 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             out = await learn_batch([labels[k] for k in part], [positions[k] for k in part])
             outcomes += out.outcomes
             alerts += out.alerts
-        pairs += alert_records(alerts)
+        orphans = orphan_records(outcomes)
+        pairs += alert_records(alerts) + dlq_pairs(orphans)
         await publish(pairs)
-        counts: dict[str, int] = {}
-        for o in outcomes:
-            counts[f"labels_{o.status}"] = counts.get(f"labels_{o.status}", 0) + 1
-        rt.count(labels=len(batch), dlq=len(batch) - len(labels), **counts)
+        n_dlq = len(batch) - len(labels) + len(orphans)
+        rt.count(labels=len(batch), dlq=n_dlq, **label_counts(outcomes))
         metrics.observe_learn_batch(
-            len(batch), outcomes, alerts, [f for f in failures if f is not None], n_dlq=len(batch) - len(labels),
+            len(batch), outcomes, alerts, [f for f in failures if f is not None] + orphans, n_dlq=n_dlq,
             stages={"learn": time.perf_counter() - t_learn},
             positions={(m.topic, m.partition): m.offset for m in batch})
 
@@ -516,12 +523,10 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                 out = proc.retry_pending(now_ms())
                 if out.outcomes:
                     ckpt.note(len(out.outcomes), out.actions)
-                    counts: dict[str, int] = {}
-                    for o in out.outcomes:
-                        counts[f"labels_{o.status}"] = counts.get(f"labels_{o.status}", 0) + 1
-                    rt.count(**counts)
-                    await publish(alert_records(out.alerts))
-                    metrics.observe_learn_batch(0, out.outcomes, out.alerts)
+                    orphans = orphan_records(out.outcomes)
+                    await publish(alert_records(out.alerts) + dlq_pairs(orphans))
+                    rt.count(dlq=len(orphans), **label_counts(out.outcomes))
+                    metrics.observe_learn_batch(0, out.outcomes, out.alerts, orphans)
             if proc.learner is not None and ckpt.due():
                 await ckpt.flush()
             loaded = rt.refresh_models()

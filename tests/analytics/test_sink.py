@@ -121,8 +121,6 @@ def test_runs_and_archive_rows_round_trip(chdb_backend, fresh_db):
     sink = Sink(chdb_backend, fresh_db)
     sink.add("runs", [run, run])
     sink.add("events_archive", [event])
-    sink.add("quality_counters", [{"ts": T0, "pipeline": "p", "run_id": "r", "counter": "late",
-                                  "value": 4}])
     sink.flush()
     got = chdb_backend.query(f"SELECT seeds, schema_ids, JSONExtractString(inputs, 'topics', 1) AS t "
                              f"FROM {fresh_db}.runs")

@@ -51,7 +51,10 @@ LABELS = {"random_bytes": (20, "bad_magic"), "not_finite": (20, "not_finite"), "
           # a valid record of another schema (an event) on the labels topic: it used to crash the worker
           "foreign_schema": (10, "schema_mismatch"),
           # a binary label that is not 0/1 (learned as 1, counted as 0 by analytics), a ts ClickHouse cannot hold
-          "not_0_or_1": (10, "rule_violation"), "ts_out_of_range": (10, "rule_violation")}
+          "not_0_or_1": (10, "rule_violation"), "ts_out_of_range": (10, "rule_violation"),
+          # a valid label for an event that never comes: an orphan after labels.early_label_wait
+          "orphan": (10, "orphan_label")}
+EARLY_LABEL_WAIT = "2s"  # labels.early_label_wait of the test pipeline
 N_BAD_EVENTS = sum(KIT.values()) + sum(n for n, _ in OTHER.values())
 N_BAD_LABELS = sum(n for n, _ in LABELS.values())
 N_BAD = N_BAD_EVENTS + N_BAD_LABELS
@@ -134,6 +137,10 @@ def bad_labels(codecs: Codecs, events: list[dict], rng: random.Random) -> list[S
                    "ts": events[-1]["ts"], "source": tag}
             if kind == "tombstone":
                 value = None
+            elif kind == "orphan":  # keyed by its event id, as the orphan's dead letter is
+                value = codecs.encode("labels", {**lab, "event_id": tag})
+                out.append(Sent(kind, tag.encode(), value, expected, topic="labels"))
+                continue
             elif kind == "empty_event_id":
                 value = codecs.encode("labels", {**lab, "event_id": ""})
             elif kind == "foreign_schema":
@@ -169,7 +176,8 @@ def locate(messages: list, sent: list[Sent]) -> dict[tuple[str, int, int], Sent]
 def run(stack, clickhouse, tmp_path_factory):
     """Produce the mix into a running worker and wait until everything is scored, dead-lettered and sunk."""
     tmp = tmp_path_factory.mktemp("dlq-e2e")
-    cfg_path = write_config(tmp, PIPELINE, partitions=2, rules={"max_message_bytes": MAX_MESSAGE_BYTES})
+    cfg_path = write_config(tmp, PIPELINE, partitions=2, rules={"max_message_bytes": MAX_MESSAGE_BYTES},
+                            labels={"early_label_wait": EARLY_LABEL_WAIT})
     cfg = load_config(cfg_path)
     codecs = Codecs.build(cfg, schema_registry(None, stack.home))
     events, _labels = fraud_generator().generate(N_VALID, seed=23)
@@ -306,6 +314,10 @@ def test_reasons_say_what_is_wrong(run):
     assert all("already scored" in x for x in reasons[("events", "duplicate")])
     assert all("amount" in x for x in reasons[("events", "not_finite")])
     assert all("label" in x for x in reasons[("labels", "not_finite")])
+    orphans = reasons[("labels", "orphan_label")]
+    assert len(orphans) == LABELS["orphan"][0] and all("no snapshot after" in x for x in orphans)
+    assert run["counters"].get("labels_orphan", 0) == LABELS["orphan"][0]
+    assert "orphan label(s)" in run["log"]
 
 
 def test_every_valid_event_scored_exactly_once(run, clickhouse):
