@@ -26,7 +26,7 @@ from learners.metrics import ModelMetrics
 from learners.model_set import ROLES, ModelSet
 from learners.predict import Prediction, label_problem, learn, loss, normalize_label, predict
 from learners.registry import Head, ModelRegistry, Snapshot, VersionInfo
-from learners.sync import Refresher, refresh, restore, save_checkpoint
+from learners.sync import Refresher, latest_meta, refresh, restore, save_checkpoint
 
 __all__ = [
     "BASELINE_NAME",
@@ -63,6 +63,7 @@ __all__ = [
     "build_model",
     "check_task",
     "label_problem",
+    "latest_meta",
     "learn",
     "loss",
     "normalize_label",

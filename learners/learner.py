@@ -233,6 +233,12 @@ class Learner:
         """How many labels wait for their snapshot."""
         return len(self._pending)
 
+    def release(self) -> None:
+        """Drop the waiting labels: another learner process resumes them from the checkpoint
+        that holds them (this one learns nothing until it resumes from a checkpoint again)."""
+        self._pending.clear()
+        self._pending_json.clear()
+
     def knows(self, event_id: str) -> bool:
         """Whether `event_id`'s label was learned within the dedup horizon (in this process, or
         in the checkpoint it resumed from)."""

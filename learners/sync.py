@@ -79,6 +79,17 @@ def restore(registry: ModelRegistry, model_set: ModelSet) -> dict[str, Any] | No
     return best
 
 
+def latest_meta(registry: ModelRegistry, names: list[str]) -> dict[str, Any] | None:
+    """The learner meta with the highest ``seq`` among the current versions of `names` (None when
+    none was saved): what a learner resumes from, whether or not its models changed."""
+    best: dict[str, Any] | None = None
+    for name in names:
+        meta = registry.meta(name)
+        if meta and (best is None or meta.get("seq", -1) > best.get("seq", -1)):
+            best = meta
+    return best
+
+
 class Refresher:
     """Polls the registry at most every `interval_ms` and hot-swaps changed models.
 

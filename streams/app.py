@@ -39,7 +39,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from features import StateStoreError
 from features.redis_store import RedisStateStore, roundtrip
-from learners import Learner, ModelRegistry, RegistryConflict, refresh, restore, save_checkpoint
+from learners import Learner, ModelRegistry, RegistryConflict, latest_meta, refresh, restore, save_checkpoint
 from schemas import dlq_record_from_failure
 from streams.batch_send import KeyedPartitions, send_batches
 from streams.checkpointer import Checkpointer
@@ -113,19 +113,46 @@ class WorkerRuntime:
         self.learning = self.processor.learner.model_set if self.processor.learner is not None else self.processor.models
         if self.processor.learner is not None:
             self.processor.learner.tracks_marks = True  # see `mark_learned`
-        meta = restore(self.registry, self.processor.models)
+        restore(self.registry, self.processor.models)
         if self.learning is not self.processor.models:
-            meta = restore(self.registry, self.learning)
-        if meta and self.processor.learner is not None:
-            self.processor.learner.load_state(meta)
-            self.processor.resume_offsets = self.processor.learner.offsets
-            log.info("resumed models %s from the registry", self.learning.versions)
+            restore(self.registry, self.learning)
+        #: set when labels partitions are assigned: the learner resumes from the newest checkpoint
+        #: before it learns anything (`adopt_learning`); until then it holds nothing to learn
+        self.adopt_pending = False
+
+    def adopt_learning(self) -> None:
+        """This process now owns the labels partitions: resume the learner from the newest
+        checkpoint (models, bookkeeping, waiting labels, drift state), whoever wrote it.
+
+        Only the owner learns: another process with the learn role (two default workers) holds
+        no waiting label, so its scorer never learns one into a stale copy of the models, and
+        it saves no checkpoint over the owner's.
+        """
+        learner = self.processor.learner
+        if learner is None:
+            return
+        refresh(self.registry, self.learning)
+        learner.load_state(latest_meta(self.registry, self.learning.names) or {})
+        self.processor.resume_offsets = learner.offsets
+        # labels of events served before now may have been learned by another learner process
+        # (its checkpoints marked them, `mark_learned`); a minute's margin for the scorers' clocks
+        self.processor.marks_before_ms = now_ms() + MARKS_CLOCK_MARGIN_MS
+        self.mark_learned()
+        self.adopt_pending = False
+        log.info("learning from the checkpoint of models %s (%d labels waiting for their events)",
+                 self.learning.versions, learner.n_pending)
+
+    def ensure_learning(self) -> None:
+        """`adopt_learning` if labels partitions were assigned since (before learning anything)."""
+        if self.adopt_pending:
+            self.adopt_learning()
+
+    def release_learning(self) -> None:
+        """The labels partitions moved away, after the checkpoint that covers them: drop the
+        waiting labels (the new owner resumes them) and learn nothing until assigned again."""
         if self.processor.learner is not None:
-            # labels of events served before this learner started may have been learned by its
-            # predecessor (its checkpoints marked them, `mark_learned`); a minute's margin for
-            # the scorers' clocks
-            self.processor.marks_before_ms = now_ms() + MARKS_CLOCK_MARGIN_MS
-            self.mark_learned()
+            self.processor.learner.release()
+        self.adopt_pending = False
 
     def mark_learned(self) -> None:
         """Mark the labels the last checkpoint covers as learned, in the snapshot store."""
@@ -334,6 +361,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             refresh(rt.registry, rt.learning)
             save_checkpoint(rt.registry, rt.learning, learner_meta(), now_ms=t, actions=resets)
         rt.mark_learned()  # after the save: a crash in between leaves the ids in its meta
+        rt.counters.settle(**{f"labels_{status}": n for status, n in proc.learner.counts.items()})
 
     async def after_checkpoint() -> None:
         """Publish the checkpoint's model events, then serve its versions in this process too.
@@ -434,9 +462,12 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
 
     slicer = TimeSlicer()  # ~3 ms of learning at a time (at most 100 labels)
 
+    ensure_learning = _retrying("learner resume", metrics.redis_error)(rt.ensure_learning)
+
     async def learn(batch: list) -> None:
         """Learn one micro-batch of `<p>.labels` messages (from the `LabelFeed`, which then holds
         their offsets until a checkpoint covers them), publish its dead letters and alerts."""
+        await ensure_learning()  # labels partitions newly assigned: resume the newest checkpoint first
         values = [m.value or b"" for m in batch]  # a tombstone (null value) is an empty message
         records, failures = codecs.inputs.decode_batch(values, LABEL_SCHEMA)
         pairs: list[tuple[faust.TopicT, bytes | None, bytes]] = []
@@ -519,6 +550,8 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         """
         try:
             await check_state()
+            if proc.learner is not None:
+                rt.ensure_learning()  # (a quiet labels topic: its waiting labels still expire)
             if proc.learner is not None and proc.learner.has_pending:
                 out = proc.retry_pending(now_ms())
                 if out.outcomes:
@@ -550,8 +583,13 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                             on_assigned=partial(feed_assigned, feed="events"), **feed_args)
         feeds.append(rt.feed)
     if "learn" in roles:
+        def labels_assigned(partitions: list) -> None:
+            feed_assigned(partitions, feed="labels")
+            rt.adopt_pending = bool(partitions)  # adopted before the next learn or housekeeping
+
         rt.labels_feed = LabelFeed(endpoints.kafka, topics.labels, f"{app.conf.id}.labels", learn, ckpt,
-                                   flush_checkpoint, on_assigned=partial(feed_assigned, feed="labels"), **feed_args)
+                                   flush_checkpoint, on_assigned=labels_assigned, on_released=rt.release_learning,
+                                   **feed_args)
         feeds.append(rt.labels_feed)
         # a score,learn worker sees its own events feed; a learner apart reads the scorers' heartbeats
         events_behind = rt.feed.behind if "score" in roles else ScorersBehind(

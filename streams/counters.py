@@ -5,7 +5,9 @@ and on `flush()` (the worker's timer every `interval`, a learner checkpoint, the
 HINCRBY round trip per batch had become a sixth of a small batch's Redis time at paced traffic
 (~20 events per batch, five round trips).
 The hash trails the worker by up to about twice `interval`; what a crash leaves unwritten is
-lost from these counters only, never from the topics.
+lost from these counters only, never from the topics. The label counters are settled to the
+learner's own counts at each checkpoint (`settle`): after a crash they count the labels the
+restored checkpoint holds, not the ones learned again twice.
 
 >>> sent = []
 >>> c = Counters(lambda cmds, n: sent.append(n), "eddy:fraud:counters", interval=60.0)
@@ -62,3 +64,13 @@ class Counters:
             for name, value in sums.items():  # counted again with whatever came meanwhile
                 self.pending[name] = self.pending.get(name, 0) + value
             raise
+
+    def settle(self, **totals: int) -> None:
+        """Write `totals` as the counters' values now (one HSET), their pending deltas dropped:
+        the totals include them. A learner settles its label counters to the counts of each
+        checkpoint, so labels learned again after a crash are not counted twice."""
+        if not totals:
+            return
+        for name in totals:
+            self.pending.pop(name, None)
+        self.send([command("HSET", self.key, *[x for kv in totals.items() for x in kv])], 1)

@@ -10,7 +10,8 @@ the event loop. The feed is an aiokafka consumer-group member of its own (`<faus
   written and its model events published, so the group's offset never runs ahead of the
   stored models;
 - a rebalance revoking the labels partition waits for the batch in flight, then checkpoints
-  and commits before the partition moves;
+  and commits before the partition moves; the learner then drops its waiting labels
+  (`on_released`), and whoever is assigned the partition resumes from that checkpoint;
 - at shutdown (`stop()`) the final checkpoint is saved, its model events published (best effort,
   `publish_timeout` s) and the offsets committed before the consumer leaves the group.
 
@@ -64,10 +65,14 @@ class LabelFeed(EventFeed):
     keepalive = KEEPALIVE_POLL
 
     def __init__(self, servers: str, topic: str, group: str, handle: Handler, checkpoints: Checkpointer,
-                 flush: Callable[[], Awaitable[None]], *, publish_timeout: float = 5.0, **kwargs: Any) -> None:
+                 flush: Callable[[], Awaitable[None]], *, publish_timeout: float = 5.0,
+                 on_released: Callable[[], None] | None = None, **kwargs: Any) -> None:
         super().__init__(servers, topic, group, handle, **kwargs)
         self.checkpoints = checkpoints
         self.flush = flush
+        #: called once the partitions revoked are checkpointed and committed: the learner drops
+        #: what the new owner resumes (`WorkerRuntime.release_learning`)
+        self.on_released = on_released
         self.publish_timeout = publish_timeout
         checkpoints.commit = self.commit
         self.hold: Callable[[], Awaitable[bool]] | None = None
@@ -110,6 +115,8 @@ class LabelFeed(EventFeed):
     async def revoking(self, partitions: list[TopicPartition]) -> None:
         if partitions:  # checkpoint now: the partition moves with its offsets committed
             await self.flush()
+            if self.on_released is not None:
+                self.on_released()
 
     async def stopping(self) -> None:
         try:

@@ -84,6 +84,7 @@ def run(stack, clickhouse, tmp_path_factory):
 
         wait_until(sunk, 120, "the sink to write every champion score")
         meta = registry.snapshot(champion).meta
+        after_restart = counters(cfg, stack.endpoints.redis)
 
     # A third worker, then the oldest labels sent again with the other value: they were learned
     # two workers ago, far beyond the checkpoint's newest learned ids, and are found by their
@@ -104,7 +105,7 @@ def run(stack, clickhouse, tmp_path_factory):
     resent_counts = {k: after.get(k, 0) - before.get(k, 0) for k in ("labels_duplicate", "labels_learned")}
     return dict(cfg=cfg, events=events, labels=labels, champion=champion, pre_kill_max=pre_kill_max,
                 pre_kill_versions=pre_kill_versions, restart_ms=restart_ms, meta=meta, registry=registry,
-                resent_counts=resent_counts)
+                resent_counts=resent_counts, after_restart=after_restart, killed=killed)
 
 
 def test_versions_continue_above_the_pre_kill_maximum(run, clickhouse):
@@ -158,6 +159,13 @@ def test_every_label_learned_exactly_once(run):
     learned = [e for e, _t in meta["learned"]]
     assert len(learned) == len(set(learned)) >= min(len(labels), CHECKPOINT_LEARNED_IDS)
     assert set(learned) <= {lab["event_id"] for lab in labels}
+
+
+def test_the_label_counters_count_each_label_once(run):
+    """Labels the killed worker learned after its last checkpoint are learned again by the next
+    one; the counters are settled to the checkpoint's counts, so they are not counted twice."""
+    assert run["killed"].get("labels_learned", 0) > 0
+    assert run["after_restart"]["labels_learned"] == len(run["labels"])
 
 
 def test_a_label_sent_again_after_restarts_is_a_duplicate(run):

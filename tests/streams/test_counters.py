@@ -85,3 +85,15 @@ def test_every_delta_is_written_once(batches: list[dict[str, int]], steps: list[
             got[k] = got.get(k, 0) + v
     assert got == want
 
+
+
+def test_settle_writes_totals_and_drops_their_pending_deltas() -> None:
+    clock, writes = Clock(), []
+    c = Counters(lambda chunks, n: writes.append(b"".join(chunks)), "k", interval=60.0, clock=clock)
+    c.add(labels_learned=7, events=3)
+    c.settle(labels_learned=5, labels_orphan=0)
+    assert c.pending == {"events": 3}
+    assert writes == [b"*6\r\n$4\r\nHSET\r\n$1\r\nk\r\n$14\r\nlabels_learned\r\n$1\r\n5\r\n$13\r\nlabels_orphan\r\n$1\r\n0\r\n"]
+    c.settle()
+    assert len(writes) == 1
+
