@@ -100,7 +100,11 @@ def run(stack, clickhouse, tmp_path_factory):
             return c.get("labels_duplicate", 0) + c.get("labels_learned", 0) >= \
                 before.get("labels_duplicate", 0) + before.get("labels_learned", 0) + RESENT
 
-        wait_until(counted, 120, "the third worker to count the labels sent again")
+        try:
+            wait_until(counted, 240, "the third worker to count the labels sent again")
+        except Exception as exc:
+            raise AssertionError(f"{exc}: counters before {before}, now {counters(cfg, stack.endpoints.redis)}\n"
+                                 f"{third.log_tail()}") from exc
         after = counters(cfg, stack.endpoints.redis)
     resent_counts = {k: after.get(k, 0) - before.get(k, 0) for k in ("labels_duplicate", "labels_learned")}
     return dict(cfg=cfg, events=events, labels=labels, champion=champion, pre_kill_max=pre_kill_max,
