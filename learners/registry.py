@@ -396,10 +396,11 @@ class ModelRegistry:
             for name, cur in zip(names, currents)
         }
 
-    def meta(self, name: str, version: int | None = None) -> dict[str, Any]:
-        """The meta stored with `version` of `name` (default: the current one; {} if none)."""
+    def info(self, name: str, version: int | None = None) -> dict[str, Any]:
+        """What is stored with `version` of `name` (default: the current one; {} if none):
+        ``created_ms``, ``action``, ``source_version`` and the ``meta``."""
         version = self.current_version(name) if version is None else version
-        return self._info(name, version).get("meta") or {} if version else {}
+        return self._info(name, version) if version else {}
 
     def _info(self, name: str, version: int) -> dict[str, Any]:
         raw = self.redis.hget(self.key(name, "info"), version)

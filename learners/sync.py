@@ -79,14 +79,16 @@ def restore(registry: ModelRegistry, model_set: ModelSet) -> dict[str, Any] | No
     return best
 
 
-def latest_meta(registry: ModelRegistry, names: list[str]) -> dict[str, Any] | None:
-    """The learner meta with the highest ``seq`` among the current versions of `names` (None when
-    none was saved): what a learner resumes from, whether or not its models changed."""
-    best: dict[str, Any] | None = None
+def latest_meta(registry: ModelRegistry, names: list[str]) -> tuple[dict[str, Any], int] | None:
+    """The learner meta with the highest ``seq`` among the current versions of `names`, and when
+    that checkpoint was saved (ms); None when none was: what a learner resumes from, whether or
+    not its models changed."""
+    best: tuple[dict[str, Any], int] | None = None
     for name in names:
-        meta = registry.meta(name)
-        if meta and (best is None or meta.get("seq", -1) > best.get("seq", -1)):
-            best = meta
+        info = registry.info(name)
+        meta = info.get("meta")
+        if meta and (best is None or meta.get("seq", -1) > best[0].get("seq", -1)):
+            best = (meta, int(info.get("created_ms", 0)))
     return best
 
 

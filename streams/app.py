@@ -63,7 +63,8 @@ log = logging.getLogger("eddy.worker")
 #: Learned event ids carried in each checkpoint (duplicates by id across a restart; older ones
 #: are found by their learned marks in the snapshot store, see `WorkerRuntime.mark_learned`).
 CHECKPOINT_LEARNED_IDS = 1_000
-#: Events served up to this long after a learner started may have been learned by its predecessor.
+#: Events served up to this long after the checkpoint a learner resumed from may have been learned
+#: by the process that wrote it (clocks of different hosts).
 MARKS_CLOCK_MARGIN_MS = 60_000
 
 
@@ -132,11 +133,13 @@ class WorkerRuntime:
         if learner is None:
             return
         refresh(self.registry, self.learning)
-        learner.load_state(latest_meta(self.registry, self.learning.names) or {})
+        latest = latest_meta(self.registry, self.learning.names)
+        learner.load_state(latest[0] if latest is not None else {})
         self.processor.resume_offsets = learner.offsets
-        # labels of events served before now may have been learned by another learner process
-        # (its checkpoints marked them, `mark_learned`); a minute's margin for the scorers' clocks
-        self.processor.marks_before_ms = now_ms() + MARKS_CLOCK_MARGIN_MS
+        # labels of events served before the newest checkpoint may have been learned by another
+        # learner process (its checkpoints marked them, `mark_learned`); a minute's margin for the
+        # scorers' clocks. No checkpoint yet: nothing was learned for good, nothing to look up.
+        self.processor.marks_before_ms = latest[1] + MARKS_CLOCK_MARGIN_MS if latest is not None else None
         self.mark_learned()
         self.adopt_pending = False
         log.info("learning from the checkpoint of models %s (%d labels waiting for their events)",

@@ -329,9 +329,9 @@ class Processor:
     def _learned_before(self, labels: Sequence[dict[str, Any]], snaps: list[Snapshot | None]) -> set[str]:
         """The labels' events that an earlier learner process learned (marked in the store).
 
-        Only events served before `marks_before_ms` can have been (later ones were learned, if at
-        all, by this process, which remembers them): after the first minute of a learner's life
-        no label batch asks.
+        Only events served before `marks_before_ms` (the checkpoint this learner resumed from, plus
+        a minute) can have been (later ones were learned, if at all, by this process, which
+        remembers them): the labels of newer events never ask.
         """
         since, learner = self.marks_before_ms, self.learner
         if since is None or learner is None:

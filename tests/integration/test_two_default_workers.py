@@ -49,7 +49,7 @@ def run(stack, tmp_path_factory):
         a.stop()  # the final checkpoints
         b.stop()
         champion = registry.load("logreg")
-        meta = registry.meta("logreg")
+        meta = registry.info("logreg")["meta"]
         final = counters(cfg, stack.endpoints.redis)
     finally:
         a.stop()
