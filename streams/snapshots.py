@@ -120,29 +120,25 @@ class RedisSnapshots:
         self._ttl = int(ttl_ms)
 
     def put_many(self, snapshots: list[Snapshot]) -> None:
-        """One SET with PX per snapshot, framed here and sent in one round trip (redis-py's
-        pipeline cost ~25 us of Python per command: more than the pickling)."""
-        if not snapshots:
-            return
-        prefix, ttl = self._prefix.encode(), str(self._ttl).encode()
-        tail = b"$2\r\nPX\r\n$%d\r\n%b\r\n" % (len(ttl), ttl)
-        frame = []
-        for s in snapshots:
-            key, value = prefix + s.event_id.encode(), s.pack()
-            frame.append(b"*5\r\n$3\r\nSET\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n%b" % (len(key), key, len(value), value, tail))
-        roundtrip(self._r, [b"".join(frame)], len(snapshots))
+        """One SET with PX per snapshot, in one round trip."""
+        prefix = self._prefix.encode()
+        self._set_px([(prefix + s.event_id.encode(), s.pack()) for s in snapshots])
 
     def mark_learned(self, event_ids: list[str]) -> None:
         """Mark `event_ids` learned for the snapshots' TTL (one round trip)."""
-        if not event_ids:
+        prefix = self._learned_prefix.encode()
+        self._set_px([(prefix + e.encode(), b"1") for e in event_ids])
+
+    def _set_px(self, items: list[tuple[bytes, bytes]]) -> None:
+        """SET key value PX ttl for each (key, value), framed here and sent in one round trip
+        (redis-py's pipeline cost ~25 us of Python per command: more than the pickling)."""
+        if not items:
             return
-        prefix, ttl = self._learned_prefix.encode(), str(self._ttl).encode()
-        tail = b"$1\r\n1\r\n$2\r\nPX\r\n$%d\r\n%b\r\n" % (len(ttl), ttl)
-        frame = []
-        for e in event_ids:
-            key = prefix + e.encode()
-            frame.append(b"*5\r\n$3\r\nSET\r\n$%d\r\n%b\r\n%b" % (len(key), key, tail))
-        roundtrip(self._r, [b"".join(frame)], len(event_ids))
+        ttl = str(self._ttl).encode()
+        tail = b"$2\r\nPX\r\n$%d\r\n%b\r\n" % (len(ttl), ttl)
+        frame = [b"*5\r\n$3\r\nSET\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n%b" % (len(key), key, len(value), value, tail)
+                 for key, value in items]
+        roundtrip(self._r, [b"".join(frame)], len(items))
 
     def learned_many(self, event_ids: list[str]) -> list[bool]:
         if not event_ids:

@@ -3,6 +3,9 @@ champion (in the ModelSet and, through the registry, in every scorer); reset; co
 
 from __future__ import annotations
 
+import json
+import pickle
+
 import pytest
 
 from learners import (
@@ -38,12 +41,24 @@ def champion_a_challenger_b(**drift) -> tuple[ModelSet, DriftMonitor]:
     return ModelSet(config), DriftMonitor(config.drift)
 
 
-def run_with_flip(config: ModelsConfig, n: int = 2000, on_outcome=None) -> tuple[Learner, list, list]:
-    """Score and learn a stream whose labels flip after FLIP_AT events."""
+def run_with_flip(config: ModelsConfig, n: int = 2000, on_outcome=None,
+                  restart_at: int | None = None) -> tuple[Learner, list, list]:
+    """Score and learn a stream whose labels flip after FLIP_AT events; with `restart_at`, the
+    learner restarts before that event from what a checkpoint holds (the models' pickles, the
+    roles and its meta as JSON)."""
     model_set = ModelSet(config)
     learner = Learner(model_set, JoinConfig(), drift=DriftMonitor(config.drift))
     alerts, actions = [], []
     for i, (x, y) in enumerate(make_stream("binary", n, seed=11)):
+        if i == restart_at:
+            models = {name: pickle.loads(pickle.dumps(model)) for name, model in model_set.models.items()}
+            roles, meta = dict(model_set.roles), json.loads(learner.state_json())
+            model_set = ModelSet(config)
+            for name, model in models.items():
+                model_set.swap(name, model, 1)
+            model_set.set_roles(roles)
+            learner = Learner(model_set, JoinConfig(), drift=DriftMonitor(config.drift))
+            learner.load_state(meta)
         if i >= FLIP_AT:
             y = 1.0 - y
         served = model_set.predict_full(x)
@@ -222,34 +237,11 @@ def test_feed_is_adwin_update() -> None:
 def test_a_restarted_learner_alerts_as_one_that_never_stopped(action, restart_at):
     """The detectors, recent losses, cooldown and a pending promotion ride with the checkpoint:
     a learner restored from `state()` (and the models) raises the same alerts, acts the same."""
-    import json
-    import pickle
-
     config = drifting_config(action)
-    _, expected, expected_actions = run_with_flip(config)
-
-    stream = list(make_stream("binary", 2000, seed=11))
-    model_set = ModelSet(config)
-    learner = Learner(model_set, JoinConfig(), drift=DriftMonitor(config.drift))
-    alerts, actions = [], []
-    for i, (x, y) in enumerate(stream):
-        if i == restart_at:  # what a restart restores: the models (pickles), roles and the meta (JSON)
-            models = {name: pickle.loads(pickle.dumps(model)) for name, model in model_set.models.items()}
-            roles, meta = dict(model_set.roles), json.loads(learner.state_json())
-            model_set = ModelSet(config)
-            for name, model in models.items():
-                model_set.swap(name, model, 1)
-            model_set.set_roles(roles)
-            learner = Learner(model_set, JoinConfig(), drift=DriftMonitor(config.drift))
-            learner.load_state(meta)
-        if i >= FLIP_AT:
-            y = 1.0 - y
-        served = model_set.predict_full(x)
-        outcome = learner.learn({"event_id": f"e{i}", "label": y, "ts": i}, {"x": x, "predictions": served}, now_ms=i)
-        alerts += outcome.alerts
-        actions += outcome.actions
+    never_stopped, expected, expected_actions = run_with_flip(config)
+    restarted, alerts, actions = run_with_flip(config, restart_at=restart_at)
     assert expected and alerts == expected and actions == expected_actions
-    assert learner.model_set.metrics() == run_with_flip(config)[0].model_set.metrics()
+    assert restarted.model_set.metrics() == never_stopped.model_set.metrics()
 
 
 def test_alerts_of_one_model_and_kind_never_share_a_time():

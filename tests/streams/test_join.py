@@ -112,15 +112,21 @@ def test_one_processor_learns_exactly_the_served_x(data):
     assert check_join(recorder, served, published, proc.names) == len(labels)
 
 
+def split_processes(cfg, run_id: str) -> tuple[Processor, Processor]:
+    """A scorer without a learner and a learner that never scores, sharing only a snapshot store."""
+    store = PackingSnapshotsFake()
+    scorer = memory_processor(cfg, run_id)
+    scorer = Processor(cfg, scorer.engine, scorer.models, None, store, run_id)
+    learner = memory_processor(cfg, run_id)
+    learner.snapshots = store
+    return scorer, learner
+
+
 def test_scorer_and_learner_processes_share_only_snapshots(data):
     """A scorer without a learner and a learner that never scores: early labels are found by
     `retry_pending` once the scorer has written their snapshot."""
     cfg, events, labels = data
-    store = PackingSnapshotsFake()
-    scorer = memory_processor(cfg, "join-run")
-    scorer = Processor(cfg, scorer.engine, scorer.models, None, store, "join-run")
-    learner = memory_processor(cfg, "join-run")
-    learner.snapshots = store
+    scorer, learner = split_processes(cfg, "join-run")
     recorder = LearnRecorder()
     learner.learner.on_learn = recorder
     served: dict[str, Snapshot] = {}
@@ -170,11 +176,7 @@ def test_a_second_label_that_comes_with_the_snapshot_of_a_waiting_first_one_is_t
     The first label is learned (as ClickHouse's labels table keeps it) and the second counted as
     a duplicate, in that order, in the outcomes the worker counts."""
     cfg, events, _labels = data
-    store = PackingSnapshotsFake()
-    scorer = memory_processor(cfg, "dup-run")
-    scorer = Processor(cfg, scorer.engine, scorer.models, None, store, "dup-run")
-    learner = memory_processor(cfg, "dup-run")
-    learner.snapshots = store
+    scorer, learner = split_processes(cfg, "dup-run")
     seen: list[tuple[str, float]] = []
     learner.learner.model_set.add_learn_hook(lambda name, x, y: seen.append((name, y)))
     ev = events[0]
