@@ -239,7 +239,7 @@ class DriftMonitor:
         if self._best_challenger(first["model"], model_set) is None:
             return [], []
         waited = self.config.recent_window - left + 1
-        alert = {**first, "ts": now_ms,
+        alert = {**first, "ts": self._stamp(first["model"], first["kind"], now_ms),
                  "detail": f"{first['detail']} at {first['ts']}; re-ranked {waited} labels later"}
         done = self.apply(alert, model_set)
         return [alert], ([done] if done is not None else [])

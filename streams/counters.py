@@ -5,9 +5,10 @@ and on `flush()` (the worker's timer every `interval`, a learner checkpoint, the
 HINCRBY round trip per batch had become a sixth of a small batch's Redis time at paced traffic
 (~20 events per batch, five round trips).
 The hash trails the worker by up to about twice `interval`; what a crash leaves unwritten is
-lost from these counters only, never from the topics. The label counters are settled to the
-learner's own counts at each checkpoint (`settle`): after a crash they count the labels the
-restored checkpoint holds, not the ones learned again twice.
+lost from these counters only, never from the topics. The `labels_<status>` counters are
+settled to the learner's own counts at each checkpoint (`settle`): after a crash they count the
+labels the restored checkpoint holds, not the ones learned again twice. `events` and `labels`
+count the messages read, redeliveries included (`redelivered` counts the events read again).
 
 >>> sent = []
 >>> c = Counters(lambda cmds, n: sent.append(n), "eddy:fraud:counters", interval=60.0)

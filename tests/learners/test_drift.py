@@ -252,3 +252,22 @@ def test_alerts_of_one_model_and_kind_never_share_a_time():
     assert len(alerts) > 2
     stamps = [(a["model"], a["kind"], a["ts"]) for a in alerts]
     assert len(set(stamps)) == len(stamps) and [a["ts"] for a in alerts] == list(range(7, 7 + len(alerts)))
+
+
+def test_a_follow_up_promotion_in_the_batch_of_its_first_alert_gets_a_time_of_its_own():
+    """The pending alert and the follow-up that promotes are two rows of the alerts table."""
+    model_set, mon = champion_a_challenger_b(action="promote", recent_window=20, grace_period=10)
+    for i in range(20):
+        mon.update("a", 0.2, None, 7)
+        mon.update("b", 0.1, None, 7)
+    first = mon._alert("a", "loss_drift", 7, 1.0, True, "rose")
+    for i in range(20):
+        mon.update("b", 2.0, None, 7)  # the challenger is worse when the alert fires
+    assert mon.apply(first, model_set) is None and mon.promotion_pending
+    follow = []
+    for i in range(30):
+        mon.update("a", 1.0, None, 7)
+        mon.update("b", 0.0, None, 7)
+        follow += mon.follow_up(model_set, 7)[0]  # one clock reading for the whole batch
+    assert [a["action"] for a in follow] == ["promote"]
+    assert follow[0]["ts"] > first["ts"] == 7
