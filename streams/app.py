@@ -400,6 +400,9 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         horizon)."""
         return proc.learner.state_json(learned_tail=CHECKPOINT_LEARNED_IDS)
 
+    # Label outcomes are counted as soon as these return, before any await (the calls complete
+    # without suspending): a checkpoint settles the label counters to the learner's own counts
+    # (`Counters.settle`), and an outcome counted after it would be counted twice.
     @_retrying("score", metrics.redis_error)
     def score_batch(records: list, sources: list[Source], received: int) -> Any:
         return proc.score(records, sources, now_ms(), received_ms=received, served_clock=now_ms)
@@ -430,6 +433,8 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                 good.append(rec)
                 good_src.append(src)
         out = await score_batch(good, good_src, received)
+        if out.learned:  # early labels whose event this batch scored (counted now: see `score_batch`)
+            rt.count(**label_counts(out.learned))
         if lost_found:  # the batch found the state lost: republish before anything saves a checkpoint
             await checked_state()
         t_scored = time.perf_counter()
@@ -452,7 +457,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                 await flush_checkpoint()
             n_dlq = len(out.dlq) + sum(f is not None for f in failures)
             rt.count(events=len(batch), scored=len(out.snapshots), dlq=n_dlq, late=out.late,
-                     redelivered=out.redelivered, labels_learned=sum(o.status == "learned" for o in out.learned))
+                     redelivered=out.redelivered)
             t_done = time.perf_counter()
             metrics.observe_score_batch(
                 len(batch), out.scores, out.shadow, [*out.dlq, *(f for f in failures if f is not None)],
@@ -492,13 +497,14 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         # (an event scored meanwhile has one by then)
         async for part in slicer.slices(range(len(labels))):
             out = await learn_batch([labels[k] for k in part], [positions[k] for k in part])
+            rt.count(**label_counts(out.outcomes))  # now, before any await (see `score_batch`)
             outcomes += out.outcomes
             alerts += out.alerts
         orphans = orphan_records(outcomes)
         pairs += alert_records(alerts) + dlq_pairs(orphans)
         await publish(pairs)
         n_dlq = len(batch) - len(labels) + len(orphans)
-        rt.count(labels=len(batch), dlq=n_dlq, **label_counts(outcomes))
+        rt.count(labels=len(batch), dlq=n_dlq)
         metrics.observe_learn_batch(
             len(batch), outcomes, alerts, [f for f in failures if f is not None] + orphans, n_dlq=n_dlq,
             stages={"learn": time.perf_counter() - t_learn},
@@ -559,9 +565,10 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                 out = proc.retry_pending(now_ms())
                 if out.outcomes:
                     ckpt.note(len(out.outcomes), out.actions)
+                    rt.count(**label_counts(out.outcomes))  # now, before any await (see `score_batch`)
                     orphans = orphan_records(out.outcomes)
                     await publish(alert_records(out.alerts) + dlq_pairs(orphans))
-                    rt.count(dlq=len(orphans), **label_counts(out.outcomes))
+                    rt.count(dlq=len(orphans))
                     metrics.observe_learn_batch(0, out.outcomes, out.alerts, orphans)
             if proc.learner is not None and ckpt.due():
                 await ckpt.flush()

@@ -69,7 +69,9 @@ class Counters:
     def settle(self, **totals: int) -> None:
         """Write `totals` as the counters' values now (one HSET), their pending deltas dropped:
         the totals include them. A learner settles its label counters to the counts of each
-        checkpoint, so labels learned again after a crash are not counted twice."""
+        checkpoint, so labels learned again after a crash are not counted twice; it must `add`
+        each outcome when it counts it itself (before any await), or a settle in between would
+        count it twice."""
         if not totals:
             return
         for name in totals:
