@@ -71,12 +71,9 @@ def restore(registry: ModelRegistry, model_set: ModelSet) -> dict[str, Any] | No
     it to `Learner.load_state` and seek the labels topic to its offsets.
     """
     registry.set_roles(model_set.roles, only_missing=True)
-    loaded = refresh(registry, model_set, with_meta=True)
-    best: dict[str, Any] | None = None
-    for snap in loaded.values():
-        if best is None or snap.meta.get("seq", -1) > best.get("seq", -1):
-            best = snap.meta
-    return best
+    refresh(registry, model_set)
+    latest = latest_meta(registry, model_set.names)
+    return latest[0] if latest is not None else None
 
 
 def latest_meta(registry: ModelRegistry, names: list[str]) -> tuple[dict[str, Any], int] | None:

@@ -322,7 +322,7 @@ class Processor:
                     if first is not None:
                         self._gather(out, first)
                 outcome = learn(lab, snapshot, now_ms, partition=part, offset=off,
-                                learned_before=bool(before) and lab["event_id"] in before)
+                                learned_before=lab["event_id"] in before)
             self._gather(out, outcome)
         return out
 
