@@ -3,7 +3,9 @@
 `update(model, loss, prediction, now_ms)` feeds one labelled outcome of one model and returns
 alert dicts ``{model, kind, ts, value, action, detail}`` (kind ``loss_drift`` or
 ``prediction_drift``; value: the detector's mean after the change). ``action`` is the configured
-action when it applies (a loss increase, or a kind listed in ``act_on``), else ``none``.
+action when it applies (a loss increase, or a kind listed in ``act_on``), else ``none``. After
+an alert, a detector starts over, as River's ADWIN does, except a loss detector whose mean
+fell: it keeps the window from the cut on, so a rise right after an improvement is not missed.
 `apply(alert, model_set)` carries it out and rewrites ``alert["action"]`` to what was actually
 done (``none`` when, e.g., no challenger beats the champion or the cooldown is running).
 
@@ -86,6 +88,12 @@ class DriftMonitor:
             if detector.drift_detected:
                 after = detector.estimation
                 worse = after > before
+                if not worse:
+                    # The loss fell: keep the window from the cut on, so the improved level is
+                    # what a later rise is measured against. River's ADWIN starts over after any
+                    # detection; after a fall that left it blind to a rise in the next
+                    # grace_period labels (a champion went bad right after improving, unseen).
+                    detector._drift_detected = False
                 acts = worse and "loss_drift" in config.act_on
                 alerts.append(
                     self._alert(

@@ -271,3 +271,32 @@ def test_a_follow_up_promotion_in_the_batch_of_its_first_alert_gets_a_time_of_it
         follow += mon.follow_up(model_set, 7)[0]  # one clock reading for the whole batch
     assert [a["action"] for a in follow] == ["promote"]
     assert follow[0]["ts"] > first["ts"] == 7
+
+
+def test_a_rise_right_after_the_loss_fell_is_still_seen() -> None:
+    """A loss detector keeps its window after a fall: the loss rising right after an improvement
+    is measured against the improved level. (River's ADWIN starts over after any detection; the
+    window after the reset then holds only the risen losses, and no rise is ever seen.)"""
+    import random
+
+    from river import drift as river_drift
+
+    rng = random.Random(5)
+    mon = DriftMonitor(DriftConfig(grace_period=150))
+    ref = river_drift.ADWIN(delta=mon.config.delta, grace_period=150)  # River's: starts over
+    level, fell_at, rose_at, ref_rose = 1.0, None, None, False
+    for i in range(1500):
+        if i == 400:
+            level = 0.5  # the model improves...
+        loss = rng.gauss(level, 0.3)
+        before = ref.estimation
+        ref.update(loss)
+        ref_rose |= ref.drift_detected and ref.estimation > before and fell_at is not None
+        for alert in mon.update("m", loss, None, i):
+            if "fell" in alert["detail"] and fell_at is None:
+                fell_at, level = i, 2.0  # ...and goes bad the moment the fall is detected
+            elif "rose" in alert["detail"] and rose_at is None:
+                rose_at = i
+    assert fell_at is not None and rose_at is not None
+    assert fell_at < rose_at < fell_at + 100
+    assert not ref_rose  # River's own ADWIN: blind to it
