@@ -14,9 +14,10 @@ from features.kernels import warm_up
 from features.memory_store import MemoryStateStore
 from features.redis_store import RedisStateStore
 from features.spec import DerivedFeature, FeatureSet, PassthroughFeature, WindowFeature
-from features.state import CommitResult, LoadResult, StateStore
+from features.state import Attached, CommitResult, LoadResult, StateStore
 
 __all__ = [
+    "Attached",
     "CommitResult",
     "DerivedFeature",
     "EngineStats",

@@ -12,7 +12,7 @@ was already applied, the whole batch is reloaded and recomputed with that event 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,7 +21,7 @@ from features.columns import ColumnPlan, Columns, extract
 from features.exceptions import FeatureInputError, StateConflictError, StateStoreError
 from features.kernels import STATUS_FOREIGN_STATE, window_kernel
 from features.spec import FeatureSet
-from features.state import Blobs, CommitResult, EntityLayout, StateStore
+from features.state import Attached, Blobs, CommitResult, EntityLayout, StateStore
 
 
 @dataclass
@@ -82,6 +82,8 @@ class _Batch:
     """Ids known to be applied already (from load, or reported by a failed commit)."""
     seen: np.ndarray | None = None
     applied: list[str] = field(default_factory=list)
+    finished: FeatureBatch | None = None
+    """The values an `attach` saw for the commit attempt in flight (kept if it lands)."""
 
 
 class FeatureEngine:
@@ -133,16 +135,33 @@ class FeatureEngine:
         """(index, reason) for every event that `process` cannot take (send those to the DLQ)."""
         return extract(events, self._plan, self._hash_cache).problem_list()
 
+    @property
+    def commits_attached(self) -> bool:
+        """True if `process` can write `attach`'s values atomically with the state."""
+        return self.store.commits_attached
+
     def process(
-        self, events: Sequence[Mapping], *, partition_offsets: Mapping | None = None
+        self, events: Sequence[Mapping], *, partition_offsets: Mapping | None = None,
+        attach: Callable[[FeatureBatch], Attached] | None = None,
     ) -> FeatureBatch:
         """Apply a micro-batch in order and return every event's feature values.
 
-        `partition_offsets` is accepted for the edge's bookkeeping and not used: deduplication
-        is by event id. Raises `FeatureInputError` if any event fails `validate`.
+        With `attach` (stores that `commits_attached`), ``attach(values)`` is called with the
+        batch's values before each commit attempt, and what it returns is written in the
+        same atomic step as the state, only by the attempt that lands: the values returned
+        are those `attach` last saw. `partition_offsets` is accepted for the edge's
+        bookkeeping and not used: deduplication is by event id. Raises `FeatureInputError`
+        if any event fails `validate`.
         """
+        if attach is not None and not self.store.commits_attached:
+            raise StateStoreError(f"{type(self.store).__name__} cannot write attached values")
         cols = self._columns(events)
-        batch = self._run(cols, commit=True)
+        b = self._prepare(cols)
+        if not b.m:
+            batch = self._finish(b)
+        else:
+            self._load_compute(b)
+            batch = self._complete(b, attach=attach)
         self._count(batch)
         return batch
 
@@ -358,11 +377,12 @@ class FeatureEngine:
         self._load_compute(b, commit=commit)
         return self._complete(b) if commit else self._finish(b)
 
-    def _complete(self, b: _Batch, first: CommitResult | None = None) -> FeatureBatch:
+    def _complete(self, b: _Batch, first: CommitResult | None = None,
+                  attach: Callable[[FeatureBatch], Attached] | None = None) -> FeatureBatch:
         """Commit `b` (its first attempt's outcome may be given), reloading until it lands."""
         for _attempt in range(self.max_retries):
-            if self._commit_loop(b, first):
-                return self._finish(b)
+            if self._commit_loop(b, first, attach):
+                return b.finished if b.finished is not None else self._finish(b)
             first = None
             self.stats.reloads += 1
             self._load_compute(b)
@@ -391,7 +411,8 @@ class FeatureEngine:
         tokens = np.concatenate([run.tokens[run.new_idx] for run in b.runs]) if b.runs else np.zeros(0, np.uint64)
         return keys, tokens, Blobs.concat([run.new_blobs for run in b.runs])
 
-    def _commit_loop(self, b: _Batch, first: CommitResult | None = None) -> bool:
+    def _commit_loop(self, b: _Batch, first: CommitResult | None = None,
+                     attach: Callable[[FeatureBatch], Attached] | None = None) -> bool:
         """Commit, reloading/recomputing conflicting keys; False when a full reload is needed
         (an id we applied was already applied elsewhere: it is added to `b.known_seen`)."""
         fs = self.feature_set
@@ -400,11 +421,17 @@ class FeatureEngine:
             if first is not None:
                 result, first = first, None
             else:
+                attached = None
+                if attach is not None:
+                    b.finished = self._finish(b)
+                    attached = attach(b.finished)
                 result = self.store.commit(
-                    keys, tokens, blobs, b.applied, state_ttl_ms=fs.state_ttl, dedup_horizon_ms=fs.dedup_horizon
+                    keys, tokens, blobs, b.applied, state_ttl_ms=fs.state_ttl, dedup_horizon_ms=fs.dedup_horizon,
+                    attached=attached,
                 )
             if result.ok:
                 return True
+            b.finished = None
             self.stats.conflicts += 1
             if result.seen_conflicts:
                 b.known_seen.update(b.applied[j] for j in result.seen_conflicts)

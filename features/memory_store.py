@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from features.state import Blobs, CommitResult, EntityKey, LoadResult, StateStore
+from features.exceptions import StateStoreError
+from features.state import Attached, Blobs, CommitResult, EntityKey, LoadResult, StateStore
 
 
 class MemoryStateStore(StateStore):
@@ -46,8 +47,11 @@ class MemoryStateStore(StateStore):
         *,
         state_ttl_ms: int,
         dedup_horizon_ms: int,
+        attached: Attached | None = None,
     ) -> CommitResult:
         """Compare-and-set all writes and mark `applied_ids`, all or nothing."""
+        if attached is not None:
+            raise StateStoreError("MemoryStateStore does not write attached values (commits_attached is False)")
         want = np.asarray(tokens, dtype=np.uint64).tolist()
         with self._lock:
             states = self._states

@@ -28,18 +28,20 @@ import redis
 from numba import njit
 
 from features.exceptions import StateStoreError
-from features.state import Blobs, CommitResult, EntityKey, LoadResult, StateStore
+from features.state import Attached, Blobs, CommitResult, EntityKey, LoadResult, StateStore
 
 # KEYS: the n state keys.
 # ARGV: m, state_ttl_ms, dedup_ms, expected versions (n x 8 bytes, all-zero = key absent),
 #       seen-set key prefix, the client's estimate of the server clock (ms), its allowed error,
 #       the expiry slack (ms), keep flags (n bytes: 1 = the key's expiry is far enough ahead,
-#       write it with KEEPTTL), then the m applied ids, then the n new values.
+#       write it with KEEPTTL), then the m applied ids, then the n new values; optionally
+#       the number a of attached values and their PX ttl, then a keys, then a values.
 # 1. compare every state key's version with the one loaded (MGET);
 # 2. look the applied ids up in the two live seen sets (this period's and the previous one);
 # 3. only if every version matches and no id was seen: add the ids to this period's set and
-#    write the states (KEEPTTL, or PXAT now + state_ttl + slack from the server clock). Else
-#    write nothing and return the indexes of the stale keys and of the ids already seen.
+#    write the states (KEEPTTL, or PXAT now + state_ttl + slack from the server clock) and the
+#    attached values. Else write nothing and return the indexes of the stale keys and of the
+#    ids already seen.
 COMMIT_LUA = """
 local n = #KEYS
 local m = tonumber(ARGV[1])
@@ -91,6 +93,11 @@ for i = 1, n do
   else
     redis.call('SET', KEYS[i], ARGV[9 + m + i], 'PXAT', state_at)
   end
+end
+local at = 9 + m + n
+local a = tonumber(ARGV[at + 1] or '0')
+for i = 1, a do
+  redis.call('SET', ARGV[at + 2 + i], ARGV[at + 2 + a + i], 'PX', ARGV[at + 2])
 end
 return {bad, seen}
 """
@@ -237,6 +244,7 @@ class RedisStateStore(StateStore):
     """
 
     seen_on_load = False
+    commits_attached = True
 
     def __init__(self, client: redis.Redis, namespace: str) -> None:
         self.client = client
@@ -316,12 +324,14 @@ class RedisStateStore(StateStore):
         *,
         state_ttl_ms: int,
         dedup_horizon_ms: int,
+        attached: Attached | None = None,
     ) -> CommitResult:
-        """Run the compare-and-set script (one round trip)."""
-        if not keys and not applied_ids:
+        """Run the compare-and-set script (one round trip), `attached` values written with it."""
+        if not keys and not applied_ids and not (attached and attached.items):
             return CommitResult()
         for attempt in range(3):
-            chunks, _ = self._commit_chunks(keys, tokens, blobs, applied_ids, state_ttl_ms, dedup_horizon_ms)
+            chunks, _ = self._commit_chunks(keys, tokens, blobs, applied_ids, state_ttl_ms, dedup_horizon_ms,
+                                            attached)
             try:
                 (reply,) = self._roundtrip(chunks, 1)
                 return _commit_result(reply)
@@ -412,10 +422,11 @@ class RedisStateStore(StateStore):
 
     def _commit_chunks(
         self, keys: Sequence[EntityKey], tokens: np.ndarray, blobs: Blobs, applied_ids: Sequence[str],
-        state_ttl_ms: int, dedup_horizon_ms: int,
+        state_ttl_ms: int, dedup_horizon_ms: int, attached: Attached | None = None,
     ) -> tuple[list, np.ndarray]:
         """The framed EVALSHA and the headers (version, expiry bound) it writes, per key."""
         n, m = len(keys), len(applied_ids)
+        a = len(attached.items) if attached is not None else 0
         tokens = np.asarray(tokens)
         if tokens.dtype != np.uint64 or tokens.size != 2 * n or len(blobs) != n:
             raise StateStoreError("version tokens must come from RedisStateStore.load; reload and retry")
@@ -430,7 +441,7 @@ class RedisStateStore(StateStore):
         written[:, 1] = np.where(keep, tokens[:, 1], np.uint64(max(0, est + ttl + slack - _CLOCK_MARGIN_MS)))
         head_start = np.arange(n, dtype=np.int64) * _HEADER_LEN
         head = b"".join([
-            b"*%d\r\n$7\r\nEVALSHA\r\n" % (3 + n + 9 + m + n), _bulk(COMMIT_SHA), _bulk(n),
+            b"*%d\r\n$7\r\nEVALSHA\r\n" % (3 + n + 9 + m + n + (2 + 2 * a if a else 0)), _bulk(COMMIT_SHA), _bulk(n),
         ])
         argv = b"".join([
             _bulk(m), _bulk(ttl), _bulk(int(dedup_horizon_ms)), _bulk(tokens[:, 0].astype("<u8").tobytes()),
@@ -445,6 +456,10 @@ class RedisStateStore(StateStore):
             _frame_bulks(written.view(np.uint8).ravel(), head_start, head_start + _HEADER_LEN,
                          blobs.buf, blobs.start, blobs.end),
         ]
+        if a:
+            items = attached.items
+            chunks.append(b"".join([_bulk(a), _bulk(int(attached.ttl_ms)), *[_bulk(k) for k, _ in items],
+                                    *[_bulk(v) for _, v in items]]))
         return chunks, written.astype(np.uint64)
 
     def _server_now_ms(self) -> int:

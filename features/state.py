@@ -185,6 +185,16 @@ class LoadResult:
     seen: list[bool]
 
 
+@dataclass(frozen=True)
+class Attached:
+    """Values a commit writes with the state, in the same atomic step and only if it lands:
+    ``SET key value PX ttl_ms`` for each ``(key, value)`` of `items` (the live worker attaches
+    the batch's served snapshots, so an event is never applied without what it was served)."""
+
+    items: Sequence[tuple[bytes, bytes]]
+    ttl_ms: int
+
+
 @dataclass
 class CommitResult:
     """Outcome of a commit: empty lists mean everything was written atomically."""
@@ -216,6 +226,9 @@ class StateStore(ABC):
         """Blobs and tokens of `keys` and seen flags of `event_ids`, in one round trip
         (`dedup_horizon_ms`: the feature set's, needed by stores that expire ids by it)."""
 
+    commits_attached: bool = False
+    """True: `commit` takes `attached` values and writes them in the same atomic step."""
+
     @abstractmethod
     def commit(
         self,
@@ -226,9 +239,11 @@ class StateStore(ABC):
         *,
         state_ttl_ms: int,
         dedup_horizon_ms: int,
+        attached: Attached | None = None,
     ) -> CommitResult:
         """Atomically set `keys[i]` to blob i if its token is still `tokens[i]` (as loaded),
-        and mark `applied_ids` seen; or do nothing at all.
+        and mark `applied_ids` seen (and write `attached`, if `commits_attached`); or do
+        nothing at all.
 
         Nothing is written when any token changed or any id is already marked seen; the
         result says which, so the caller can reload and recompute.

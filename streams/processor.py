@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from features import FeatureBatch, FeatureEngine
+from features import Attached, FeatureBatch, FeatureEngine
 from learners import Learner, LearnOutcome, ModelSet, Prediction
 from schemas import check_rules, make_dlq_record, sure_pass
 from streams.config import PipelineConfig
@@ -49,7 +49,16 @@ class ScoreOutput:
     snapshots: list[Snapshot] = field(default_factory=list)
     learned: list[LearnOutcome] = field(default_factory=list)
     redelivered: int = 0
+    duplicates: int = 0
     late: int = 0
+
+    def add(self, other: ScoreOutput) -> None:
+        """Append what `other` produced (records, letters, snapshots) and add its counts."""
+        for name in ("scores", "shadow", "dlq", "snapshots", "learned"):
+            getattr(self, name).extend(getattr(other, name))
+        self.redelivered += other.redelivered
+        self.duplicates += other.duplicates
+        self.late += other.late
 
 
 @dataclass
@@ -65,13 +74,19 @@ class Processor:
     """Features -> models -> score records and snapshots; labels -> snapshots -> learn_one."""
 
     def __init__(self, config: PipelineConfig, engine: FeatureEngine, models: ModelSet, learner: Learner | None,
-                 snapshots: SnapshotStore, run_id: str) -> None:
+                 snapshots: SnapshotStore, run_id: str, *, snapshots_with_state: bool = False) -> None:
+        """`snapshots_with_state`: the snapshots are written by the feature-state commit, in
+        the same atomic step (`snapshots.attached`; the engine's store `commits_attached`, on
+        the same server), so no event is ever applied to its windows without its snapshot."""
         self.config = config
         self.engine = engine
         self.models = models
         self.learner = learner
         self.snapshots = snapshots
         self.run_id = run_id
+        if snapshots_with_state and not engine.commits_attached:
+            raise ValueError(f"{type(engine.store).__name__} cannot commit snapshots with the state")
+        self.snapshots_with_state = snapshots_with_state
         self.names = engine.names
         self._ev = config.event
         # After a loss of feature state, events whose window reaches back before the first event
@@ -117,19 +132,38 @@ class Processor:
         everyone = len(ok) == len(records)
         events = list(records) if everyone else [records[i] for i in ok]
         if events:
-            # `mark_state_lost` may be called while the batch's state is loaded (the live worker
-            # reads the state-loss marker with it): this batch is then the first one flagged
-            fb = self.engine.process(events)
-            if self._refill_ms is not None:
-                first = min(int(e[self._ev.time_field]) for e in events)
-                self.degraded_until_event_ms = first + self._refill_ms
-                self._refill_ms = None
             srcs = list(sources) if everyone else [sources[i] for i in ok]
-            to_score = self._triage(events, srcs, fb, now_ms, out)
-            self._serve(events, srcs, fb, to_score, now_ms, received_ms, out, served_clock)
+
+            def serve(fb: FeatureBatch, into: ScoreOutput) -> None:
+                # `mark_state_lost` may be called while the batch's state is loaded (the live
+                # worker reads the state-loss marker with it): this batch is then the first flagged
+                if self._refill_ms is not None:
+                    first = min(int(e[self._ev.time_field]) for e in events)
+                    self.degraded_until_event_ms = first + self._refill_ms
+                    self._refill_ms = None
+                to_score = self._triage(events, srcs, fb, now_ms, into)
+                self._serve(events, srcs, fb, to_score, now_ms, received_ms, into, served_clock)
+
+            if self.snapshots_with_state:
+                # served before the commit, every attempt afresh; the one that lands writes its
+                # snapshots with the state (a crash in between leaves neither)
+                tried: list[ScoreOutput] = []
+
+                def attach(fb: FeatureBatch) -> Attached:
+                    tried[:] = [ScoreOutput()]
+                    serve(fb, tried[0])
+                    return self.snapshots.attached(tried[0].snapshots)
+
+                self.engine.process(events, attach=attach)
+                out.add(tried[0])
+            else:
+                serve(self.engine.process(events), out)
+                self.snapshots.put_many(out.snapshots)
+            self._learn_waiting(out, now_ms)
         self.counters["scored"] += len(out.snapshots)
         self.counters["late"] += out.late
         self.counters["redelivered"] += out.redelivered
+        self.counters["duplicates"] += out.duplicates
         self.counters["dlq"] += len(out.dlq)
         return out
 
@@ -173,7 +207,10 @@ class Processor:
                 out: ScoreOutput) -> list[int]:
         """Which events to serve now. An id the feature store had already applied is a
         redelivery (same Kafka position as its snapshot: re-emit what was served), a duplicate
-        (another position: DLQ), or an event applied before a crash but never served (serve it)."""
+        (another position: DLQ), or applied without a snapshot: its snapshot expired, or it was
+        applied by a store that does not commit snapshots with the state and the process died
+        before they were written. That one is served the read-only values the state gives now
+        (it is in them already, and so are later events)."""
         if not _any(fb.seen):  # no id applied before (the usual case): serve them all
             return list(range(len(events)))
         id_of = self._ev.id_field
@@ -193,7 +230,7 @@ class Processor:
                 if snap is not None or eid in to_score_ids:
                     out.dlq.append(self._dlq(src, "duplicate", f"event id {eid!r} was already scored (within the "
                                              "dedup horizon); the first one counts", now_ms))
-                    self.counters["duplicates"] += 1
+                    out.duplicates += 1
                     continue
             to_score.append(j)
             to_score_ids.add(eid)
@@ -202,8 +239,7 @@ class Processor:
     def _serve(self, events: list[dict[str, Any]], sources: list[Source], fb: FeatureBatch, to_score: list[int],
                now_ms: int, received_ms: int | None, out: ScoreOutput,
                served_clock: Callable[[], int] | None = None) -> None:
-        """Predict with every model, store the snapshots, emit the score records, and learn the
-        pending labels whose event this was."""
+        """Predict with every model, make the snapshots and emit the score records."""
         names, values = self.names, fb.values
         everyone = len(to_score) == len(values)
         if not everyone:
@@ -238,7 +274,9 @@ class Processor:
         out.late += n_late
         out.snapshots.extend(snaps)
         self._emit(snaps, values, out, rows if finite else None)
-        self.snapshots.put_many(out.snapshots)
+
+    def _learn_waiting(self, out: ScoreOutput, now_ms: int) -> None:
+        """Learn the pending labels whose events were just served (their snapshots stored)."""
         learner = self.learner
         if learner is not None and learner.has_pending:  # per event of the batch, not per pending label
             for snap in out.snapshots:

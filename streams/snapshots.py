@@ -22,6 +22,7 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
+from features import Attached
 from features.redis_store import roundtrip
 
 
@@ -121,8 +122,13 @@ class RedisSnapshots:
 
     def put_many(self, snapshots: list[Snapshot]) -> None:
         """One SET with PX per snapshot, in one round trip."""
+        self._set_px(self.attached(snapshots).items)
+
+    def attached(self, snapshots: list[Snapshot]) -> Attached:
+        """The snapshots as values a feature-state commit writes with the state
+        (`features.RedisStateStore` on the same server): applied and served, or neither."""
         prefix = self._prefix.encode()
-        self._set_px([(prefix + s.event_id.encode(), s.pack()) for s in snapshots])
+        return Attached([(prefix + s.event_id.encode(), s.pack()) for s in snapshots], self._ttl)
 
     def mark_learned(self, event_ids: list[str]) -> None:
         """Mark `event_ids` learned for the snapshots' TTL (one round trip)."""

@@ -159,7 +159,7 @@ def live_processor(config: PipelineConfig, client: redis.Redis, run_id: str, lea
     # The learner trains models of its own; scoring serves the versions it saved (the worker
     # hot-swaps them after each checkpoint), so every score names the snapshot that made it.
     return Processor(config, engine, build_models(config), build_learner(config, build_models(config)) if learner else None,
-                     RedisSnapshots(client, ns, config.labels.snapshot_ttl), run_id)
+                     RedisSnapshots(client, ns, config.labels.snapshot_ttl), run_id, snapshots_with_state=True)
 
 
 def memory_processor(config: PipelineConfig, run_id: str) -> Processor:

@@ -8,6 +8,7 @@ import pytest
 import redis
 
 from features import (
+    Attached,
     FeatureEngine,
     FeatureInputError,
     FeatureSet,
@@ -337,3 +338,31 @@ def test_a_watched_key_is_read_in_the_load_round_trip(redis_client: redis.Redis,
     assert loaded.seen == [True, False] and len(loaded.blobs) == 1
     store.load([], [])  # nothing to read: no round trip, nothing seen
     assert seen == [b"e1", None]
+
+
+def test_attached_values_are_written_by_the_commit_that_lands_only(redis_client: redis.Redis, namespace: str):
+    """`process(attach=...)`: the values `attach` returns for the attempt that lands are written
+    with the state (SET PX), those of an attempt that conflicted never are."""
+    other = FeatureEngine(FS, RedisStateStore(redis_client, namespace), "ts", "id")
+    seen: list[list[float]] = []
+
+    class Interfering(RedisStateStore):
+        commits = 0
+
+        def commit(self, *args, **kw):
+            Interfering.commits += 1
+            if Interfering.commits == 1:  # another worker moves card c1 on before our first commit
+                other.process([ev(9, x=4.0)])
+            return super().commit(*args, **kw)
+
+    def attach(fb):
+        seen.append(fb.values[0].tolist())
+        return Attached([(f"{namespace}:att:{len(seen)}".encode(), b"%d" % len(seen))], 60_000)
+
+    engine = FeatureEngine(FS, Interfering(redis_client, namespace), "ts", "id")
+    batch = engine.process([ev(1, x=2.0)], attach=attach)
+    assert len(seen) == 2 and seen[0] != seen[1] and batch.values[0].tolist() == seen[1] == [2.0, 6.0, 4.0]
+    assert redis_client.get(f"{namespace}:att:1") is None and redis_client.get(f"{namespace}:att:2") == b"2"
+    assert 59_000 < redis_client.pttl(f"{namespace}:att:2") <= 60_000
+    with pytest.raises(StateStoreError, match="attached"):
+        FeatureEngine(FS, MemoryStateStore(), "ts", "id").process([ev(1)], attach=attach)
