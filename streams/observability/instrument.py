@@ -3,9 +3,9 @@ engine, the models and the snapshot store of a live processor get timing wrapper
 
 | stage            | call                                   |
 |------------------|----------------------------------------|
-| `features`       | `engine.process(events)` (one Redis round trip for state) |
+| `features`       | `engine.process(events)`: state load, kernels and the commit in Redis; in the live worker also `predict` and `snapshot`, which run inside the commit attempt |
 | `predict`        | `models.predict_many_full(xs)`         |
-| `snapshot`       | `snapshots.put_many(snaps)`            |
+| `snapshot`       | `snapshots.attached(snaps)` (framed for the commit) or `snapshots.put_many(snaps)` |
 | `snapshot_fetch` | `snapshots.get_many(ids)` (label join, redeliveries) |
 """
 
@@ -17,8 +17,9 @@ from typing import Any
 
 from streams.observability.metrics import WorkerMetrics
 
-STAGE_CALLS = {"features": ("engine", "process"), "predict": ("models", "predict_many_full"),
-               "snapshot": ("snapshots", "put_many"), "snapshot_fetch": ("snapshots", "get_many")}
+STAGE_CALLS = (("features", "engine", "process"), ("predict", "models", "predict_many_full"),
+               ("snapshot", "snapshots", "attached"), ("snapshot", "snapshots", "put_many"),
+               ("snapshot_fetch", "snapshots", "get_many"))
 
 
 def timed(metrics: WorkerMetrics, stage: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -37,7 +38,7 @@ def timed(metrics: WorkerMetrics, stage: str, fn: Callable[..., Any]) -> Callabl
 
 def instrument(processor: Any, metrics: WorkerMetrics) -> None:
     """Wrap the processor's stage calls (instance attributes; the classes are untouched)."""
-    for stage, (owner, method) in STAGE_CALLS.items():
+    for stage, owner, method in STAGE_CALLS:
         obj = getattr(processor, owner, None)
         fn = getattr(obj, method, None) if obj is not None else None
         if fn is not None and not hasattr(fn, "__wrapped__"):
