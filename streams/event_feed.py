@@ -16,6 +16,12 @@ partition moves with its offsets committed; records fetched for a revoked partit
 by aiokafka. A batch whose commit fails anyway (the group moved on) is redelivered to the new
 owner and recognised there as already scored.
 
+Stopping (`stop()`, a worker's SIGTERM): the batch in flight is finished, not cancelled (for up to
+`stop_grace` s), the outstanding tails settle and commit, then the consumer leaves its group
+(LeaveGroup, in every generation: `_leave_in_any_generation`), so the other members take the
+partitions over at their next heartbeat instead of after the session timeout, from the offsets
+this member committed: nothing it handled is read again.
+
 Pipelining (`depth` > 0, the events): `handle` may return the batch's *tail*, an awaitable of
 what is left once its Redis writes are done and its records handed to the producer (waiting for
 the broker's acks, counting). The feed then reads and handles the next batch while up to `depth`
@@ -64,6 +70,24 @@ class _Rebalance(ConsumerRebalanceListener):
             self.feed.on_assigned(sorted(assigned))
 
 
+def _leave_in_any_generation(consumer: AIOKafkaConsumer) -> None:
+    """Make the consumer's `stop()` send LeaveGroup in generation 0 too.
+
+    aiokafka leaves only a generation > 0 (Kafka numbers them from 1), and Tansu numbers a group's
+    first generation 0: a member stopped in it did not leave, and its partitions waited for the
+    session timeout plus a join (~9 s with the default 6 s) before another member took them over.
+    """
+    coordinator = consumer._coordinator
+    leave = coordinator._maybe_leave_group
+
+    async def leave_any() -> None:
+        if coordinator.generation == 0:  # heartbeats stopped by now; LeaveGroup names no generation
+            coordinator.generation = 1
+        await leave()
+
+    coordinator._maybe_leave_group = leave_any
+
+
 class EventFeed:
     """Consume `topic` in micro-batches as a member of `group`; commit after `handle` and its tail.
 
@@ -74,6 +98,8 @@ class EventFeed:
     fill = False
     #: a member that does not poll for this long leaves its group (aiokafka's `max_poll_interval_ms`)
     max_poll_interval = 300.0
+    #: at `stop()`, how long the batch in flight may take to finish before it is cancelled
+    stop_grace = 10.0
 
     def __init__(self, servers: str, topic: str, group: str, handle: Handler, *, batch_size: int,
                  batch_window: float, session_timeout: float, fetch_wait: float | None = None,
@@ -117,7 +143,7 @@ class EventFeed:
         )
 
     async def run(self, ready: Callable[[], Awaitable[Any]] | None = None) -> None:
-        """Consume until cancelled (`stop()`, the worker stopping); `stopping()` runs, then the
+        """Consume until `stop()` (or cancelled); the tails settle, `stopping()` runs, then the
         consumer leaves the group. `ready()` is awaited after the consumer started, before the
         first batch is handled."""
         self._task = asyncio.current_task()
@@ -125,6 +151,7 @@ class EventFeed:
         consumer.subscribe([self.topic], listener=_Rebalance(self))
         try:
             await consumer.start()
+            _leave_in_any_generation(consumer)
             if ready is not None:
                 await ready()
             while True:
@@ -145,11 +172,20 @@ class EventFeed:
                     log.warning("%s consumer did not stop cleanly (%r)", self.topic, exc)
 
     async def stop(self) -> None:
-        """Cancel `run()` (a batch in flight included) and wait until it left the group."""
+        """Stop `run()` and wait until it left the group. The batch in flight finishes first (up
+        to `stop_grace` s, then it is cancelled too); a wait for records is cancelled at once."""
         task = self._task
-        if task is not None and not task.done() and task is not asyncio.current_task():
-            task.cancel()
-            await asyncio.wait([task])
+        if task is None or task.done() or task is asyncio.current_task():
+            return
+        try:
+            await asyncio.wait_for(self.lock.acquire(), self.stop_grace)
+        except TimeoutError:
+            log.warning("%s: the batch in flight did not finish within %.0fs of the stop: cancelled",
+                        self.topic, self.stop_grace)
+        else:
+            self.lock.release()  # the loop is cancelled below before it can take it for another batch
+        task.cancel()
+        await asyncio.wait([task])
 
     async def _next_batch(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, list[Any]]:
         """What is fetched now (at most `batch_size`); with `fill`, up to `batch_size` gathered

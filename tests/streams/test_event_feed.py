@@ -164,3 +164,89 @@ def test_a_stop_settles_the_outstanding_tails():
         assert consumer.commits == [{P0: 5}]
 
     asyncio.run(go())
+
+
+class GroupConsumer(FakeConsumer):
+    """`run()`'s consumer: one batch, then nothing; leaves its group at `stop()` as aiokafka does
+    (only in a generation > 0), in generation 0 here, Tansu's first."""
+
+    def __init__(self, first: dict) -> None:
+        super().__init__()
+        self.first = first
+        self.left = self.stopped = False
+
+    def subscribe(self, topics: list, listener: object) -> None:
+        pass
+
+    async def start(self) -> None:
+        consumer = self
+
+        class Coordinator:
+            generation = 0
+
+            async def _maybe_leave_group(self) -> None:
+                consumer.left = self.generation > 0
+
+        self._coordinator = Coordinator()
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict:
+        if self.first:
+            first, self.first = self.first, {}
+            return first
+        await asyncio.sleep(timeout_ms / 1000)
+        return {}
+
+    def highwater(self, tp: TopicPartition) -> None:
+        return None
+
+    async def stop(self) -> None:
+        self.stopped = True
+        await self._coordinator._maybe_leave_group()
+
+
+def running(depth: int) -> tuple[EventFeed, Tails, GroupConsumer]:
+    feed, tails, _ = make(depth)
+    consumer = GroupConsumer(batch(P0, 0, 5))
+    feed._consumer = lambda: consumer
+    return feed, tails, consumer
+
+
+def test_a_stop_finishes_the_batch_in_flight_commits_it_and_leaves_the_group():
+    async def go() -> None:
+        feed, tails, consumer = running(depth=0)
+        run = asyncio.ensure_future(feed.run())
+        await settle()
+        assert tails.handled == [0]  # its tail (the acks) outstanding
+        stop = asyncio.ensure_future(feed.stop())
+        await settle()
+        assert not stop.done() and not consumer.stopped  # not cancelled mid-batch
+        tails.gates[0].set()
+        await stop
+        assert run.done() and consumer.commits == [{P0: 5}]
+        assert consumer.stopped and consumer.left  # LeaveGroup in generation 0 too
+
+    asyncio.run(go())
+
+
+def test_a_stop_cancels_a_batch_in_flight_after_the_grace():
+    async def go() -> None:
+        feed, _, consumer = running(depth=0)
+        feed.stop_grace = 0.05
+        run = asyncio.ensure_future(feed.run())
+        await settle()
+        await asyncio.wait_for(feed.stop(), 1.0)  # its acks never come
+        assert run.done() and consumer.commits == [] and consumer.stopped and consumer.left
+
+    asyncio.run(go())
+
+
+def test_a_stop_while_waiting_for_records_leaves_at_once():
+    async def go() -> None:
+        feed, tails, consumer = running(depth=0)
+        consumer.first = {}
+        run = asyncio.ensure_future(feed.run())
+        await settle()
+        await asyncio.wait_for(feed.stop(), 1.0)
+        assert run.done() and tails.handled == [] and consumer.left
+
+    asyncio.run(go())
