@@ -156,12 +156,7 @@ class FeatureEngine:
         if attach is not None and not self.store.commits_attached:
             raise StateStoreError(f"{type(self.store).__name__} cannot write attached values")
         cols = self._columns(events)
-        b = self._prepare(cols)
-        if not b.m:
-            batch = self._finish(b)
-        else:
-            self._load_compute(b)
-            batch = self._complete(b, attach=attach)
+        batch = self._run(cols, commit=True, attach=attach)
         self._count(batch)
         return batch
 
@@ -370,12 +365,13 @@ class FeatureEngine:
         self._assign(b, self.store.load(b.all_keys, ask, dedup_horizon_ms=self.feature_set.dedup_horizon), ask)
         self._compute_all(b)
 
-    def _run(self, cols: Columns, *, commit: bool) -> FeatureBatch:
+    def _run(self, cols: Columns, *, commit: bool,
+             attach: Callable[[FeatureBatch], Attached] | None = None) -> FeatureBatch:
         b = self._prepare(cols)
         if not b.m:
             return self._finish(b)
         self._load_compute(b, commit=commit)
-        return self._complete(b) if commit else self._finish(b)
+        return self._complete(b, attach=attach) if commit else self._finish(b)
 
     def _complete(self, b: _Batch, first: CommitResult | None = None,
                   attach: Callable[[FeatureBatch], Attached] | None = None) -> FeatureBatch:
