@@ -11,8 +11,8 @@ batch and per event. Batches of each size alternate in rounds, so a noisy host m
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,11 +28,10 @@ from rich.progress import track  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from benchmarks.common import fraud_data, write_config  # noqa: E402
+from benchmarks.features_bench import start_redis  # noqa: E402
 from streams import gc_tuning  # noqa: E402
 from streams.config import load_config  # noqa: E402
 from streams.processor import Source  # noqa: E402
-from streams.stack.binaries import redis_binary  # noqa: E402
-from streams.stack.ports import free_port, wait_for_port  # noqa: E402
 from streams.wiring import live_processor  # noqa: E402
 
 
@@ -55,11 +54,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     home = Path(tempfile.mkdtemp(prefix="eddy-score-batch-"))
-    port = free_port()
-    server = subprocess.Popen([str(redis_binary()), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                               "--appendonly", "no", "--dir", str(home)], stdout=subprocess.DEVNULL)
+    server, port, workdir = start_redis()
     try:
-        wait_for_port(port, 10)
         cfg = load_config(write_config(home, "bench"))
         events, _ = fraud_data(args.events * args.rounds * 2)
         gc_tuning.calm()
@@ -84,6 +80,8 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(10)
+        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":
