@@ -86,6 +86,9 @@ class Processor:
         self.run_id = run_id
         if snapshots_with_state and not engine.commits_attached:
             raise ValueError(f"{type(engine.store).__name__} cannot commit snapshots with the state")
+        if snapshots_with_state and not callable(getattr(snapshots, "attached", None)):
+            raise ValueError(f"{type(snapshots).__name__} has no `attached`: its snapshots cannot ride in the "
+                             "feature-state commit (see streams.snapshots.AttachedSnapshots)")
         self.snapshots_with_state = snapshots_with_state
         self.names = engine.names
         self._ev = config.event

@@ -82,6 +82,12 @@ class SnapshotStore(Protocol):
     def get_many(self, event_ids: list[str]) -> list[Snapshot | None]: ...
 
 
+class AttachedSnapshots(SnapshotStore, Protocol):
+    """A snapshot store whose writes can ride in a feature-state commit (`RedisSnapshots`)."""
+
+    def attached(self, snapshots: list[Snapshot]) -> Attached: ...
+
+
 class LearnedMarks(Protocol):
     """Which events' labels a learner checkpoint already covers, kept as long as their snapshots."""
 

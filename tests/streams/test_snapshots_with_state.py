@@ -13,8 +13,9 @@ import redis
 
 from features import RedisStateStore
 from streams.config import load_config
-from streams.processor import Source
-from streams.wiring import live_processor
+from streams.processor import Processor, Source
+from streams.snapshots import MemorySnapshots
+from streams.wiring import live_processor, memory_processor
 from tests.integration.fixtures import fraud_generator, write_config
 
 PARTITION = 0
@@ -109,3 +110,12 @@ def test_a_commit_that_conflicts_stores_what_its_retry_served(tmp_path, redis_cl
     assert proc.engine.store.commits >= 2 and served(out) == expected
     stored = proc.snapshots.get_many([e["event_id"] for e in batches[1]])
     assert [s.features.tolist() for s in stored] == [s.features.tolist() for s in out.snapshots]
+
+
+def test_only_stores_that_can_ride_in_the_commit_are_accepted(tmp_path, redis_client, namespace):
+    live = processor(tmp_path, redis_client, namespace)
+    with pytest.raises(ValueError, match="MemorySnapshots has no `attached`"):
+        Processor(live.config, live.engine, live.models, None, MemorySnapshots(), "run", snapshots_with_state=True)
+    memory = memory_processor(live.config, "run")
+    with pytest.raises(ValueError, match="MemoryStateStore cannot commit snapshots"):
+        Processor(live.config, memory.engine, live.models, None, live.snapshots, "run", snapshots_with_state=True)
