@@ -44,7 +44,7 @@ from schemas import dlq_record_from_failure
 from streams.batch_send import KeyedPartitions, send_batches
 from streams.checkpointer import Checkpointer
 from streams.config import PipelineConfig
-from streams.counters import COUNTERS, Counters
+from streams.counters import Counters, counters_key
 from streams.endpoints import Endpoints, default_home
 from streams.event_feed import EventFeed
 from streams.kafka_security import KafkaSecurity
@@ -106,7 +106,7 @@ class WorkerRuntime:
         self.registry: ModelRegistry = model_registry(config, self.redis)
         self.codecs = codecs
         self.run_id = run_id
-        self.counters = Counters(partial(roundtrip, self.redis), COUNTERS.format(ns=config.pipeline))
+        self.counters = Counters(partial(roundtrip, self.redis), counters_key(config.pipeline))
         refill = max((f.window for f in config.features.windows), default=0)
         self.guard = StateGuard(self.redis, config.pipeline, refill)
         self.guard.start()

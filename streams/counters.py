@@ -1,4 +1,4 @@
-"""A pipeline's live counters (`eddy:<p>:counters`, read by `eddy status` and `make demo`).
+"""A pipeline's live counters (`eddy:{<p>}:counters`, read by `eddy status` and `make demo`).
 
 Batches add to them in process; the Redis hash gets the sums at most every `interval` seconds,
 and on `flush()` (the worker's timer every `interval`, a learner checkpoint, the stop). One
@@ -11,7 +11,7 @@ labels the restored checkpoint holds, not the ones learned again twice. `events`
 count the messages read, redeliveries included (`redelivered` counts the events read again).
 
 >>> sent = []
->>> c = Counters(lambda cmds, n: sent.append(n), "eddy:fraud:counters", interval=60.0)
+>>> c = Counters(lambda cmds, n: sent.append(n), "eddy:{fraud}:counters", interval=60.0)
 >>> c.add(events=20, scored=20, dlq=0)
 >>> c.add(events=5, scored=5)
 >>> c.pending, sent
@@ -26,9 +26,12 @@ import time
 from collections.abc import Callable
 
 from features.redis_store import command
+from streams.keyspace import key
 
-#: Redis hash of a pipeline's live counters.
-COUNTERS = "eddy:{ns}:counters"
+
+def counters_key(pipeline: str) -> str:
+    """Redis hash of a pipeline's live counters."""
+    return key(pipeline, "counters")
 
 
 class Counters:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.config import PipelineConfig
+from streams.counters import counters_key
 from streams.endpoints import Endpoints
 from streams.exceptions import StreamsError
 from streams.kafka_io import ensure_topics, make_producer
@@ -240,8 +241,8 @@ def produce_merged(config: PipelineConfig, stack_or_kafka: EmbeddedStack | str, 
 
 
 def counters(config: PipelineConfig, redis_url: str) -> dict[str, int]:
-    """The live counters of a pipeline (`eddy:<p>:counters` in Redis)."""
-    raw = redis_client(redis_url).hgetall(f"eddy:{config.pipeline}:counters")
+    """The live counters of a pipeline (`eddy:{<p>}:counters` in Redis)."""
+    raw = redis_client(redis_url).hgetall(counters_key(config.pipeline))
     return {k.decode(): int(v) for k, v in raw.items()}
 
 

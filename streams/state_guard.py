@@ -1,6 +1,6 @@
 """Notice when Redis lost Eddy's state (a restart without persistence, a flush, a failover).
 
-At start a worker writes a random epoch marker `eddy:<p>:epoch` (or adopts the one there). It
+At start a worker writes a random epoch marker `eddy:{<p>}:epoch` (or adopts the one there). It
 reads it back with each batch of events (in the feature state's load round trip,
 `RedisStateStore.watch`: the marker as it was when the batch's states were read), before each
 learner checkpoint and every `worker.model_refresh` seconds. A missing or different marker
@@ -20,6 +20,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from streams.keyspace import key
+
 
 class StateGuard:
     """Epoch marker check; `check(now_ms)` returns an alert dict when the state was lost."""
@@ -27,7 +29,7 @@ class StateGuard:
     def __init__(self, client: Any, pipeline: str, refill_ms: int) -> None:
         self.client = client
         self.pipeline = pipeline
-        self.key = f"eddy:{pipeline}:epoch"
+        self.key = key(pipeline, "epoch")
         self.refill_ms = refill_ms
         self.epoch: bytes | None = None
 

@@ -20,6 +20,7 @@ from features import FeatureEngine, MemoryStateStore, RedisStateStore
 from learners import DriftMonitor, JoinConfig, Learner, ModelRegistry, ModelSet
 from schemas import AvroCodec, ConfluentRegistry, FolderRegistry, SchemaRegistry, load_avsc, load_builtin
 from schemas.flat_writer import compile_fields
+from streams import keyspace
 from streams.config import PipelineConfig
 from streams.endpoints import default_home
 from streams.processor import Processor
@@ -138,8 +139,9 @@ class ScoreEncoder:
 
 
 def namespace(config: PipelineConfig, run_id: str | None = None, replay: bool = False) -> str:
-    """Redis namespace: the pipeline for live runs, `<pipeline>:replay:<run>` for replays."""
-    return f"{config.pipeline}:replay:{run_id}" if replay else config.pipeline
+    """Redis namespace: ``{<pipeline>}`` for live runs, ``{<pipeline>:replay:<run>}`` for replays
+    (hash-tagged: one Redis Cluster slot each, see `streams.keyspace`)."""
+    return keyspace.namespace(config.pipeline, run_id, replay)
 
 
 def build_models(config: PipelineConfig) -> ModelSet:

@@ -9,22 +9,23 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from streams.keyspace import namespace, pipeline_of
 from streams.wiring import redis_client
 
 console = Console()
 
 
 def print_pipelines(state) -> None:  # noqa: ANN001 - StackState
-    """Workers, counters (`eddy:<p>:counters`), model versions and last alerts of every pipeline."""
+    """Workers, counters (`eddy:{<p>}:counters`), model versions and last alerts of every pipeline."""
     try:
         r = redis_client(state.redis)
-        keys = sorted(k.decode() for k in r.scan_iter(match="eddy:*:counters", count=1000))
+        keys = sorted(k.decode() for k in r.scan_iter(match="eddy:{*}:counters", count=1000))
     except Exception as exc:  # noqa: BLE001 - status must print what it can
         console.print(f"[yellow]Redis not reachable: {type(exc).__name__}[/yellow]")
         return
     backend = _clickhouse(state)
     for key in keys:
-        pipeline = key.split(":")[1]
+        pipeline = pipeline_of(key)
         counters = {k.decode(): int(v) for k, v in r.hgetall(key).items()}
         table = Table(title=f"pipeline {pipeline}")
         table.add_column("counter")
@@ -59,7 +60,7 @@ def _print_workers(r: Any, pipeline: str) -> None:
 def _print_models(r: Any, pipeline: str) -> None:
     from learners import ModelRegistry
 
-    registry = ModelRegistry(r, pipeline)
+    registry = ModelRegistry(r, namespace(pipeline))
     names = sorted(k.decode() if isinstance(k, bytes) else k for k in r.hkeys(registry.roles_key))
     if not names:
         return

@@ -1,8 +1,8 @@
 """Worker heartbeats in Redis, so `eddy status` can list live workers and their lag.
 
-Each worker writes `eddy:<p>:worker:<host>:<pid>` (JSON, expires after `ttl_s`) every few
+Each worker writes `eddy:{<p>}:worker:<host>:<pid>` (JSON, expires after `ttl_s`) every few
 seconds: roles, metrics URL, totals, throughput and lag per partition, and adds its id to the
-set `eddy:<p>:workers`, so readers never SCAN a keyspace of millions of feature keys. A worker
+set `eddy:{<p>}:workers`, so readers never SCAN a keyspace of millions of feature keys. A worker
 that stops or dies disappears from the list when its key expires (readers drop its id then).
 """
 
@@ -17,10 +17,16 @@ from typing import Any
 
 import redis
 
+from streams.keyspace import key
 from streams.observability.metrics import WorkerMetrics
 
-WORKER_KEY = "eddy:{pipeline}:worker:{worker}"
-WORKERS_KEY = "eddy:{pipeline}:workers"
+
+def worker_key(pipeline: str, worker: str) -> str:
+    return key(pipeline, "worker", worker)
+
+
+def workers_key(pipeline: str) -> str:
+    return key(pipeline, "workers")
 
 
 def worker_id() -> str:
@@ -43,20 +49,20 @@ def write_heartbeat(redis_client: Any, metrics: WorkerMetrics, ttl_s: int = 15) 
     """SET the worker's key with a TTL and add its id to the workers set (one round trip)."""
     me = worker_id()
     pipe = redis_client.pipeline(transaction=False)
-    pipe.set(WORKER_KEY.format(pipeline=metrics.pipeline, worker=me), json.dumps(heartbeat(metrics)), ex=ttl_s)
-    pipe.sadd(WORKERS_KEY.format(pipeline=metrics.pipeline), me)
+    pipe.set(worker_key(metrics.pipeline, me), json.dumps(heartbeat(metrics)), ex=ttl_s)
+    pipe.sadd(workers_key(metrics.pipeline), me)
     pipe.execute()
 
 
 def read_workers(redis_client: Any, pipeline: str) -> list[dict[str, Any]]:
     """The live workers of `pipeline` (those whose heartbeat has not expired), sorted by id."""
-    ids = sorted(_decode(i) for i in redis_client.smembers(WORKERS_KEY.format(pipeline=pipeline)))
+    ids = sorted(_decode(i) for i in redis_client.smembers(workers_key(pipeline)))
     if not ids:
         return []
-    raws = redis_client.mget([WORKER_KEY.format(pipeline=pipeline, worker=i) for i in ids])
+    raws = redis_client.mget([worker_key(pipeline, i) for i in ids])
     gone = [i for i, raw in zip(ids, raws) if raw is None]
     if gone:  # expired: stopped or dead
-        redis_client.srem(WORKERS_KEY.format(pipeline=pipeline), *gone)
+        redis_client.srem(workers_key(pipeline), *gone)
     return sorted((json.loads(raw) for raw in raws if raw is not None), key=lambda w: w["worker"])
 
 

@@ -14,7 +14,7 @@ from streams.observability import (
     scorers_lag,
     write_heartbeat,
 )
-from streams.observability.heartbeat import WORKERS_KEY, worker_id
+from streams.observability.heartbeat import worker_id, workers_key
 
 pytestmark = pytest.mark.integration
 
@@ -30,4 +30,4 @@ def test_heartbeat_listed_then_dropped_when_expired(stack):
     assert scorers_lag(r, pipeline, f"{pipeline}.events") == 500
     time.sleep(1.6)
     assert read_workers(r, pipeline) == [] and scorers_lag(r, pipeline, f"{pipeline}.events") is None
-    assert r.scard(WORKERS_KEY.format(pipeline=pipeline)) == 0  # the reader dropped the expired id
+    assert r.scard(workers_key(pipeline)) == 0  # the reader dropped the expired id

@@ -14,6 +14,7 @@ import pytest
 
 from streams.config import load_config
 from streams.harness import WorkerProcess, counters, produce_merged, wait_until
+from streams.keyspace import key
 from streams.wiring import redis_client
 from tests.integration.fixtures import fraud_generator, write_config
 
@@ -60,8 +61,8 @@ def test_load_rss_bounded(own_stack, tmp_path):
         stop.set()
         assert worker.alive(), worker.log_tail()
     client = redis_client(redis_url)
-    per_key = _memory_usage(client, f"eddy:{cfg.pipeline}:st:*")
-    per_snap = _memory_usage(client, f"eddy:{cfg.pipeline}:snap:*")
+    per_key = _memory_usage(client, key(cfg.pipeline, "st", "*"))
+    per_snap = _memory_usage(client, key(cfg.pipeline, "snap", "*"))
     mb = [r / 2**20 for _, r in rss]
     q = max(1, len(mb) // 4)
     early, late = statistics.median(mb[:q]), statistics.median(mb[-q:])

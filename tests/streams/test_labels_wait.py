@@ -51,7 +51,7 @@ class FakeRedis:
     def __init__(self, workers: list[dict]) -> None:
         import json
 
-        self.data = {f"eddy:p:worker:h:{i}".encode(): json.dumps(w).encode() for i, w in enumerate(workers)}
+        self.data = {f"eddy:{{p}}:worker:h:{i}".encode(): json.dumps(w).encode() for i, w in enumerate(workers)}
         self.calls = 0
 
     def smembers(self, key: str) -> set:

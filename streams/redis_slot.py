@@ -1,0 +1,147 @@
+"""Redis Cluster: a pipeline's client talks to the node that owns the pipeline's hash slot.
+
+All keys of a pipeline share one slot (`streams.keyspace`), so every command and script of a
+worker goes to one node: a plain `redis.Redis` on that node does the whole job (Eddy's framed
+round trips and scripts included), and pipelines spread over a cluster's nodes by their slots.
+
+`slot_client(url, pipeline)` asks the node in `url` whether it is part of a cluster (``INFO
+cluster``). A standalone server gets a plain client. In a cluster the client's connections
+follow the slot:
+
+- a ``MOVED`` reply (the slot was resharded, or a replica took over) points them at the new
+  owner;
+- a node that does not answer makes them ask the nodes they know (``CLUSTER SLOTS``) who owns
+  the slot now (a failover);
+- ``MOVED``, ``ASK``, ``TRYAGAIN`` and ``CLUSTERDOWN`` reach the caller as a
+  `redis.ConnectionError`: the command did not run, and every Eddy path retries connection
+  errors (the client's own retry, then the worker's backoff). While the slot migrates, the
+  pipeline waits for the move to end.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import redis
+from redis.exceptions import AskError, ClusterDownError, MovedError, TryAgainError
+
+from streams.keyspace import key
+
+log = logging.getLogger("eddy.redis")
+
+#: timeouts of Eddy's Redis clients (s)
+CLIENT_OPTIONS = {"socket_timeout": 10, "socket_connect_timeout": 5, "health_check_interval": 30}
+_REDIRECTS = (MovedError, AskError, TryAgainError, ClusterDownError)
+
+
+def is_cluster(client: redis.Redis) -> bool:
+    """Whether `client`'s server runs in cluster mode."""
+    try:
+        return bool(client.info("cluster").get("cluster_enabled"))
+    except redis.ResponseError:  # INFO not allowed (ACL): a server that hides it is taken as standalone
+        return False
+
+
+def slot_owner(client: redis.Redis, slot: int) -> tuple[str, int]:
+    """(host, port) of the master that serves `slot`, from ``CLUSTER SLOTS`` on `client`'s node."""
+    for start, end, master, *_replicas in client.execute_command("CLUSTER SLOTS"):
+        if int(start) <= slot <= int(end):
+            host = master[0].decode() if isinstance(master[0], bytes) else master[0]
+            return host or client.connection_pool.connection_kwargs["host"], int(master[1])
+    raise redis.ConnectionError(f"Redis Cluster: no node serves slot {slot} (CLUSTERDOWN)")
+
+
+def masters(client: redis.Redis) -> list[tuple[str, int]]:
+    """(host, port) of every master of `client`'s cluster, sorted."""
+    found = set()
+    for _start, _end, master, *_replicas in client.execute_command("CLUSTER SLOTS"):
+        host = master[0].decode() if isinstance(master[0], bytes) else master[0]
+        found.add((host or client.connection_pool.connection_kwargs["host"], int(master[1])))
+    return sorted(found)
+
+
+class SlotRoute:
+    """Where one slot is served now, shared by the connections of one pool (thread-safe)."""
+
+    def __init__(self, slot: int, owner: tuple[str, int], probe: redis.ConnectionPool) -> None:
+        self.slot = slot
+        self.owner = owner
+        self.known = {owner, (probe.connection_kwargs["host"], probe.connection_kwargs["port"])}
+        self._probe = probe  # connection settings (auth, TLS) to ask other nodes with
+        self._lock = threading.Lock()
+
+    def moved(self, host: str, port: int) -> None:
+        with self._lock:
+            if (host, port) != self.owner:
+                log.info("Redis Cluster: slot %d moved from %s:%d to %s:%d", self.slot, *self.owner, host, port)
+            self.owner = (host, port)
+            self.known.add(self.owner)
+
+    def rediscover(self) -> None:
+        """Ask the known nodes (the current owner last) who serves the slot now."""
+        with self._lock:
+            nodes = sorted(self.known - {self.owner}) + [self.owner]
+        for host, port in nodes:
+            client = redis.Redis(connection_pool=self._probe.__class__(
+                connection_class=self._probe.connection_class,
+                **{**self._probe.connection_kwargs, "host": host, "port": port, "socket_connect_timeout": 1,
+                   "socket_timeout": 1, "retry": None}))
+            try:
+                owner = slot_owner(client, self.slot)
+                with self._lock:
+                    self.known.update(masters(client))
+            except (redis.RedisError, OSError):
+                continue
+            finally:
+                client.close()
+            self.moved(*owner)
+            return
+
+
+def _following(base: type[redis.connection.AbstractConnection], route: SlotRoute) -> type:
+    """A subclass of `base` whose connections go to `route`'s owner and follow its moves."""
+
+    class SlotConnection(base):  # type: ignore[misc, valid-type]
+        def _connect(self) -> Any:
+            self.host, self.port = route.owner
+            try:
+                return super()._connect()
+            except OSError:
+                route.rediscover()
+                raise
+
+        def read_response(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().read_response(*args, **kwargs)
+            except _REDIRECTS as exc:
+                if isinstance(exc, MovedError):
+                    route.moved(exc.host, exc.port)
+                self.disconnect()
+                raise redis.ConnectionError(f"Redis Cluster slot {route.slot} redirected: {exc}") from exc
+
+    SlotConnection.__name__ = SlotConnection.__qualname__ = f"Slot{base.__name__}"
+    return SlotConnection
+
+
+def slot_client(url: str, pipeline: str | None = None, **options: Any) -> redis.Redis:
+    """A client for `url` (``redis://`` / ``rediss://``; passwords stay in the URL, never logged).
+
+    On a Redis Cluster node and with a `pipeline`, the client serves that pipeline's slot (see
+    the module doc); without one, it talks to the node of `url`.
+    """
+    options = {**CLIENT_OPTIONS, **options}
+    client = redis.Redis.from_url(url, **options)
+    if pipeline is None or not is_cluster(client):
+        return client
+    slot = int(client.execute_command("CLUSTER KEYSLOT", key(pipeline, "x")))
+    seed = client.connection_pool
+    route = SlotRoute(slot, slot_owner(client, slot), seed)
+    pool = redis.ConnectionPool(connection_class=_following(seed.connection_class, route),
+                                **{**seed.connection_kwargs, "host": route.owner[0], "port": route.owner[1]})
+    client.close()
+    return redis.Redis(connection_pool=pool)
+
+
+__all__ = ["SlotRoute", "is_cluster", "masters", "slot_client", "slot_owner"]
