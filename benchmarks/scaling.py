@@ -64,7 +64,7 @@ def scoring_only(stack: EmbeddedStack, pipeline: str, warm: Phases, events: list
     procs = start_system("eddy", config_path, stack, scorers if scorers > 1 else 0, loglevel="info")
     alive = lambda: all(p.alive() for p in procs)  # noqa: E731
     task = progress.add_task(f"{res.name}: warm up", total=None)
-    registry = model_registry(cfg, redis_client(stack.endpoints.redis))
+    registry = model_registry(cfg, redis_client(stack.endpoints.redis, cfg.pipeline))
     settled: dict[str, Any] = {"heads": None, "since": 0.0}
 
     def serving_last_checkpoint() -> bool:

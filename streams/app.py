@@ -101,7 +101,7 @@ class WorkerRuntime:
     def __init__(self, config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_id: str,
                  learner: bool = True) -> None:
         self.config = config
-        self.redis = redis_client(endpoints.redis)
+        self.redis = redis_client(endpoints.redis, config.pipeline)
         self.processor: Processor = live_processor(config, self.redis, run_id, learner=learner)
         self.registry: ModelRegistry = model_registry(config, self.redis)
         self.codecs = codecs

@@ -242,7 +242,7 @@ def produce_merged(config: PipelineConfig, stack_or_kafka: EmbeddedStack | str, 
 
 def counters(config: PipelineConfig, redis_url: str) -> dict[str, int]:
     """The live counters of a pipeline (`eddy:{<p>}:counters` in Redis)."""
-    raw = redis_client(redis_url).hgetall(counters_key(config.pipeline))
+    raw = redis_client(redis_url, config.pipeline).hgetall(counters_key(config.pipeline))
     return {k.decode(): int(v) for k, v in raw.items()}
 
 

@@ -23,7 +23,7 @@ class OnlineFeatures:
 
     def __init__(self, config: PipelineConfig, redis_url: str) -> None:
         self.config = config
-        store = RedisStateStore(redis_client(redis_url), namespace(config))
+        store = RedisStateStore(redis_client(redis_url, config.pipeline), namespace(config))
         self.engine = FeatureEngine(config.features, store, config.event.time_field, config.event.id_field)
 
     @classmethod

@@ -62,6 +62,20 @@ def masters(client: redis.Redis) -> list[tuple[str, int]]:
     return sorted(found)
 
 
+def master_clients(client: redis.Redis) -> list[redis.Redis]:
+    """A client per master of `client`'s cluster (same settings: auth, TLS), or `[client]` for a
+    standalone server; e.g. to SCAN every node."""
+    if not is_cluster(client):
+        return [client]
+    return [_client_at(client.connection_pool, host, port) for host, port in masters(client)]
+
+
+def _client_at(pool: redis.ConnectionPool, host: str, port: int, **overrides: Any) -> redis.Redis:
+    """A client with `pool`'s connection settings, on another node."""
+    return redis.Redis(connection_pool=redis.ConnectionPool(
+        connection_class=pool.connection_class, **{**pool.connection_kwargs, "host": host, "port": port, **overrides}))
+
+
 class SlotRoute:
     """Where one slot is served now, shared by the connections of one pool (thread-safe)."""
 
@@ -84,10 +98,7 @@ class SlotRoute:
         with self._lock:
             nodes = sorted(self.known - {self.owner}) + [self.owner]
         for host, port in nodes:
-            client = redis.Redis(connection_pool=self._probe.__class__(
-                connection_class=self._probe.connection_class,
-                **{**self._probe.connection_kwargs, "host": host, "port": port, "socket_connect_timeout": 1,
-                   "socket_timeout": 1, "retry": None}))
+            client = _client_at(self._probe, host, port, socket_connect_timeout=1, socket_timeout=1)
             try:
                 owner = slot_owner(client, self.slot)
                 with self._lock:
@@ -144,4 +155,4 @@ def slot_client(url: str, pipeline: str | None = None, **options: Any) -> redis.
     return redis.Redis(connection_pool=pool)
 
 
-__all__ = ["SlotRoute", "is_cluster", "masters", "slot_client", "slot_owner"]
+__all__ = ["SlotRoute", "is_cluster", "master_clients", "masters", "slot_client", "slot_owner"]

@@ -24,6 +24,7 @@ from streams import keyspace
 from streams.config import PipelineConfig
 from streams.endpoints import default_home
 from streams.processor import Processor
+from streams.redis_slot import slot_client
 from streams.snapshots import MemorySnapshots, RedisSnapshots
 
 #: Eddy's own topics and the built-in schema of their values.
@@ -31,9 +32,12 @@ OWN_SCHEMAS = {"scores": "score", "shadow_scores": "score", "labels": "label", "
                "alerts": "alert", "dlq": "dlq"}
 
 
-def redis_client(url: str) -> redis.Redis:
-    """A Redis client for `redis://` / `rediss://` URLs (passwords stay in the URL, never logged)."""
-    return redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30)
+def redis_client(url: str, pipeline: str | None = None) -> redis.Redis:
+    """A Redis client for `redis://` / `rediss://` URLs (passwords stay in the URL, never logged).
+
+    On a Redis Cluster, `pipeline`'s client serves that pipeline's hash slot wherever it moves
+    (`streams.redis_slot`)."""
+    return slot_client(url, pipeline)
 
 
 def schema_registry(spec: str | None = None, home: Path | None = None) -> SchemaRegistry:

@@ -32,7 +32,7 @@ RunIdOpt = Annotated[str | None, typer.Option("--run-id", envvar="EDDY_RUN_ID", 
 def _registry(cfg: PipelineConfig, redis: str | None, home: Any) -> ModelRegistry:
     from streams.wiring import model_registry, redis_client
 
-    return model_registry(cfg, redis_client(resolve_one("redis", redis, home_of(home))))
+    return model_registry(cfg, redis_client(resolve_one("redis", redis, home_of(home)), cfg.pipeline))
 
 
 def _publish(cfg: PipelineConfig, events: list[dict], kafka: str | None, home: Any, registry_spec: str | None,

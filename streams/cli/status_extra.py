@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from streams.keyspace import namespace, pipeline_of
+from streams.redis_slot import master_clients
 from streams.wiring import redis_client
 
 console = Console()
@@ -18,14 +19,16 @@ console = Console()
 def print_pipelines(state) -> None:  # noqa: ANN001 - StackState
     """Workers, counters (`eddy:{<p>}:counters`), model versions and last alerts of every pipeline."""
     try:
-        r = redis_client(state.redis)
-        keys = sorted(k.decode() for k in r.scan_iter(match="eddy:{*}:counters", count=1000))
+        seed = redis_client(state.redis)
+        keys = sorted(k.decode() for node in master_clients(seed)
+                      for k in node.scan_iter(match="eddy:{*}:counters", count=1000))
     except Exception as exc:  # noqa: BLE001 - status must print what it can
         console.print(f"[yellow]Redis not reachable: {type(exc).__name__}[/yellow]")
         return
     backend = _clickhouse(state)
     for key in keys:
         pipeline = pipeline_of(key)
+        r = redis_client(state.redis, pipeline)  # (on a cluster: the node of the pipeline's slot)
         counters = {k.decode(): int(v) for k, v in r.hgetall(key).items()}
         table = Table(title=f"pipeline {pipeline}")
         table.add_column("counter")
