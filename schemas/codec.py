@@ -187,11 +187,14 @@ class AvroCodec:
                 self._resolved[key] = res
         return res
 
-    def decode(self, data: bytes, reader_schema: Schema | None = None) -> dict[str, Any]:
+    def decode(self, data: bytes | None, reader_schema: Schema | None = None) -> dict[str, Any]:
         """Record from wire-format bytes; raise a `DecodeError` subclass (see `error_class`).
 
+        A null value (a Kafka tombstone) is `truncated`, like an empty message.
         With `reader_schema`, the record is resolved from the writer schema (by id) to it.
         """
+        if data is None:
+            raise TruncatedError("null value (a Kafka tombstone): no Confluent header and no Avro body")
         n = len(data)
         if self.max_bytes is not None and n > self.max_bytes:
             raise TooLargeError(f"message has {n} bytes, more than the limit of {self.max_bytes}")

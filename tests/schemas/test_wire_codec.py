@@ -149,6 +149,17 @@ def test_corrupt_avro_trailing_bytes(codec):
         codec.decode(data)
 
 
+def test_tombstone_is_truncated_not_a_crash(codec):
+    """A null value (Kafka tombstone) given as None: a `truncated` slot, the others unaffected
+    (callers such as replay pass `m.value` as is)."""
+    good = codec.encode(SUBJECT, event(1))
+    records, failures = codec.decode_batch([None, good])
+    assert records == [None, event(1)] and failures[1] is None
+    assert failures[0].error_class == "truncated" and "tombstone" in failures[0].reason
+    with pytest.raises(TruncatedError, match="tombstone"):
+        codec.decode(None)
+
+
 def test_corrupt_avro_bad_union_branch_and_utf8(codec, registry):
     sid, _ = codec.schema_for(SUBJECT)
     good = codec.encode(SUBJECT, event(1, merchant=None))

@@ -259,3 +259,24 @@ def test_snapshots_expire_on_the_replay_clock():
             Item("label", t0 + 40_000, 0, 1, {"event_id": events[1]["event_id"], "label": 0.0, "ts": t0 + 40_000})]
     result = replay_inputs(cfg, "ttl", Inputs(evs, labs))
     assert result.stats.outcomes == {"learned": 1, "duplicate": 0, "early": 1, "orphan": 1}
+
+
+def test_read_kafka_counts_tombstones_as_undecodable(monkeypatch, tmp_path):
+    """A null value (tombstone) on the events or labels topic is undecodable, like the live worker
+    dead-letters it; replay does not crash on it (`read_topic` faked: no broker here)."""
+    import streams.kafka_io as kafka_io
+    from schemas import FolderRegistry
+    from streams.kafka_io import Message
+    from streams.replay.inputs import read_kafka
+    from streams.wiring import Codecs
+
+    codecs = Codecs.build(FRAUD_CFG, FolderRegistry(tmp_path / "registry"))
+    events, _ = fraud_generator().generate(3, seed=1)
+    ev_t, lab_t = FRAUD_CFG.topics.events, FRAUD_CFG.topics.labels
+    topics = {ev_t: [Message(ev_t, 0, i, b"k", codecs.encode("events", e), 0) for i, e in enumerate(events)]
+              + [Message(ev_t, 0, 3, b"k", None, 0)],
+              lab_t: [Message(lab_t, 0, 0, b"k", None, 0)]}
+    monkeypatch.setattr(kafka_io, "read_topic", lambda servers, topic, *a, **kw: topics[topic])
+    inputs = read_kafka(FRAUD_CFG, codecs, "127.0.0.1:9")
+    assert [e.offset for e in inputs.events] == [0, 1, 2] and inputs.labels == []
+    assert [(p, o) for p, o, _ in inputs.undecodable] == [(0, 3)] and "tombstone" in inputs.undecodable[0][2]
