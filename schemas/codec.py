@@ -48,6 +48,36 @@ from schemas.wire import HEADER_SIZE, header, read_header
 _MAX_CACHED = 256
 
 
+class _ShortReads(io.BytesIO):
+    """A buffer that remembers whether a read ran past its end (the body is cut) or was asked
+    for a negative size (a corrupt length), to classify a failed decode; error path only."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.cut = self.negative = False
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            self.negative = self.negative or not self.cut
+            return super().read(size)
+        out = super().read(size)
+        if len(out) < size and not self.negative:
+            self.cut = True
+        return out
+
+
+def _ran_out(data: bytes, writer: Schema, reader: Schema | None) -> bool:
+    """Whether decoding `data` (a whole message) fails because it ends early, rather than on a
+    structural error first (negative length, bad union/enum index, invalid UTF-8)."""
+    buf = _ShortReads(data)
+    buf.seek(HEADER_SIZE)
+    try:
+        schemaless_reader(buf, writer, reader)
+    except Exception:  # noqa: BLE001 - only which came first matters here
+        pass
+    return buf.cut
+
+
 @dataclass(frozen=True, slots=True)
 class _Resolved:
     writer: Schema  # stripped, parsed
@@ -206,17 +236,13 @@ class AvroCodec:
         buf.seek(HEADER_SIZE)
         try:
             record = schemaless_reader(buf, res.writer, res.reader)
-        except (EOFError, StructError) as exc:
-            raise TruncatedError(
-                f"Avro body ends early ({n - HEADER_SIZE} bytes) for writer schema id {sid}; "
-                f"the message was cut or was not written with this schema",
-                sid,
-            ) from exc
         except SchemaResolutionError as exc:
             raise SchemaMismatchError(f"writer schema id {sid} cannot be read with the reader schema: {exc}", sid) from exc
-        except (ValueError, UnicodeDecodeError, IndexError, KeyError, TypeError, OverflowError, MemoryError) as exc:
-            if buf.tell() >= n and not isinstance(exc, UnicodeDecodeError):
-                # fastavro's C reader raises IndexError when a varint runs past the end
+        except (EOFError, StructError, ValueError, UnicodeDecodeError, IndexError, KeyError, TypeError, OverflowError,
+                MemoryError) as exc:
+            # fastavro says EOFError for a negative length too, and IndexError both for a varint
+            # that runs past the end and for a bad union/enum index: read again to tell them apart
+            if buf.tell() >= n and not isinstance(exc, UnicodeDecodeError) and _ran_out(data, res.writer, res.reader):
                 raise TruncatedError(
                     f"Avro body ends early ({n - HEADER_SIZE} bytes) for writer schema id {sid}; "
                     f"the message was cut or was not written with this schema",

@@ -160,6 +160,23 @@ def test_tombstone_is_truncated_not_a_crash(codec):
         codec.decode(None)
 
 
+def test_bad_length_or_index_is_corrupt_even_at_the_end(codec, registry):
+    """fastavro reports a negative length as EOFError and a bad enum/union index as IndexError,
+    like a body that ends early; the message is not short, it is corrupt (docs/schemas.md)."""
+    sid, _ = codec.schema_for(SUBJECT)
+    good = codec.encode(SUBJECT, event(1))
+    neg_len = good[:5] + b"\x01" + good[6:]  # event_id length -1, the rest intact
+    assert failure_of(codec, neg_len).error_class == "corrupt_avro"
+    enum = {"type": "record", "name": "En", "fields": [
+        {"name": "e", "type": {"type": "enum", "name": "C", "symbols": ["A", "B"]}}]}
+    union = {"type": "record", "name": "Un", "fields": [{"name": "u", "type": ["null", "string"]}]}
+    for subject, schema in (("en-value", enum), ("un-value", union)):
+        data = header(AvroCodec(registry).register(subject, schema)) + b"\x0a"  # index 5, the last byte
+        assert failure_of(codec, data).error_class == "corrupt_avro"
+    for cut in (6, 7, len(good) - 1):  # really cut: still truncated
+        assert failure_of(codec, good[:cut]).error_class == "truncated"
+
+
 def test_corrupt_avro_bad_union_branch_and_utf8(codec, registry):
     sid, _ = codec.schema_for(SUBJECT)
     good = codec.encode(SUBJECT, event(1, merchant=None))
