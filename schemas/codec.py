@@ -34,6 +34,7 @@ from schemas.exceptions import (
     DecodeError,
     EncodeError,
     NotFiniteError,
+    SchemaLoadError,
     SchemaMismatchError,
     SchemaNotFoundError,
     TooLargeError,
@@ -91,7 +92,8 @@ class AvroCodec:
 
     `check_finite`: refuse NaN/inf in float/double fields (on decode: `not_finite`).
     `max_bytes`: refuse bigger messages on decode (`too_large`); None for no limit.
-    Registry outages (`RegistryUnavailableError`) are raised, never turned into DLQ failures.
+    Registry outages (`RegistryUnavailableError`) are raised, never turned into DLQ failures; a
+    writer schema that is not Avro (or that Eddy cannot parse) is the message's fault: `schema_mismatch`.
     """
 
     def __init__(self, registry: SchemaRegistry, *, check_finite: bool = True, max_bytes: int | None = None) -> None:
@@ -180,6 +182,12 @@ class AvroCodec:
                 raise UnknownSchemaIdError(
                     f"schema id {sid} is not in the registry {self.registry!r}; the producer used another "
                     f"registry or an unregistered schema",
+                    sid,
+                ) from exc
+            except SchemaLoadError as exc:  # a Protobuf / JSON Schema id, or a schema Eddy cannot parse
+                raise SchemaMismatchError(
+                    f"writer schema id {sid} cannot be used to read Avro: {exc}; the producer used another "
+                    f"serializer or a schema Eddy does not support",
                     sid,
                 ) from exc
             w = strip_time_logical_types(parsed)

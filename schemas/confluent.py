@@ -28,6 +28,7 @@ from schemas.exceptions import (
     IncompatibleSchemaError,
     RegistryError,
     RegistryUnavailableError,
+    SchemaLoadError,
     SchemaNotFoundError,
 )
 from schemas.registry import SchemaRegistry
@@ -144,9 +145,9 @@ class ConfluentRegistry(SchemaRegistry):
             raise SchemaNotFoundError(f"schema id {sid} is not in the Schema Registry at {self.url}")
         if status != 200:
             raise self._fail(f"fetching schema id {sid}", status, payload)
-        if payload.get("schemaType", "AVRO") != "AVRO":
-            raise RegistryError(f"schema id {sid} is {payload['schemaType']}, not Avro; Eddy reads Avro only")
-        parsed = parse(payload["schema"])
+        if payload.get("schemaType", "AVRO") != "AVRO":  # the producer's data, not an outage
+            raise SchemaLoadError(f"schema id {sid} is {payload['schemaType']}, not Avro; Eddy reads Avro only")
+        parsed = parse(payload["schema"])  # SchemaLoadError if Eddy cannot parse it (e.g. references)
         with self._lock:
             self._by_id[sid] = parsed
         return parsed

@@ -51,6 +51,7 @@ class FakeConfluentServer:
 
     def __init__(self, auth: tuple[str, str] | None = None) -> None:
         self.schemas: dict[int, str] = {}
+        self.schema_types: dict[int, str] = {}  # id -> "PROTOBUF" / "JSON" (absent: Avro)
         self.subjects: dict[str, list[int]] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.auth = auth
@@ -85,7 +86,8 @@ class FakeConfluentServer:
                     sid = int(m.group(1))
                     if sid not in fake.schemas:
                         return self._send(404, {"error_code": 40403, "message": "Schema not found"})
-                    return self._send(200, {"schema": fake.schemas[sid]})
+                    return self._send(200, {"schema": fake.schemas[sid]} | (
+                        {"schemaType": fake.schema_types[sid]} if sid in fake.schema_types else {}))
                 if m := re.fullmatch(r"/subjects/([^/]+)/versions/latest", self.path):
                     subject = _unquote(m.group(1))
                     ids = fake.subjects.get(subject)

@@ -15,6 +15,7 @@ from schemas import (
     RegistryUnavailableError,
     SchemaNotFoundError,
     canonical,
+    header,
     parse,
 )
 
@@ -84,3 +85,20 @@ def test_codec_over_confluent_registry(fake_confluent):
     assert failures[10].error_class == "unknown_schema_id"
     gets = [p for m, p, _ in fake_confluent.requests if m == "GET" and p.startswith("/schemas/ids/")]
     assert gets == ["/schemas/ids/1", "/schemas/ids/99"]  # one look-up per id, cached after
+
+
+def test_non_avro_writer_schema_is_a_dead_letter_not_a_crash(fake_confluent):
+    """A producer using Confluent's Protobuf / JSON Schema serializer (same magic byte, an id of a
+    non-Avro schema), or an Avro schema Eddy cannot parse (references), is bad input: the batch
+    gets a `schema_mismatch` failure in that slot and the good messages are still decoded."""
+    codec = AvroCodec(ConfluentRegistry(fake_confluent.url))
+    codec.register("fraud.events-value", EVENT_V1)
+    good = codec.encode("fraud.events-value", event(1))
+    fake_confluent.schemas[50] = 'syntax = "proto3"; message E { string event_id = 1; }'
+    fake_confluent.schema_types[50] = "PROTOBUF"
+    fake_confluent.schemas[51] = '{"type": "record", "name": "R", "fields": [{"name": "x", "type": "other.Ref"}]}'
+    records, failures = codec.decode_batch([header(50) + b"\x00\x02", good, header(51) + b"\x02", good])
+    assert records[1] == records[3] == event(1) and records[0] is records[2] is None
+    assert [f.error_class if f else None for f in failures] == ["schema_mismatch", None, "schema_mismatch", None]
+    assert "PROTOBUF, not Avro" in failures[0].reason and failures[0].schema_id == 50
+    assert failures[2].schema_id == 51
