@@ -27,7 +27,7 @@ from typing import Any
 from fastavro import schemaless_reader, schemaless_writer
 from fastavro.read import SchemaResolutionError
 
-from schemas.avsc import Schema, parse, strip_time_logical_types, type_name
+from schemas.avsc import Schema, canonical, parse, strip_time_logical_types, type_name
 from schemas.compat import resolution_problems
 from schemas.exceptions import (
     CorruptAvroError,
@@ -85,6 +85,7 @@ class _Resolved:
     reader: Schema | None  # stripped, parsed (None: read as written)
     mismatch: str | None  # why the writer cannot be read with the reader
     given: Schema | None  # the reader schema object the caller passed (identity check)
+    track: bool = False  # reader differs from writer: fastavro skips dropped fields without checking the end
 
 
 class AvroCodec:
@@ -217,7 +218,8 @@ class AvroCodec:
                         f"writer schema id {sid} ({type_name(writer)}) cannot be read with the reader schema "
                         f"({type_name(reader)}): " + "; ".join(problems)
                     )
-            res = _Resolved(writer, reader, mismatch, reader_schema)
+            track = reader is not None and canonical(writer) != canonical(reader)
+            res = _Resolved(writer, reader, mismatch, reader_schema, track)
             with self._lock:
                 if len(self._resolved) >= _MAX_CACHED:  # callers passing a fresh schema object per call
                     self._resolved.clear()
@@ -240,7 +242,7 @@ class AvroCodec:
         res = self._resolve(sid, reader_schema)
         if res.mismatch is not None:
             raise SchemaMismatchError(res.mismatch, sid)
-        buf = io.BytesIO(data)
+        buf = _ShortReads(data) if res.track else io.BytesIO(data)
         buf.seek(HEADER_SIZE)
         try:
             record = schemaless_reader(buf, res.writer, res.reader)
@@ -260,6 +262,16 @@ class AvroCodec:
                 f"Avro body is not a valid encoding of writer schema id {sid}: {type(exc).__name__}: {exc}"[:500],
                 sid,
             ) from exc
+        if res.track and (buf.cut or buf.negative):  # a field the reader drops was cut, or had a negative length
+            if buf.cut:
+                raise TruncatedError(
+                    f"Avro body ends early ({n - HEADER_SIZE} bytes) for writer schema id {sid}; "
+                    f"the message was cut or was not written with this schema",
+                    sid,
+                )
+            raise CorruptAvroError(
+                f"Avro body is not a valid encoding of writer schema id {sid}: a negative length", sid
+            )
         left = n - buf.tell()
         if left:
             raise CorruptAvroError(

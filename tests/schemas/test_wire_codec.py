@@ -177,6 +177,23 @@ def test_bad_length_or_index_is_corrupt_even_at_the_end(codec, registry):
         assert failure_of(codec, good[:cut]).error_class == "truncated"
 
 
+def test_cut_in_a_field_the_reader_drops_is_still_truncated(codec, registry):
+    """fastavro skips a writer field the reader schema does not have without checking that its
+    bytes are there: a message cut inside it decoded as a good record (a producer one schema
+    version ahead of the pipeline)."""
+    writer = {**EVENT_V1, "fields": EVENT_V1["fields"] + [{"name": "note", "type": "string", "default": ""}]}
+    codec.register("ahead-value", writer)
+    data = codec.encode("ahead-value", {**event(1), "note": "a note of some length"})
+    reader = parse(EVENT_V1)
+    assert codec.decode(data, reader) == event(1)
+    for cut in (len(data) - 1, len(data) - 10):
+        assert failure_of(codec, data[:cut], reader_schema=reader).error_class == "truncated"
+    cut_note = codec.encode("ahead-value", {**event(1), "note": ""})[:-1]  # the note's length byte too
+    assert failure_of(codec, cut_note, reader_schema=reader).error_class == "truncated"
+    neg = codec.encode("ahead-value", {**event(1), "note": ""})[:-1] + b"\x01xyz"  # note length -1
+    assert failure_of(codec, neg, reader_schema=reader).error_class == "corrupt_avro"
+
+
 def test_corrupt_avro_bad_union_branch_and_utf8(codec, registry):
     sid, _ = codec.schema_for(SUBJECT)
     good = codec.encode(SUBJECT, event(1, merchant=None))
