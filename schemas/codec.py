@@ -18,6 +18,7 @@ Timestamp/date/time logical types are read and written as plain ints (ms since e
 
 from __future__ import annotations
 
+import contextlib
 import io
 import threading
 from dataclasses import dataclass
@@ -72,10 +73,8 @@ def _ran_out(data: bytes, writer: Schema, reader: Schema | None) -> bool:
     structural error first (negative length, bad union/enum index, invalid UTF-8)."""
     buf = _ShortReads(data)
     buf.seek(HEADER_SIZE)
-    try:
+    with contextlib.suppress(Exception):  # only which came first matters here
         schemaless_reader(buf, writer, reader)
-    except Exception:  # noqa: BLE001 - only which came first matters here
-        pass
     return buf.cut
 
 

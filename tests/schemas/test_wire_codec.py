@@ -163,7 +163,6 @@ def test_tombstone_is_truncated_not_a_crash(codec):
 def test_bad_length_or_index_is_corrupt_even_at_the_end(codec, registry):
     """fastavro reports a negative length as EOFError and a bad enum/union index as IndexError,
     like a body that ends early; the message is not short, it is corrupt (docs/schemas.md)."""
-    sid, _ = codec.schema_for(SUBJECT)
     good = codec.encode(SUBJECT, event(1))
     neg_len = good[:5] + b"\x01" + good[6:]  # event_id length -1, the rest intact
     assert failure_of(codec, neg_len).error_class == "corrupt_avro"

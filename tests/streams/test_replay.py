@@ -264,8 +264,8 @@ def test_snapshots_expire_on_the_replay_clock():
 def test_read_kafka_counts_tombstones_as_undecodable(monkeypatch, tmp_path):
     """A null value (tombstone) on the events or labels topic is undecodable, like the live worker
     dead-letters it; replay does not crash on it (`read_topic` faked: no broker here)."""
-    import streams.kafka_io as kafka_io
     from schemas import FolderRegistry
+    from streams import kafka_io
     from streams.kafka_io import Message
     from streams.replay.inputs import read_kafka
     from streams.wiring import Codecs
