@@ -46,7 +46,7 @@ from streams.checkpointer import Checkpointer
 from streams.config import PipelineConfig
 from streams.counters import Counters, counters_key
 from streams.endpoints import Endpoints, default_home
-from streams.event_feed import EventFeed
+from streams.event_feed import EventFeed, _leave_in_any_generation
 from streams.kafka_security import KafkaSecurity
 from streams.label_feed import LabelFeed
 from streams.label_outcomes import label_counts, orphan_letters
@@ -68,14 +68,19 @@ CHECKPOINT_LEARNED_IDS = 1_000
 MARKS_CLOCK_MARGIN_MS = 60_000
 
 
-def _short_fetch_wait(wait_ms: int) -> None:
-    """Make Faust's consumers long-poll for at most `wait_ms` instead of a hardcoded 1500 ms.
+def _hook_faust_consumers(wait_ms: int) -> None:
+    """Tune the aiokafka consumers Faust's driver builds for a worker (the sink's topics; in every
+    role, the leader assignor's topic).
 
-    Faust's aiokafka driver builds every worker consumer with `fetch_max_wait_ms=1500`. Tansu
-    answers a fetch only when that wait expires, so an event waited ~0.4 s (p50) to 0.75 s (p99)
-    in the broker before the worker even saw it (measured with aiokafka alone; 50 ms: p50 4 ms,
-    p99 32 ms). We cap it at the micro-batch window: the worker never waits longer for a batch
-    than it would to fill one. Idempotent; affects only consumers created afterwards.
+    - Long-poll for at most `wait_ms` instead of a hardcoded 1500 ms. Tansu answers a fetch only
+      when that wait expires, so an event waited ~0.4 s (p50) to 0.75 s (p99) in the broker before
+      the worker even saw it (measured with aiokafka alone; 50 ms: p50 4 ms, p99 32 ms). We cap it
+      at the micro-batch window: the worker never waits longer for a batch than it would to fill one.
+    - Leave the group at stop in generation 0 too (`_leave_in_any_generation`, as the events and
+      labels feeds do): Tansu numbers a group's first generation 0, in which aiokafka sends no
+      LeaveGroup, and a stopped sink's partitions waited for the session timeout (~10 s).
+
+    Idempotent; affects only consumers created afterwards.
     """
     from faust.transport.drivers import aiokafka as faust_aiokafka
 
@@ -85,6 +90,13 @@ def _short_fetch_wait(wait_ms: int) -> None:
     def create(self: Any, transport: Any) -> Any:
         consumer = original(self, transport)
         consumer._fetch_max_wait_ms = wait_ms  # read by AIOKafkaConsumer.start() to build its Fetcher
+        start = consumer.start
+
+        async def start_leaving_in_any_generation() -> None:
+            await start()
+            _leave_in_any_generation(consumer)  # its coordinator exists once started
+
+        consumer.start = start_leaving_in_any_generation
         return consumer
 
     thread_cls._eddy_original_create = original
@@ -277,7 +289,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         producer_linger_ms=5,
         producer_max_request_size=4_000_000,
     )
-    _short_fetch_wait(max(1, int(wc.batch_window * 1000)))
+    _hook_faust_consumers(max(1, int(wc.batch_window * 1000)))
     rt = WorkerRuntime(config, endpoints, codecs, run_id, learner="learn" in roles)
     proc = rt.processor
     metrics = rt.metrics = WorkerMetrics(config.pipeline, roles)  # served by `eddy worker --metrics-port`

@@ -76,6 +76,8 @@ def _leave_in_any_generation(consumer: AIOKafkaConsumer) -> None:
     aiokafka leaves only a generation > 0 (Kafka numbers them from 1), and Tansu numbers a group's
     first generation 0: a member stopped in it did not leave, and its partitions waited for the
     session timeout plus a join (~9 s with the default 6 s) before another member took them over.
+    Applied once the consumer has started (its coordinator exists): here in `run()`, and to Faust's
+    consumers by `streams.app._hook_faust_consumers`.
     """
     coordinator = consumer._coordinator
     leave = coordinator._maybe_leave_group
