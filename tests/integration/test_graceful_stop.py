@@ -3,14 +3,21 @@ It finishes its batch in flight, commits it and leaves the events group (LeaveGr
 Tansu's generation 0, which aiokafka skipped); the other scorer takes its partition over from
 those offsets. Nothing the stopping worker handled is handled again: no redelivered event, every
 event scored exactly once. (It used to cancel the batch mid-handle and not leave the group:
-~9 s without a scorer for its partition and the batch redelivered.)"""
+~9 s without a scorer for its partition and the batch redelivered.)
+
+The same for one of two sinks (`--roles sink`), whose topics Faust's own consumer reads: it leaves
+the group in generation 0 too (`streams.app._hook_faust_consumers`), and the other sink takes its
+partitions over in the next generation. (It used to wait for the session timeout: ~10 s without a
+sink for half the partitions.)"""
 
 from __future__ import annotations
 
+import re
 import signal
 
 import pytest
 
+from streams.app import app_id
 from streams.config import load_config
 from streams.harness import WorkerProcess, counters, produce_merged, wait_until
 from streams.kafka_io import read_topic
@@ -21,6 +28,7 @@ pytestmark = pytest.mark.integration
 
 WARM = 20
 N = 6000  # a backlog: the stopped worker is busy with its partition when the signal comes
+SINK_N = 400
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +88,64 @@ def test_every_event_is_scored_exactly_once(run):
     ids = run["scored_ids"]
     assert len(ids) == len(set(ids)) == N
     assert set(ids) == {e["event_id"] for e in run["events"]}
+
+
+def generations(log: str, group: str) -> list[int]:
+    """The generations a worker joined `group` in, in order (aiokafka's `Joined group` lines)."""
+    return [int(g) for g in re.findall(rf"Joined group '{re.escape(group)}' \(generation (-?\d+)\)", log)]
+
+
+@pytest.fixture(scope="module")
+def sinks(stack, clickhouse, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("graceful-stop-sink")
+    cfg_path = write_config(tmp, "it_graceful_stop_sink", partitions=2)
+    cfg = load_config(cfg_path)
+    events, _ = fraud_generator().generate(SINK_N, seed=44)
+    logs = stack.home / "logs"
+    a, b = (WorkerProcess(cfg_path, stack, logs / f"graceful-stop-sink-{n}.log", ["--roles", "sink"]) for n in "ab")
+
+    def archived() -> int:
+        return clickhouse.query(f"SELECT uniqExact(event_id) AS n FROM eddy.events_archive "
+                                f"WHERE pipeline = '{cfg.pipeline}'")[0]["n"]
+
+    a.start()
+    b.start()
+    try:
+        produce_merged(cfg, stack, events[:WARM], [])
+
+        def two_sinks() -> bool:
+            assert a.alive(), a.log_tail()
+            assert b.alive(), b.log_tail()
+            return sorted(a.assigned(cfg.topics.events) + b.assigned(cfg.topics.events)) == [0, 1] \
+                and archived() >= WARM
+
+        wait_until(two_sinks, 180, "two sinks with a partition each")
+        a_parts = a.assigned(cfg.topics.events)
+        a.proc.send_signal(signal.SIGTERM)
+        a.proc.wait(60)
+        produce_merged(cfg, stack, events[WARM:], [])  # half of them only A's partition's new owner sinks
+
+        def taken_over() -> bool:
+            assert b.alive(), b.log_tail()
+            return b.assigned(cfg.topics.events) == [0, 1] and archived() >= SINK_N
+
+        wait_until(taken_over, 120, "the other sink to take the partitions over and archive every event")
+    finally:
+        a.stop()
+        b.stop()
+    return {"a_log": a.log_path.read_text(errors="replace"), "b_log": b.log_path.read_text(errors="replace"),
+            "a_parts": a_parts, "group": app_id(cfg.pipeline, frozenset({"sink"})), "archived": archived()}
+
+
+def test_the_stopped_sink_left_the_group(sinks):
+    log = sinks["a_log"]
+    assert sinks["a_parts"]
+    assert generations(log, sinks["group"])[-1] == 0, "both sinks should have joined in generation 0 (Tansu's first)"
+    assert "Signal received: 15" in log
+    assert "LeaveGroup request succeeded" in log.split("Signal received: 15")[1], log[-3000:]
+
+
+def test_the_other_sink_took_its_partitions_over_in_the_next_generation(sinks):
+    joined = generations(sinks["b_log"], sinks["group"])
+    assert joined[0] == 0 and joined[-1] > 0, joined
+    assert sinks["archived"] == SINK_N
