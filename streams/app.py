@@ -46,7 +46,7 @@ from streams.checkpointer import Checkpointer
 from streams.config import PipelineConfig
 from streams.counters import Counters, counters_key
 from streams.endpoints import Endpoints, default_home
-from streams.event_feed import EventFeed, _leave_in_any_generation
+from streams.event_feed import EventFeed, leave_in_any_generation
 from streams.kafka_security import KafkaSecurity
 from streams.label_feed import LabelFeed
 from streams.label_outcomes import label_counts, orphan_letters
@@ -76,7 +76,7 @@ def _hook_faust_consumers(wait_ms: int) -> None:
       when that wait expires, so an event waited ~0.4 s (p50) to 0.75 s (p99) in the broker before
       the worker even saw it (measured with aiokafka alone; 50 ms: p50 4 ms, p99 32 ms). We cap it
       at the micro-batch window: the worker never waits longer for a batch than it would to fill one.
-    - Leave the group at stop in generation 0 too (`_leave_in_any_generation`, as the events and
+    - Leave the group at stop in generation 0 too (`leave_in_any_generation`, as the events and
       labels feeds do): Tansu numbers a group's first generation 0, in which aiokafka sends no
       LeaveGroup, and a stopped sink's partitions waited for the session timeout (~10 s).
 
@@ -94,7 +94,7 @@ def _hook_faust_consumers(wait_ms: int) -> None:
 
         async def start_leaving_in_any_generation() -> None:
             await start()
-            _leave_in_any_generation(consumer)  # its coordinator exists once started
+            leave_in_any_generation(consumer)  # its coordinator exists once started
 
         consumer.start = start_leaving_in_any_generation
         return consumer

@@ -18,7 +18,7 @@ owner and recognised there as already scored.
 
 Stopping (`stop()`, a worker's SIGTERM): the batch in flight is finished, not cancelled (for up to
 `stop_grace` s), the outstanding tails settle and commit, then the consumer leaves its group
-(LeaveGroup, in every generation: `_leave_in_any_generation`), so the other members take the
+(LeaveGroup, in every generation: `leave_in_any_generation`), so the other members take the
 partitions over at their next heartbeat instead of after the session timeout, from the offsets
 this member committed: nothing it handled is read again.
 
@@ -70,7 +70,7 @@ class _Rebalance(ConsumerRebalanceListener):
             self.feed.on_assigned(sorted(assigned))
 
 
-def _leave_in_any_generation(consumer: AIOKafkaConsumer) -> None:
+def leave_in_any_generation(consumer: AIOKafkaConsumer) -> None:
     """Make the consumer's `stop()` send LeaveGroup in generation 0 too.
 
     aiokafka leaves only a generation > 0 (Kafka numbers them from 1), and Tansu numbers a group's
@@ -153,7 +153,7 @@ class EventFeed:
         consumer.subscribe([self.topic], listener=_Rebalance(self))
         try:
             await consumer.start()
-            _leave_in_any_generation(consumer)
+            leave_in_any_generation(consumer)
             if ready is not None:
                 await ready()
             while True:
