@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import io
 import threading
+import time
 from dataclasses import dataclass
 from struct import error as StructError
 from typing import Any
@@ -48,6 +49,9 @@ from schemas.validate import find_non_finite, validation_errors
 from schemas.wire import HEADER_SIZE, header, read_header
 
 _MAX_CACHED = 256
+#: how long a schema id the registry did not have (or that is not Avro) answers from memory (s):
+#: a stream of messages with a bad id asks the registry once per period, not once per message
+FAILED_ID_TTL = 10.0
 
 
 class _ShortReads(io.BytesIO):
@@ -104,6 +108,7 @@ class AvroCodec:
         self._writers: dict[int, Schema] = {}  # id -> stripped parsed writer schema
         self._readers: dict[int, tuple[Schema, Schema]] = {}  # id(obj) -> (obj, stripped parsed)
         self._resolved: dict[tuple[int, int], _Resolved] = {}
+        self._failed: dict[int, tuple[float, DecodeError]] = {}  # id -> (until, monotonic; the error)
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -176,24 +181,36 @@ class AvroCodec:
     def _writer(self, sid: int) -> Schema:
         w = self._writers.get(sid)
         if w is None:
+            failed = self._failed.get(sid)
+            if failed is not None and time.monotonic() < failed[0]:
+                raise type(failed[1])(failed[1].reason, sid)
             try:
                 parsed = self.registry.get_by_id(sid)
             except SchemaNotFoundError as exc:
-                raise UnknownSchemaIdError(
+                raise self._remember(sid, UnknownSchemaIdError(
                     f"schema id {sid} is not in the registry {self.registry!r}; the producer used another "
                     f"registry or an unregistered schema",
                     sid,
-                ) from exc
+                )) from exc
             except SchemaLoadError as exc:  # a Protobuf / JSON Schema id, or a schema Eddy cannot parse
-                raise SchemaMismatchError(
+                raise self._remember(sid, SchemaMismatchError(
                     f"writer schema id {sid} cannot be used to read Avro: {exc}; the producer used another "
                     f"serializer or a schema Eddy does not support",
                     sid,
-                ) from exc
+                )) from exc
             w = strip_time_logical_types(parsed)
             with self._lock:
                 self._writers[sid] = w
         return w
+
+    def _remember(self, sid: int, error: DecodeError) -> DecodeError:
+        """Answer `sid` with `error` for `FAILED_ID_TTL` s without asking the registry again
+        (registry outages are never remembered: they raise before this)."""
+        with self._lock:
+            if len(self._failed) >= _MAX_CACHED:
+                self._failed.clear()
+            self._failed[sid] = (time.monotonic() + FAILED_ID_TTL, error)
+        return error
 
     def _reader(self, reader_schema: Schema) -> Schema:
         hit = self._readers.get(id(reader_schema))

@@ -132,6 +132,35 @@ def test_unknown_schema_id(codec):
         codec.decode(bytes(data))
 
 
+def test_an_unknown_schema_id_is_asked_for_once_per_period(codec, monkeypatch):
+    """A flood of messages with a bad id must not ask the registry (an HTTP GET with Confluent)
+    per message; an id registered later is read once the period is over."""
+    from schemas import codec as codec_module
+
+    asked = []
+    get_by_id = codec.registry.get_by_id
+    monkeypatch.setattr(codec.registry, "get_by_id", lambda sid: asked.append(sid) or get_by_id(sid))
+    future = codec.registry.register("fraud.events-v2-value", with_field(parse(EVENT_V1), "v2"))
+    v3 = with_field(parse(EVENT_V1), "v3")
+    bad = raw_message(future + 1, v3, event(1) | {"v3": "x"})
+    _, failures = codec.decode_batch([bad] * 50)
+    assert {f.error_class for f in failures} == {"unknown_schema_id"} and asked == [future + 1]
+    now = [0.0]
+    monkeypatch.setattr(codec_module.time, "monotonic", lambda: now[0])
+    codec._failed.clear()
+    codec.decode_batch([bad])
+    assert codec.registry.register("fraud.events-v3-value", v3) == future + 1
+    assert failure_of(codec, bad).error_class == "unknown_schema_id"  # remembered
+    now[0] = codec_module.FAILED_ID_TTL + 1
+    assert codec.decode(bad) == event(1) | {"v3": "x"}
+    assert asked == [future + 1, future + 1, future + 1]
+
+
+def with_field(schema: dict, name: str) -> dict:
+    """`schema` with one more optional field (a new version)."""
+    return {**schema, "fields": [*schema["fields"], {"name": name, "type": ["null", "string"], "default": None}]}
+
+
 @pytest.mark.parametrize("cut", [0, 1, 3, 5, 6, 12, -1])
 def test_truncated(codec, cut):
     data = codec.encode(SUBJECT, event(1))
