@@ -19,7 +19,7 @@ import numpy as np
 
 from features.columns import ColumnPlan, Columns, extract
 from features.exceptions import FeatureInputError, StateConflictError, StateStoreError
-from features.kernels import STATUS_FOREIGN_STATE, window_kernel
+from features.kernels import STATUS_FOREIGN_STATE, read_only, window_kernel
 from features.spec import FeatureSet
 from features.state import Attached, Blobs, CommitResult, EntityLayout, StateStore
 
@@ -501,7 +501,7 @@ class FeatureEngine:
             ro,
             vals,
             hashes,
-            blobs.buf,
+            read_only(blobs.buf),
             blobs.start[key_idx],
             blobs.end[key_idx],
         )

@@ -638,9 +638,21 @@ def window_kernel(
     return values, late, out_bytes[:pos], out_off, changed, STATUS_OK, -1
 
 
+def read_only(buf: np.ndarray) -> np.ndarray:
+    """`buf` as a read-only array (a view if it is writable): the kernel is always called with
+    one array type, so Numba compiles (and `warm_up` loads) one specialization, not two. States
+    read from a store are read-only (`np.frombuffer`), concatenated ones are not."""
+    if not buf.flags.writeable:
+        return buf
+    view = buf.view()
+    view.flags.writeable = False
+    return view
+
+
 def warm_up() -> None:
     """Compile (or load from Numba's on-disk cache) the kernel and the Redis store's command
-    framing, so the first batch is fast.
+    framing with the argument types the engine passes, so the first batch is fast (a worker
+    calls it before it joins its consumer group: a first compile takes 10-20 s).
 
     >>> warm_up()
     """
@@ -652,5 +664,5 @@ def warm_up() -> None:
         np.array([COUNT], dtype=np.int64), one, one, np.zeros(1, np.int64), 0,
         np.array([0, 1], dtype=np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64),
         np.zeros(1, np.bool_), np.zeros((1, 1)), np.zeros((1, 1), np.int64),
-        np.zeros(0, np.uint8), np.zeros(1, np.int64), np.zeros(1, np.int64),
+        read_only(np.zeros(0, np.uint8)), np.zeros(1, np.int64), np.zeros(1, np.int64),
     )

@@ -28,6 +28,7 @@ import redis
 from numba import njit
 
 from features.exceptions import StateStoreError
+from features.kernels import read_only
 from features.state import Attached, Blobs, CommitResult, EntityKey, LoadResult, StateStore
 
 # KEYS: the n state keys.
@@ -129,8 +130,14 @@ _CLOCK_RESYNC_S = 60.0
 _CRLF = b"\r\n"
 
 
+def _frame_bulks(a_buf: np.ndarray, a_start: np.ndarray, a_end: np.ndarray, b_buf: np.ndarray, b_start: np.ndarray,
+                 b_end: np.ndarray) -> np.ndarray:
+    """`_frame_bulks_kernel` on read-only buffers: one Numba specialization, the one `warm_up` loads."""
+    return _frame_bulks_kernel(read_only(a_buf), a_start, a_end, read_only(b_buf), b_start, b_end)
+
+
 @njit(cache=True)
-def _frame_bulks(a_buf, a_start, a_end, b_buf, b_start, b_end):
+def _frame_bulks_kernel(a_buf, a_start, a_end, b_buf, b_start, b_end):
     """RESP bulk strings `$len\\r\\n<a_i><b_i>\\r\\n` for every i, as one uint8 buffer."""
     n = b_start.shape[0]
     total = 0
@@ -200,7 +207,7 @@ def warm_up_framing() -> None:
     """Compile (or load from Numba's cache) the framing helper."""
     z = np.zeros(0, np.uint8)
     i = np.zeros(1, np.int64)
-    _frame_bulks(z, i, i, z, i, i)
+    _frame_bulks(z, i, i, z, i, i)  # (read-only, as every call passes them)
 
 
 def roundtrip(client: redis.Redis, chunks: list | bytes, replies: int) -> list:

@@ -53,6 +53,13 @@ def worker(
         codecs = Codecs.build(cfg, schema_registry(registry, home_of(home)))
         ensure_topics(eps.kafka, cfg.topics.layout())
         wanted = frozenset(r.strip() for r in roles.split(",") if r.strip())
+        if "score" in wanted:
+            from features import warm_up
+
+            # before joining the group: a first compile takes 10-20 s, which the first batch
+            # would otherwise spend with its partitions assigned (a backlog at start, labels
+            # overtaking their events)
+            warm_up()
         live_run = run_id or f"{cfg.pipeline}-live"
         the_sink = None
         if "sink" in wanted:  # the sink owns the ClickHouse connection: it records the live run's manifest

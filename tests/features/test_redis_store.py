@@ -366,3 +366,21 @@ def test_attached_values_are_written_by_the_commit_that_lands_only(redis_client:
     assert 59_000 < redis_client.pttl(f"{namespace}:att:2") <= 60_000
     with pytest.raises(StateStoreError, match="attached"):
         FeatureEngine(FS, MemoryStateStore(), "ts", "id").process([ev(1)], attach=attach)
+
+
+def test_warm_up_compiles_the_one_specialization_every_batch_uses(redis_client: redis.Redis, namespace: str):
+    """States read from a store are read-only buffers, concatenated (pipelined) ones and the
+    kernel's output are writable: the kernel and the framing get read-only ones either way, so
+    `warm_up` (run by a worker before it joins its group) leaves nothing to compile for the
+    first batches (it compiled a writable-buffer variant nobody called)."""
+    from features import warm_up
+    from features.kernels import window_kernel
+    from features.redis_store import _frame_bulks_kernel
+
+    warm_up()
+    before = (list(window_kernel.signatures), list(_frame_bulks_kernel.signatures))
+    engine = FeatureEngine(FS, RedisStateStore(redis_client, namespace), "ts", "id")
+    engine.process([ev(1), ev(2, card="c2", merch="m2")])
+    list(engine.process_many([[ev(3)], [ev(4, merch="m2")], [ev(5, card="c2")]]))
+    assert (list(window_kernel.signatures), list(_frame_bulks_kernel.signatures)) == before
+    assert len(before[0]) == len(before[1]) == 1
