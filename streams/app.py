@@ -510,6 +510,8 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         async for part in slicer.slices(range(len(labels))):
             out = await learn_batch([labels[k] for k in part], [positions[k] for k in part])
             rt.count(**label_counts(out.outcomes))  # now, before any await (see `score_batch`)
+            if out.redelivered:
+                rt.count(labels_redelivered=out.redelivered)
             outcomes += out.outcomes
             alerts += out.alerts
         orphans = orphan_records(outcomes)

@@ -8,7 +8,8 @@ The hash trails the worker by up to about twice `interval`; what a crash leaves 
 lost from these counters only, never from the topics. The `labels_<status>` counters are
 settled to the learner's own counts at each checkpoint (`settle`): after a crash they count the
 labels the restored checkpoint holds, not the ones learned again twice. `events` and `labels`
-count the messages read, redeliveries included (`redelivered` counts the events read again).
+count the messages read, redeliveries included (`redelivered` counts the events read again,
+`labels_redelivered` the labels read again below the checkpoint a restarted learner resumed from).
 
 >>> sent = []
 >>> c = Counters(lambda cmds, n: sent.append(n), "eddy:{fraud}:counters", interval=60.0)

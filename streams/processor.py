@@ -68,6 +68,9 @@ class LearnOutput:
     outcomes: list[LearnOutcome] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     actions: list[dict[str, Any]] = field(default_factory=list)
+    #: labels read again below the offset of the checkpoint the learner resumed from: no outcome
+    #: (the checkpoint already counted them), only this count
+    redelivered: int = 0
 
 
 class Processor:
@@ -350,20 +353,21 @@ class Processor:
             part, off = positions[i] if positions else (None, None)
             if checkpointed and part is not None and off is not None and off < checkpointed.get(part, 0):
                 # After a restart Kafka redelivers labels the restored model already holds
-                # (committed offsets trail checkpoints): exactly once by position.
-                outcome = LearnOutcome(lab["event_id"], "duplicate", dict(lab), detail="redelivered: below the checkpoint offset")
-                learner.counts["duplicate"] += 1
-            else:
-                snap = snaps[i]
-                snapshot = None if snap is None else view(snap)
-                if snapshot is not None and learner.waits_for(lab["event_id"]):
-                    # its first label waits (the event was scored by another process): that one
-                    # is learned, this copy then counts as a duplicate (the first label wins)
-                    first = learner.on_snapshot(lab["event_id"], snapshot, now_ms)
-                    if first is not None:
-                        self._gather(out, first)
-                outcome = learn(lab, snapshot, now_ms, partition=part, offset=off,
-                                learned_before=lab["event_id"] in before)
+                # (committed offsets trail checkpoints): exactly once by position. Not an outcome:
+                # the restored counts hold this label's outcome already (a `duplicate` here counted
+                # every label between the commit and the checkpoint twice).
+                out.redelivered += 1
+                continue
+            snap = snaps[i]
+            snapshot = None if snap is None else view(snap)
+            if snapshot is not None and learner.waits_for(lab["event_id"]):
+                # its first label waits (the event was scored by another process): that one
+                # is learned, this copy then counts as a duplicate (the first label wins)
+                first = learner.on_snapshot(lab["event_id"], snapshot, now_ms)
+                if first is not None:
+                    self._gather(out, first)
+            outcome = learn(lab, snapshot, now_ms, partition=part, offset=off,
+                            learned_before=lab["event_id"] in before)
             self._gather(out, outcome)
         return out
 

@@ -189,3 +189,32 @@ def test_a_second_label_that_comes_with_the_snapshot_of_a_waiting_first_one_is_t
     assert {y for _, y in seen} == {True}  # every model learned the first value only
     assert learner.learner.counts == {"learned": 1, "duplicate": 1, "early": 1, "orphan": 0}
     assert learner.retry_pending(1_300).outcomes == []
+
+
+def test_labels_redelivered_below_the_checkpoint_are_not_counted_again(data):
+    """A learner that resumes from a checkpoint whose labels offsets were not committed yet (a
+    crash between the checkpoint's save and the commit) reads those labels again: they are
+    recognised by position, learned by no model, and add no outcome — the restored counts already
+    hold them, so `labels_<status>` still sum to the labels sent."""
+    cfg, events, labels = data
+    scorer, first = split_processes(cfg, "join-run")
+    evs = events[:300]
+    ids = {e["event_id"] for e in evs}
+    labs = [lab for lab in labels if lab["event_id"] in ids][:150]
+    scorer.score(evs, sources(evs, 0), 1_000)
+    positions = [(0, i) for i in range(len(labs))]
+    first.learn(labs[:100], 2_000, positions[:100])
+    state = first.learner.state()  # the checkpoint; the crash comes before its offsets are committed
+    assert first.learner.counts["learned"] == 100
+    second = memory_processor(cfg, "join-run")
+    second.snapshots = first.snapshots
+    second.learner.load_state(state)
+    second.resume_offsets = second.learner.offsets
+    recorder = LearnRecorder()
+    second.learner.on_learn = recorder
+    out = second.learn(labs, 3_000, positions)  # Kafka redelivers from the last committed offset (0)
+    assert [e for e, _x in recorder.records] == [lab["event_id"] for lab in labs[100:]]
+    assert second.learner.counts["learned"] == 150
+    assert second.learner.counts["duplicate"] == 0, "labels read again were counted as duplicates"
+    assert [o.event_id for o in out.outcomes] == [lab["event_id"] for lab in labs[100:]]
+    assert out.redelivered == 100
