@@ -211,6 +211,29 @@ class ModelRegistry:
         """Put back drained events that could not be delivered; the next drain returns them first."""
         self._events = list(events) + self._events
 
+    def saved_events(self, names: list[str]) -> list[ModelEvent]:
+        """The model events of the retained versions of `names` that a save wrote (``created``,
+        ``snapshot``, ``reset``), exactly as `save_many` emitted them, oldest first.
+
+        The event queue lives in the writer's memory: a learner that dies between a checkpoint and
+        the publishing of its events loses them, while scorers may already serve that version. Its
+        successor queues these again (`requeue_events`); a repeat is harmless, ClickHouse keeps one
+        row per model, version, action and ts.
+        """
+        pipe = self.redis.pipeline()
+        for name in names:
+            pipe.hgetall(self.key(name, "info"))
+        events: list[ModelEvent] = []
+        for name, infos in zip(names, pipe.execute()):
+            for v_raw, info_raw in sorted(infos.items(), key=lambda kv: int(kv[0])):
+                info = json.loads(info_raw)
+                action, version = info.get("action", "snapshot"), int(v_raw)
+                if action in ("created", "snapshot", "reset"):
+                    events.append({"model": name, "version": version, "action": action,
+                                   "ts": int(info.get("created_ms", 0)), "detail": f"{action} v{version}"})
+        events.sort(key=lambda e: (e["ts"], e["version"]))
+        return events
+
     def _now(self, now_ms: int | None) -> int:
         if now_ms is not None:
             return int(now_ms)

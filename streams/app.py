@@ -145,6 +145,9 @@ class WorkerRuntime:
         if learner is None:
             return
         refresh(self.registry, self.learning)
+        # the events of versions a learner saved but died before publishing: sent again with the
+        # next checkpoint's (ClickHouse keeps one row of each), so every served version has its event
+        self.registry.requeue_events(self.registry.saved_events(self.learning.names))
         latest = latest_meta(self.registry, self.learning.names)
         learner.load_state(latest[0] if latest is not None else {})
         self.processor.resume_offsets = learner.offsets

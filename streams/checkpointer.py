@@ -102,8 +102,8 @@ class Checkpointer:
 
     async def close(self, publish_timeout: float) -> None:
         """The last flush, at shutdown: save, publish its model events for at most
-        `publish_timeout` s (best effort: undelivered ones wait in the registry's queue for the
-        next learner), commit the held offsets. A failed save raises and commits nothing."""
+        `publish_timeout` s (best effort: undelivered ones are queued again by the next learner,
+        `ModelRegistry.saved_events`), commit the held offsets. A failed save raises and commits nothing."""
         async with self._lock:
             held, self._held = self._held, {}
             self.save()
