@@ -1,3 +1,7 @@
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
 from analytics.kafka_engine import kafka_engine_statements
 
 
@@ -5,11 +9,35 @@ def test_kafka_ddl_renders_for_a_server():
     stmts = kafka_engine_statements(db="eddy", pipeline="fraud-demo", brokers="k1:9092,k2:9092",
                                     registry_url="http://registry:8081")
     joined = "\n".join(stmts)
-    assert joined.count("ENGINE = Kafka") == 4
+    assert joined.count("ENGINE = Kafka") == 6
     assert "kafka_topic_list = 'fraud-demo.scores'" in joined
     assert "kafka_format = 'AvroConfluent'" in joined
     assert "format_avro_schema_registry_url = 'http://registry:8081'" in joined
     assert "eddy.kafka_fraud_demo_scores_mv TO eddy.predictions" in joined
+
+
+def test_every_topic_the_sink_reads_has_a_kafka_table_feeding_the_same_table():
+    """The Kafka engine replaces the sink: each topic the sink agent lands in ClickHouse (but the
+    events, see docs/analytics.md) is consumed by a Kafka table whose view fills the same table."""
+    from streams.config import load_config
+    from streams.sink_rows import SinkRouter
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "examples" / "fraud" / "config.yaml")
+    routes = SinkRouter(cfg, SimpleNamespace(event_schema=None), sink=None).tables
+    routes.pop(cfg.topics.events)  # events_archive: not fed by the Kafka engine (documented)
+    stmts = kafka_engine_statements(db="eddy", pipeline=cfg.pipeline, brokers="b:9092", registry_url="http://r")
+    topic_of = {}  # Kafka table -> topic
+    for s in stmts:
+        m = re.search(r"CREATE TABLE IF NOT EXISTS (\S+).*kafka_topic_list = '([^']+)'", s, re.DOTALL)
+        if m:
+            topic_of[m.group(1)] = m.group(2)
+    fed = set()  # (topic, table) pairs the views write
+    for s in stmts:
+        m = re.search(r"MATERIALIZED VIEW IF NOT EXISTS \S+ TO eddy\.(\w+) AS.*\bFROM (\S+)\s+WHERE length\(_error\) = 0",
+                      s, re.DOTALL)
+        if m:
+            fed.add((topic_of[m.group(2)], m.group(1)))
+    assert fed == set(routes.items())
 
 
 def test_materialized_views_feed_the_same_tables(chdb_backend, fresh_db):
@@ -20,30 +48,51 @@ def test_materialized_views_feed_the_same_tables(chdb_backend, fresh_db):
         chdb_backend.execute(stmt)
     ts = "fromUnixTimestamp64Milli(toInt64(1767225600000), 'UTC')"
     q = f"{fresh_db}.kafka_demo"
+    score_cols = ("event_id, key, event_ts, model, model_version, role, shadow, prediction, served_ts, "
+                  "latency_ms, run_id, features, segments, late, degraded")
     chdb_backend.execute(
-        f"INSERT INTO {q}_scores (event_id, key, event_ts, model, model_version, role, shadow, "
-        f"prediction, served_ts, latency_ms, run_id, features, segments, late, degraded) VALUES "
+        f"INSERT INTO {q}_scores ({score_cols}) VALUES "
         f"('e1', 'k', {ts}, 'm', 3, 'champion', 0, 0.7, {ts}, 1.5, 'r', map('f', 1.0), "
+        f"map('region', 'A'), 0, 0)")
+    chdb_backend.execute(
+        f"INSERT INTO {q}_shadow_scores ({score_cols}) VALUES "
+        f"('e1', 'k', {ts}, 'tree', 5, 'challenger', 1, 0.4, {ts}, 1.5, 'r', map('f', 1.0), "
         f"map('region', 'A'), 0, 0)")
     chdb_backend.execute(f"INSERT INTO {q}_scores (_error, _raw_message, _topic) VALUES "
                          f"('bad avro', 'xyz', 'demo.scores')")
+    chdb_backend.execute(f"INSERT INTO {q}_shadow_scores (_error, _raw_message, _topic) VALUES "
+                         f"('bad avro', 'xyz', 'demo.shadow-scores')")
     chdb_backend.execute(f"INSERT INTO {q}_labels (event_id, label, ts) VALUES ('e1', 1, {ts})")
     chdb_backend.execute(
-        f"INSERT INTO {q}_model_events (pipeline, run_id, model, version, action, ts, detail, kind, "
-        f"value) VALUES ('demo', 'r', 'm', 2, 'promote', {ts}, '', '', 0), "
-        f"('demo', 'r', 'm', 0, '', {ts}, 'adwin', 'loss_drift', 0.4)")
+        f"INSERT INTO {q}_model_events (pipeline, run_id, model, version, action, ts, detail) "
+        f"VALUES ('demo', 'r', 'm', 2, 'promote', {ts}, '')")
+    chdb_backend.execute(
+        f"INSERT INTO {q}_alerts (pipeline, run_id, model, kind, ts, value, action, detail) "
+        f"VALUES ('demo', 'r', 'm', 'loss_drift', {ts}, 0.4, 'reset', 'adwin')")
+    chdb_backend.execute(f"INSERT INTO {q}_alerts (_error, _raw_message, _topic) VALUES "
+                         f"('bad avro', 'abc', 'demo.alerts')")
     chdb_backend.execute(
         f"INSERT INTO {q}_dlq (pipeline, source_topic, `partition`, `offset`, key, value, "
         f"error_class, reason, ts) VALUES ('demo', 'demo.events', 1, 9, NULL, 'raw', 'bad_magic', "
         f"'x', {ts})")
     db = fresh_db
-    assert chdb_backend.query(f"SELECT pipeline, model_version, features FROM {db}.predictions") == [
-        {"pipeline": "demo", "model_version": 3, "features": {"f": 1}}]
-    assert chdb_backend.query(f"SELECT count() AS n FROM {db}.labelled_predictions") == [{"n": 1}]
+    assert chdb_backend.query(
+        f"SELECT pipeline, model, model_version, role, shadow, features FROM {db}.predictions ORDER BY model") == [
+        {"pipeline": "demo", "model": "m", "model_version": 3, "role": "champion", "shadow": 0, "features": {"f": 1}},
+        {"pipeline": "demo", "model": "tree", "model_version": 5, "role": "challenger", "shadow": 1,
+         "features": {"f": 1}}]
+    assert chdb_backend.query(f"SELECT count() AS n FROM {db}.labelled_predictions") == [{"n": 2}]
+    assert chdb_backend.query(f"SELECT count() AS n FROM {db}.scores") == [{"n": 1}]  # champion only
     assert chdb_backend.query(f"SELECT action, version FROM {db}.model_events") == [
         {"action": "promote", "version": 2}]
-    assert chdb_backend.query(f"SELECT kind, action FROM {db}.alerts") == [
-        {"kind": "loss_drift", "action": "none"}]
     assert chdb_backend.query(
-        f"SELECT error_class, base64Decode(value) AS v FROM {db}.dlq ORDER BY error_class") == [
-        {"error_class": "bad_magic", "v": "raw"}, {"error_class": "corrupt_avro", "v": "xyz"}]
+        f"SELECT pipeline, run_id, model, kind, toUnixTimestamp64Milli(ts) AS ts, value, action, detail "
+        f"FROM {db}.alerts") == [
+        {"pipeline": "demo", "run_id": "r", "model": "m", "kind": "loss_drift", "ts": 1767225600000, "value": 0.4,
+         "action": "reset", "detail": "adwin"}]
+    assert chdb_backend.query(
+        f"SELECT error_class, source_topic, base64Decode(value) AS v FROM {db}.dlq ORDER BY source_topic") == [
+        {"error_class": "corrupt_avro", "source_topic": "demo.alerts", "v": "abc"},
+        {"error_class": "bad_magic", "source_topic": "demo.events", "v": "raw"},
+        {"error_class": "corrupt_avro", "source_topic": "demo.scores", "v": "xyz"},
+        {"error_class": "corrupt_avro", "source_topic": "demo.shadow-scores", "v": "xyz"}]
