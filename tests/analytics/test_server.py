@@ -67,6 +67,20 @@ def test_read_only_unless_asked(server):
     assert ro.query("SELECT count() AS n FROM system.databases WHERE name IN ('nope', 'yes_hdr')") == [{"n": 1}]
 
 
+def test_read_only_hint_said_once(server):
+    """The server's 403 already carries the hint; the HTTP client and `eddy sql` keep it once."""
+    from typer.testing import CliRunner
+
+    from streams.cli.main import app
+
+    with pytest.raises(ReadOnlyError) as info:
+        HttpBackend(server.url, readonly=True).execute("CREATE DATABASE nope")
+    assert str(info.value).count("this endpoint is read-only") == 1
+    res = CliRunner().invoke(app, ["sql", "CREATE TABLE default.nope (x Int8) ENGINE = Memory",
+                                   "--clickhouse", server.url])
+    assert res.exit_code == 2
+    assert res.stderr.count("this endpoint is read-only") == 1, res.stderr
+
 def test_errors_and_unknown_paths(server):
     with pytest.raises(QueryError, match="UNKNOWN"):
         HttpBackend(server.url).query("SELECT no_such_column")
