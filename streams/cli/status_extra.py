@@ -89,8 +89,10 @@ def _clickhouse(state) -> Any | None:  # noqa: ANN001
 def _print_alerts(backend: Any, pipeline: str, limit: int = 5) -> None:
     try:
         rows = backend.query(
-            "SELECT model, kind, value, action, toString(ts) AS ts FROM eddy.alerts "
-            f"WHERE pipeline = {{p:String}} ORDER BY inserted_at DESC LIMIT {int(limit)}", {"p": pipeline})
+            # newest alert time first (the alerts of one sink batch share inserted_at)
+            "SELECT model, kind, value, action, toString(ts) AS at FROM eddy.alerts FINAL "
+            "WHERE pipeline = {p:String} ORDER BY ts DESC, inserted_at DESC, model, kind "
+            f"LIMIT {int(limit)}", {"p": pipeline})
     except Exception as exc:  # noqa: BLE001 - status must print what it can
         console.print(f"[dim]{pipeline}: alerts unavailable ({type(exc).__name__})[/dim]")
         return
@@ -101,5 +103,5 @@ def _print_alerts(backend: Any, pipeline: str, limit: int = 5) -> None:
     for col in ("ts", "model", "kind", "value", "action"):
         table.add_column(col)
     for row in rows:
-        table.add_row(row["ts"], row["model"], row["kind"], f"{row['value']:.3f}", row["action"])
+        table.add_row(row["at"], row["model"], row["kind"], f"{row['value']:.3f}", row["action"])
     console.print(table)

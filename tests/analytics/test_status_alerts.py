@@ -1,0 +1,33 @@
+"""`eddy status` "last alerts" (streams/cli/status_extra.py) on the package's chDB session."""
+
+import io
+import re
+
+from rich.console import Console
+
+from analytics.schema import ensure_schema
+from analytics.sink import Sink
+from streams.cli import status_extra
+
+
+def test_last_alerts_newest_first_within_one_sink_batch(chdb_backend, monkeypatch):
+    ensure_schema(chdb_backend, "eddy", ttl_days=3650)
+    chdb_backend.execute("TRUNCATE TABLE eddy.alerts")
+    t0 = 1_767_225_600_000  # 2026-01-01
+    # one sink batch (one inserted_at), not in time order; another pipeline's alert is newer
+    alerts = [{"pipeline": "p", "run_id": "p-live", "model": m, "kind": k, "ts": t0 + dt, "value": 0.5,
+               "action": "none", "detail": ""}
+              for m, k, dt in [("a", "loss_drift", 2000), ("b", "prediction_drift", 9000), ("a", "state_lost", 5000),
+                               ("c", "loss_drift", 1000), ("b", "loss_drift", 7000), ("a", "loss_drift", 3000)]]
+    alerts.append({**alerts[0], "pipeline": "other", "ts": t0 + 60_000})
+    sink = Sink(chdb_backend, "eddy")
+    sink.add("alerts", alerts)
+    sink.flush()
+    assert chdb_backend.query("SELECT uniqExact(inserted_at) AS n FROM eddy.alerts") == [{"n": 1}]
+    out = io.StringIO()
+    monkeypatch.setattr(status_extra, "console", Console(file=out, width=200))
+    status_extra._print_alerts(chdb_backend, "p", limit=5)
+    text = out.getvalue()
+    assert "p: last alerts" in text
+    seconds = [int(s) for s in re.findall(r"2026-01-01 00:00:0(\d)\.000", text)]
+    assert seconds == [9, 7, 5, 3, 2], text  # newest first, the oldest (1 s) past the limit
