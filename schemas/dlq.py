@@ -12,6 +12,7 @@ from typing import Any
 
 from schemas.exceptions import ERROR_CLASSES
 from schemas.failure import DecodeFailure
+from schemas.wire import HEADER_SIZE, MAGIC
 
 MAX_REASON_CHARS = 4000
 
@@ -39,19 +40,23 @@ def make_dlq_record(
     """A dict matching `DlqRecord`: the original key/value bytes plus where and why it failed.
 
     `error_class` should be one of `ERROR_CLASSES` (others are accepted, for the worker's own
-    classes). A `reason` longer than 4000 characters is cut.
+    classes). A `reason` longer than 4000 characters is cut. Without a `schema_id`, the id in
+    the value's Confluent header is recorded, if it has one (a `rule_violation`, a `duplicate`).
     """
     if not reason:
         raise ValueError("a DLQ record needs a human-readable reason")
     if len(reason) > MAX_REASON_CHARS:
         reason = reason[: MAX_REASON_CHARS - 3] + "..."
+    raw = _as_bytes(value) or b""
+    if schema_id is None and len(raw) >= HEADER_SIZE and raw[0] == MAGIC:
+        schema_id = int.from_bytes(raw[1:HEADER_SIZE], "big")
     return {
         "pipeline": pipeline,
         "source_topic": source_topic,
         "partition": int(partition),
         "offset": int(offset),
         "key": _as_bytes(key),
-        "value": _as_bytes(value) or b"",
+        "value": raw,
         "error_class": str(error_class),
         "reason": reason,
         "ts": int(now_ms),

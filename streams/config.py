@@ -51,7 +51,7 @@ class EventConfig(_Frozen):
 class LabelConfig(_Frozen):
     """How delayed labels join the served features."""
 
-    snapshot_ttl: int = Field(default=7 * 86_400_000, description="How long a served feature vector waits for its label (ms). Env: EDDY_SNAPSHOT_TTL.")
+    snapshot_ttl: int = Field(default=7 * 86_400_000, description="How long a served feature vector waits for its label (ms).")
     early_label_wait: int = Field(default=600_000, description="How long a label that arrived before its event is retried before it is an orphan (ms).")
     dedup_horizon: int = Field(default=7 * 86_400_000, description="A second label for the same event within this horizon is a duplicate (ms).")
 

@@ -17,10 +17,20 @@ from streams.config import PipelineConfig
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
+def _is_duration(model: type[BaseModel], name: str, field: Any) -> bool:
+    """A field parsed by a `parse_duration` (in its Annotated metadata or a before-validator)."""
+    parsers = [getattr(m, "func", None) for m in field.metadata]
+    for dec in model.__pydantic_decorators__.field_validators.values():
+        if name in dec.info.fields and dec.info.mode == "before":
+            parsers.append(getattr(dec.func, "__func__", dec.func))
+    return any(getattr(p, "__name__", "") == "parse_duration" or "parse_duration" in getattr(
+        getattr(p, "__code__", None), "co_names", ()) for p in parsers)
+
+
 def _type_name(annotation: Any) -> str:
     text = str(annotation)
     if "BeforeValidator(func=<function parse_duration" in text:
-        return "duration | None" if "Optional" in text else "duration"
+        return "duration \\| None" if "Optional" in text else "duration"
     if getattr(annotation, "__origin__", None) is not None or "Literal" in str(annotation):
         text = str(annotation)
     else:
@@ -48,14 +58,16 @@ def _model_rows(model: type[BaseModel], prefix: str, out: list[str], seen: set[t
             desc = desc or _doc(ann)
             if ann not in seen:
                 nested.append((f"{path}.", ann))
+        is_map = getattr(ann, "__origin__", None) is dict
         for inner in getattr(ann, "__args__", ()):
             if isinstance(inner, type) and issubclass(inner, BaseModel):
-                desc = desc or f"list of: {_doc(inner)}"
+                desc = desc or f"{'map of name to' if is_map else 'list of'}: {_doc(inner)}"
                 if inner not in seen:
-                    nested.append((f"{path}[].", inner))
+                    nested.append((f"{path}.<name>." if is_map else f"{path}[].", inner))
         if not desc and default != "required" and isinstance(field.get_default(call_default_factory=True), BaseModel):
             desc = _doc(type(field.get_default(call_default_factory=True)))
-        out.append(f"| `{path}` | `{_type_name(ann)}` | `{default}` | {desc} |")
+        kind = ("duration \\| None" if "None" in str(ann) else "duration") if _is_duration(model, name, field) else _type_name(ann)
+        out.append(f"| `{path}` | `{kind}` | `{default}` | {desc} |")
     for pre, sub in nested:
         seen.add(sub)
         _model_rows(sub, pre, out, seen)
@@ -66,7 +78,8 @@ def config_reference() -> str:
         "# Pipeline config reference",
         "",
         "Generated from the config models by `python -m streams.docgen`; do not edit by hand.",
-        "Durations accept `500ms`, `10s`, `10m`, `1h`, `2d` or integer milliseconds.",
+        "Keys of type `duration` accept `500ms`, `10s`, `10m`, `1h`, `2d` or integer milliseconds;",
+        "the `worker.*` and `sink.*` times are `float` seconds (`0.05`, not `50ms`).",
         "Unknown keys are errors. Endpoints are not part of the config: see the README.",
         "",
         "| key | type | default | description |",

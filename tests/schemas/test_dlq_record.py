@@ -43,3 +43,13 @@ def test_from_failure():
     f = DecodeFailure("truncated", "message has 3 bytes", None)
     rec = dlq_record_from_failure("p", "p.events", 1, 9, b"k", b"\x00\x00\x01", f, NOW)
     assert (rec["error_class"], rec["reason"], rec["partition"], rec["offset"]) == ("truncated", f.reason, 1, 9)
+
+
+def test_worker_side_letters_record_the_schema_id_of_the_header():
+    """A rule violation or a duplicate was decoded fine: its header's id is recorded, as the
+    docs promise for every letter whose header could be read."""
+    good = b"\x00\x00\x00\x00\x07rest-of-avro"
+    assert make_dlq_record("p", "p.events", 0, 0, None, good, "rule_violation", "amount < 0", NOW)["schema_id"] == 7
+    assert make_dlq_record("p", "p.events", 0, 0, None, good, "duplicate", "seen", NOW, schema_id=3)["schema_id"] == 3
+    for value in (b"\x01\x00\x00\x00\x07x", b"\x00\x00\x07", b"", None):
+        assert make_dlq_record("p", "p.events", 0, 0, None, value, "truncated", "r", NOW)["schema_id"] is None
