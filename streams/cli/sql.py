@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from analytics import connect
@@ -89,9 +90,9 @@ def print_rows(cols: list[str], rows: list[dict], fmt: Fmt) -> None:
         return
     table = Table(show_lines=False)
     for c in cols:
-        table.add_column(c)
+        table.add_column(escape(c))
     for r in rows:
-        table.add_row(*(str(r[c]) for c in cols))
+        table.add_row(*(escape(str(r[c])) for c in cols))  # data, not rich markup
     console.print(table)
     if not rows:
         console.print("0 rows")

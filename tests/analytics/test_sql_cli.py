@@ -44,3 +44,8 @@ def test_an_empty_result_still_says_so(eddy_sql):
 def test_a_statement_without_a_result(eddy_sql):
     assert eddy_sql("CREATE TABLE IF NOT EXISTS default.sql_cli_t (x Int8) ENGINE = Memory").stdout.strip() == "Ok."
     assert eddy_sql("DROP TABLE default.sql_cli_t", "-f", "csv").stdout == ""
+
+
+def test_values_that_look_like_rich_markup_print_as_they_are(eddy_sql):
+    assert "[red]x[/red]" in eddy_sql("SELECT '[red]x[/red]' AS `[b]c`").stdout
+    assert "[b]c" in eddy_sql("SELECT '[red]x[/red]' AS `[b]c`").stdout
