@@ -1,4 +1,10 @@
-"""`eddy demo`: the bundled fraud pipeline end to end on the embedded stack, with a summary."""
+"""`eddy demo`: the bundled fraud pipeline end to end on the embedded stack, with a summary.
+
+The demo runs the fraud example under its own pipeline name, `fraud-demo` (topics
+`fraud-demo.*`, its own Redis keys, ClickHouse rows with `pipeline = 'fraud-demo'`, live run
+`fraud-demo-live`), so it never mixes with, nor deletes, what you run with
+`examples/fraud/config.yaml` (pipeline `fraud`) in the same `$EDDY_HOME`.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +34,9 @@ from streams.stack import status as stack_status
 
 console = Console()
 
+#: The demo's pipeline name: not the example's `fraud`, which the quickstart runs.
+PIPELINE = "fraud-demo"
+
 SUMMARY_SQL = """
 SELECT model, any(role) AS role, count() AS labelled,
        round(avg(toUInt8(prediction >= {threshold}) = y), 4) AS accuracy,
@@ -46,12 +55,12 @@ def demo(
     rate: Annotated[float, typer.Option(help="Records/s offered to Kafka (events + labels; 0 = as fast as possible).")] = 3_000.0,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the worker to finish.")] = 600.0,
 ) -> None:
-    """Generate card payments with delayed fraud labels, score and learn them live, report."""
+    """Generate card payments with delayed fraud labels, score and learn them live (pipeline fraud-demo), report."""
     home = home_of(home)
     home.mkdir(parents=True, exist_ok=True)
     # The demo plays hours of payments in seconds: a model version published every second (the
     # production default) would be ~10 minutes of event time stale, so publish every 0.1 s.
-    cfg_path = example_config(home, "fraud", worker={"publish_interval": 0.1, "model_refresh": 0.1})
+    cfg_path = example_config(home, PIPELINE, worker={"publish_interval": 0.1, "model_refresh": 0.1})
     cfg = load_config(cfg_path)
     gen = example_generator("fraud")
     evs, labs = gen.generate(events, seed)
@@ -68,7 +77,7 @@ def demo(
         run_id = f"{cfg.pipeline}-live"
         cleared = _forget_previous_demo(connect(eps.clickhouse), cfg.sink.database, cfg.pipeline)
         if cleared:
-            console.print(f"removed the rows of a previous demo (pipeline {cfg.pipeline}) from {cleared} ClickHouse tables")
+            console.print(f"removed the rows of the previous demo (pipeline {cfg.pipeline}) from {cleared} ClickHouse tables")
         before = counters(cfg, eps.redis)
         with WorkerGroup.per_role(cfg_path, stack) as worker:
             with console.status("starting the score, learn and sink workers..."):
@@ -124,11 +133,14 @@ def demo(
 
 
 def _forget_previous_demo(backend, db: str, pipeline: str) -> int:  # noqa: ANN001 - an analytics Backend
-    """Delete `pipeline`'s rows left by an earlier demo in the same home; returns the tables touched.
+    """Delete the rows an earlier demo left in the same home; returns the tables touched.
 
-    The live run id is fixed per pipeline (`<p>-live`) and the generator is seeded, so the sink
-    would take a rerun's rows for redeliveries of the first run's and keep the old ones.
+    Only the demo's own pipeline (`PIPELINE`), never the example's `fraud`: the live run id is
+    fixed per pipeline (`<p>-live`) and the generator is seeded, so the sink would take a rerun's
+    rows for redeliveries of the first run's and keep the old ones.
     """
+    if pipeline != PIPELINE:
+        raise ValueError(f"the demo deletes only its own pipeline's rows ({PIPELINE!r}), not {pipeline!r}")
     tables = backend.query(f"SELECT table FROM system.columns WHERE database = '{db}' AND name = 'pipeline' "
                            f"AND table IN (SELECT name FROM system.tables WHERE database = '{db}' "
                            f"AND engine LIKE '%MergeTree')")
@@ -160,5 +172,6 @@ def _report(cfg, evs, labs, elapsed, span, summary, c, db, home, rate) -> None: 
     console.print(table)
     console.print("\nQuery further (the chDB folder is readable after the stack stops):")
     console.print(f"  eddy sql \"SELECT count() FROM {db}.scores WHERE run_id = '{cfg.pipeline}-live'\"")
-    console.print(f"  eddy sql \"SELECT model, count(), avg(prediction) FROM {db}.labelled_predictions GROUP BY model\"")
+    console.print(f"  eddy sql \"SELECT model, count(), avg(prediction) FROM {db}.labelled_predictions "
+                  f"WHERE run_id = '{cfg.pipeline}-live' GROUP BY model\"")
     console.print("  see docs/analytics.md for the SQL cookbook (drift, bias, label delays)")
