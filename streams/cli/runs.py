@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -15,10 +17,35 @@ from analytics import connect
 from eddy.errors import EddyError
 from streams.cli.options import ClickhouseOpt, HomeOpt, fail, home_of
 from streams.endpoints import resolve_one
-from streams.manifest import list_manifests, load_manifest
+from streams.manifest import Manifest, list_manifests, load_manifest
 
 app = typer.Typer(no_args_is_help=True, help="Run manifests (live runs and replays).")
 DbOpt = Annotated[str, typer.Option("--database", help="ClickHouse database.")]
+
+
+def portable_config(m: Manifest) -> str:
+    r"""The run's config YAML with its schema path made absolute, so a copy works from any folder.
+
+    The stored YAML keeps `event.schema` as written (relative to the config file); the manifest
+    records that file's folder (`inputs.config_dir`), against which it is resolved here.
+
+    >>> m = Manifest(run_id="r", pipeline="p", kind="replay", created_at=0, code_version="v",
+    ...              config_yaml="pipeline: p\nevent:\n  schema: e.avsc\n  id_field: id\n", config_hash="h",
+    ...              inputs={"config_dir": "/srv/fraud"})
+    >>> print(portable_config(m), end="")
+    pipeline: p
+    event:
+      schema: /srv/fraud/e.avsc
+      id_field: id
+    """
+    raw = yaml.safe_load(m.config_yaml)
+    event = raw.get("event") if isinstance(raw, dict) else None
+    schema = event.get("schema") if isinstance(event, dict) else None
+    base = m.inputs.get("config_dir")
+    if not isinstance(schema, str) or Path(schema).is_absolute() or not base:
+        return m.config_yaml
+    event["schema"] = str((Path(base) / schema).resolve())
+    return yaml.safe_dump(raw, sort_keys=False)
 
 
 def _when(ms: int) -> str:
@@ -52,7 +79,7 @@ def ls(
 @app.command("show")
 def show(
     run_id: Annotated[str, typer.Argument(help="Run id.")],
-    config: Annotated[bool, typer.Option("--config", help="Print only the stored config YAML.")] = False,
+    config: Annotated[bool, typer.Option("--config", help="Print only the config YAML (schema path made absolute: save it anywhere, edit it, replay it).")] = False,
     clickhouse: ClickhouseOpt = None,
     home: HomeOpt = None,
     database: DbOpt = "eddy",
@@ -64,7 +91,7 @@ def show(
         fail(exc)
         return
     if config:
-        typer.echo(m.config_yaml)
+        typer.echo(portable_config(m), nl=False)
         return
     typer.echo(f"run_id:       {m.run_id}\npipeline:     {m.pipeline}\nkind:         {m.kind}\n"
                f"created_at:   {_when(m.created_at)} UTC\nconfig_hash:  {m.config_hash}\ncode_version: {m.code_version}\n"
