@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from schemas import SchemaError, load_builtin, read_records
+from schemas import SchemaError, check_rules, check_size, load_builtin, read_records, sure_pass
 from streams.cli.options import ConfigOpt, HomeOpt, KafkaOpt, RegistryOpt, config, fail, home_of
+from streams.config import PipelineConfig
 from streams.endpoints import resolve_one
 from streams.exceptions import StreamsError
 from streams.kafka_io import ensure_topics, make_producer
+from streams.label_rules import label_failure
 from streams.wiring import Codecs, schema_registry
 
 console = Console(stderr=True)
@@ -34,10 +37,11 @@ def produce(
     home: HomeOpt = None,
     registry: RegistryOpt = None,
     fmt: Annotated[str | None, typer.Option("--format", help="jsonl | csv | avro (default: from the suffix).")] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Stop at the first rejected row.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Check the whole file first and send nothing if any row is rejected (exit 1).")] = False,
     rate: Annotated[float, typer.Option(help="Events per second to offer (0 = as fast as possible).")] = 0.0,
 ) -> None:
-    """Publish a file to <p>.events or <p>.labels; rejected rows are reported with line numbers."""
+    """Publish a file to <p>.events or <p>.labels; rows that break the schema or the config's rules
+    (labels: a value the task cannot learn) are rejected, reported with line numbers, not sent."""
     try:
         cfg = config(config_path)
         kafka_servers = resolve_one("kafka", kafka, home_of(home))
@@ -49,6 +53,44 @@ def produce(
     attr = "events" if topic is Target.events else "labels"
     topic_name = getattr(cfg.topics, attr)
     key_field = cfg.event.key_field if topic is Target.events else "event_id"
+    check = _checker(cfg, attr)
+
+    def rows() -> Iterator[tuple[int, dict[str, Any] | None, bytes | None, str | None]]:
+        """(line, record, encoded value, None) per accepted row, (line, None, None, reason) per rejected one."""
+        for row in read_records(file, fmt, schema):
+            if row.error is not None:
+                yield row.line_no, None, None, row.error
+                continue
+            value = codecs.encode(attr, row.record)
+            problem = check(row.record, value)
+            if problem is not None:
+                yield row.line_no, None, None, problem
+            else:
+                yield row.line_no, row.record, value, None
+
+    def progress() -> Progress:
+        return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[rate]:,.0f}/s"), TimeElapsedColumn(), console=console)
+
+    if strict:  # nothing is sent unless every row passes: a fixed file can be sent again whole
+        checked = rejected = 0
+        t0 = time.perf_counter()
+        try:
+            with progress() as bar:
+                task = bar.add_task(f"checking {file.name}", total=_count_lines(file), rate=0.0)
+                for line_no, _rec, _value, error in rows():
+                    checked += 1
+                    if error is not None:
+                        rejected += 1
+                        console.print(f"[red]line {line_no}: rejected: {error}[/red]")
+                    if checked % 500 == 0:
+                        bar.update(task, completed=checked, rate=checked / max(time.perf_counter() - t0, 1e-9))
+                bar.update(task, completed=checked, rate=checked / max(time.perf_counter() - t0, 1e-9))
+        except (SchemaError, StreamsError) as exc:
+            fail(exc)
+        if rejected:
+            console.print(f"[red]rejected {rejected} row(s); sent nothing to {topic_name} (--strict)[/red]")
+            raise typer.Exit(1)
     try:
         ensure_topics(kafka_servers, cfg.topics.layout())
     except StreamsError as exc:
@@ -57,19 +99,14 @@ def produce(
     sent = rejected = 0
     t0 = time.perf_counter()
     try:
-        rows = read_records(file, fmt, schema)
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("{task.fields[rate]:,.0f}/s"), TimeElapsedColumn(), console=console) as bar:
+        with progress() as bar:
             task = bar.add_task(f"{file.name} -> {topic_name}", total=_count_lines(file), rate=0.0)
-            for row in rows:
-                if row.error is not None:
+            for line_no, record, value, error in rows():
+                if error is not None:
                     rejected += 1
-                    console.print(f"[red]line {row.line_no}: rejected: {row.error}[/red]")
-                    if strict:
-                        raise typer.Exit(1)
+                    console.print(f"[red]line {line_no}: rejected: {error}[/red]")
                 else:
-                    value = codecs.encode(attr, row.record)
-                    producer.send(topic_name, str(row.record.get(key_field, "")).encode(), value)
+                    producer.send(topic_name, str(record.get(key_field, "")).encode(), value)
                     sent += 1
                     if rate > 0:
                         ahead = sent / rate - (time.perf_counter() - t0)
@@ -84,8 +121,35 @@ def produce(
     finally:
         producer.close()
     console.print(f"sent {sent} record(s) to {topic_name}; rejected {rejected}")
-    if rejected and strict:
-        raise typer.Exit(1)
+
+
+def _checker(cfg: PipelineConfig, attr: str) -> Callable[[dict[str, Any], bytes], str | None]:
+    """What the worker would dead-letter as a `rule_violation`, for a row the schema accepted:
+    events against the config's `rules` (the time rules against the clock now), labels against
+    what the learner can learn (`streams.label_rules`)."""
+    if attr == "labels":
+        task = cfg.models.task
+
+        def check_label(rec: dict[str, Any], value: bytes) -> str | None:
+            failure = label_failure(rec, task)
+            return None if failure is None else f"rule violation: {failure.reason}"
+
+        return check_label
+    rules = cfg.rules
+    ts_field = rules.ts_field or cfg.event.time_field
+    sure = sure_pass(rules, ts_field=ts_field)
+
+    def check_event(rec: dict[str, Any], value: bytes) -> str | None:
+        if rules.is_empty:
+            return None
+        now_ms = int(time.time() * 1000)
+        problems = [] if sure is not None and sure(rec, now_ms) else check_rules(rec, rules, now_ms, ts_field=ts_field)
+        too_big = check_size(len(value), rules)
+        if too_big is not None:
+            problems.append(too_big)
+        return "rule violation: " + "; ".join(problems) if problems else None
+
+    return check_event
 
 
 def _count_lines(path: Path) -> int | None:
