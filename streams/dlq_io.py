@@ -406,20 +406,30 @@ def replay_as_is(letters: Sequence[DeadLetter], producer: Sender, report: Replay
 
 
 def replay_fixed(path: Path, topic: str, encode: Callable[[dict], bytes], key_field: str, schema: dict,
-                 producer: Sender, report: ReplayReport | None = None) -> ReplayReport:
+                 producer: Sender | None, report: ReplayReport | None = None,
+                 check: Callable[[dict, bytes], str | None] | None = None) -> ReplayReport:
     """Publish corrected records from a JSON-lines (or CSV/Avro) file to `topic`.
 
-    Each row is validated against `schema` (the pipeline's event schema, or the label schema);
-    rejected rows are reported with their line numbers and not sent. The message key is the
-    record's `key_field`, as `eddy produce` does.
+    Each row is validated against `schema` (the pipeline's event schema, or the label schema)
+    and by `check` (e.g. `streams.row_rules.row_checker`: the config's rules); rejected rows are
+    reported with their line numbers and not sent. The message key is the record's `key_field`,
+    as `eddy produce` does. Without a `producer` nothing is sent (a dry run: the report says
+    what would be).
     """
     report = report or ReplayReport()
     for row in read_records(path, None, schema):
         if row.error is not None:
             report.rejected.append((row.line_no, str(row.error)))
             continue
-        producer.send(topic, str(row.record.get(key_field, "")).encode(), encode(row.record))
+        value = encode(row.record)
+        problem = check(row.record, value) if check is not None else None
+        if problem is not None:
+            report.rejected.append((row.line_no, problem))
+            continue
+        if producer is not None:
+            producer.send(topic, str(row.record.get(key_field, "")).encode(), value)
         report.sent[topic] += 1
-    producer.flush()
+    if producer is not None:
+        producer.flush()
     return report
 

@@ -18,6 +18,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from enum import Enum
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -43,6 +44,7 @@ from streams.dlq_io import (
 )
 from streams.endpoints import resolve_one
 from streams.exceptions import StreamsError
+from streams.row_rules import row_checker
 
 app = typer.Typer(no_args_is_help=True, help="Inspect the dead-letter queue and replay repaired records.")
 out = Console()
@@ -293,16 +295,14 @@ def replay(
         schema = ctx.reader if topic is Target.events else load_builtin("label")
         key_field = ctx.cfg.event.key_field if topic is Target.events else "event_id"
         dest = getattr(ctx.cfg.topics, attr)
+        check = row_checker(ctx.cfg, attr)  # the rules too: a fixed row that still breaks one is reported
+        encode = partial(ctx.codecs.encode, attr)
         if dry_run:
-            from schemas import read_records
-
-            rows = list(read_records(fix, None, schema))
-            report.rejected = [(r.line_no, str(r.error)) for r in rows if r.error is not None]
-            report.sent[dest] = sum(r.error is None for r in rows)
+            replay_fixed(fix, dest, encode, key_field, schema, None, report, check)
         else:
             producer = _query(make_producer, ctx.kafka)
             _query(ensure_topics, ctx.kafka, ctx.cfg.topics.layout())
-            _query(replay_fixed, fix, dest, lambda rec: ctx.codecs.encode(attr, rec), key_field, schema, producer, report)
+            _query(replay_fixed, fix, dest, encode, key_field, schema, producer, report, check)
     else:
         letters: list[DeadLetter] = []
         offsets = offset or [None]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,13 +12,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from schemas import SchemaError, check_rules, check_size, load_builtin, read_records, sure_pass
+from schemas import SchemaError, load_builtin, read_records
 from streams.cli.options import ConfigOpt, HomeOpt, KafkaOpt, RegistryOpt, config, fail, home_of
-from streams.config import PipelineConfig
 from streams.endpoints import resolve_one
 from streams.exceptions import StreamsError
 from streams.kafka_io import ensure_topics, make_producer
-from streams.label_rules import label_failure
+from streams.row_rules import row_checker
 from streams.wiring import Codecs, schema_registry
 
 console = Console(stderr=True)
@@ -53,7 +52,7 @@ def produce(
     attr = "events" if topic is Target.events else "labels"
     topic_name = getattr(cfg.topics, attr)
     key_field = cfg.event.key_field if topic is Target.events else "event_id"
-    check = _checker(cfg, attr)
+    check = row_checker(cfg, attr)
 
     def rows() -> Iterator[tuple[int, dict[str, Any] | None, bytes | None, str | None]]:
         """(line, record, encoded value, None) per accepted row, (line, None, None, reason) per rejected one."""
@@ -121,35 +120,6 @@ def produce(
     finally:
         producer.close()
     console.print(f"sent {sent} record(s) to {topic_name}; rejected {rejected}")
-
-
-def _checker(cfg: PipelineConfig, attr: str) -> Callable[[dict[str, Any], bytes], str | None]:
-    """What the worker would dead-letter as a `rule_violation`, for a row the schema accepted:
-    events against the config's `rules` (the time rules against the clock now), labels against
-    what the learner can learn (`streams.label_rules`)."""
-    if attr == "labels":
-        task = cfg.models.task
-
-        def check_label(rec: dict[str, Any], value: bytes) -> str | None:
-            failure = label_failure(rec, task)
-            return None if failure is None else f"rule violation: {failure.reason}"
-
-        return check_label
-    rules = cfg.rules
-    ts_field = rules.ts_field or cfg.event.time_field
-    sure = sure_pass(rules, ts_field=ts_field)
-
-    def check_event(rec: dict[str, Any], value: bytes) -> str | None:
-        if rules.is_empty:
-            return None
-        now_ms = int(time.time() * 1000)
-        problems = [] if sure is not None and sure(rec, now_ms) else check_rules(rec, rules, now_ms, ts_field=ts_field)
-        too_big = check_size(len(value), rules)
-        if too_big is not None:
-            problems.append(too_big)
-        return "rule violation: " + "; ".join(problems) if problems else None
-
-    return check_event
 
 
 def _count_lines(path: Path) -> int | None:

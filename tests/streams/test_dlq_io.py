@@ -178,3 +178,20 @@ def test_replay_as_is_sends_original_bytes_to_the_source_topic():
 def test_rows_in_the_table_are_base64():
     row = encode_row("dlq", make_dlq_record("p", "t", 0, 1, None, b"\xff", "bad_magic", "r", 5))
     assert row["value"] == base64.b64encode(b"\xff").decode()
+
+
+def test_a_fixed_row_that_still_breaks_a_rule_is_rejected_not_sent(codec, schema, tmp_path):
+    """`eddy dlq replay --fix` checks the config's rules as `eddy produce` does (`row_checker`);
+    a dry run (no producer) reports the same."""
+    fix = tmp_path / "fix.jsonl"
+    fix.write_text(json.dumps({**EVENT, "amount": 3.0}) + "\n" + json.dumps({**EVENT, "amount": -1.0}) + "\n")
+
+    def check(rec, value):
+        return "rule violation: amount below 0" if rec["amount"] < 0 else None
+
+    producer = FakeProducer()
+    report = replay_fixed(fix, "p.events", lambda r: codec.encode(SUBJECT, r), "card_id", schema, producer, check=check)
+    assert report.sent == {"p.events": 1} and report.rejected == [(2, "rule violation: amount below 0")]
+    assert len(producer.sent) == 1
+    dry = replay_fixed(fix, "p.events", lambda r: codec.encode(SUBJECT, r), "card_id", schema, None, check=check)
+    assert dry.sent == report.sent and dry.rejected == report.rejected
