@@ -167,8 +167,10 @@ class PipelineConfig(_Frozen):
         return (Path(self.base_dir) / self.event.schema_path).resolve()
 
     def digest(self) -> str:
-        """A stable hash of everything that changes results (not of file paths)."""
-        payload = self.model_dump_json(exclude={"base_dir"})
+        """A stable hash of everything in the config that changes results, not of where files
+        are: a config saved elsewhere with an absolute schema path (`eddy runs show --config`)
+        hashes the same. (The event schema's content is pinned by the run manifest's schema ids.)"""
+        payload = self.model_dump_json(exclude={"base_dir": True, "event": {"schema_path": True}})
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

@@ -56,3 +56,5 @@ def test_digest_is_stable_and_sensitive(tmp_path):
     b = load_config(_write(tmp_path, lambda r: None))
     c = load_config(_write(tmp_path, lambda r: r["models"].update(seed=43)))
     assert a.digest() == b.digest() != c.digest()
+    moved = load_config(_write(tmp_path, lambda r: r["event"].update(schema=str(a.schema_file))))
+    assert moved.digest() == a.digest()  # where the schema file is does not change results
