@@ -14,6 +14,9 @@ from analytics.schema import strip_comments
 from analytics.sqlfiles import read_sql, sql_files
 from analytics.sqltext import render, split_statements
 
+#: files rendered once per topic: the champion's scores and the shadow scores share one layout
+_PER_TOPIC = {"010_scores.sql": ({"scores_ident": "scores", "scores_topic": "scores"},
+                                 {"scores_ident": "shadow_scores", "scores_topic": "shadow-scores"})}
 _VIRTUAL = (",\n    _topic String DEFAULT '', _partition UInt64 DEFAULT 0, _offset UInt64 DEFAULT 0,"
             "\n    _key String DEFAULT '', _raw_message String DEFAULT '', _error String DEFAULT ''")
 
@@ -33,12 +36,13 @@ def kafka_engine_statements(*, db: str = "eddy", pipeline: str, brokers: str,
               "pipeline_ident": re.sub(r"[^A-Za-z0-9_]", "_", pipeline)}
     out: list[str] = []
     for name in sql_files("kafka_engine"):
-        for stmt in split_statements(render(read_sql("kafka_engine", name), **values)):
-            stmt = strip_comments(stmt)
-            if engine_override is not None:
-                stmt = re.sub(r"\n\)\s*ENGINE = Kafka\s+SETTINGS.*\Z",
-                              _VIRTUAL + f"\n)\nENGINE = {engine_override}", stmt, flags=re.DOTALL)
-            out.append(stmt)
+        for variant in _PER_TOPIC.get(name, ({},)):
+            for stmt in split_statements(render(read_sql("kafka_engine", name), **values, **variant)):
+                stmt = strip_comments(stmt)
+                if engine_override is not None:
+                    stmt = re.sub(r"\n\)\s*ENGINE = Kafka\s+SETTINGS.*\Z",
+                                  _VIRTUAL + f"\n)\nENGINE = {engine_override}", stmt, flags=re.DOTALL)
+                out.append(stmt)
     return out
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -67,24 +67,34 @@ def produce(
             else:
                 yield row.line_no, row.record, value, None
 
-    def progress() -> Progress:
-        return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("{task.fields[rate]:,.0f}/s"), TimeElapsedColumn(), console=console)
+    def each_row(description: str, accept: Callable[[dict[str, Any], bytes], None] | None = None) -> tuple[int, int]:
+        """Walk the file with a progress bar, printing the rejected rows; `accept(record, value)`
+        each accepted one (paced at `rate` per second). Returns (accepted, rejected)."""
+        done = rejected = 0
+        t0 = time.perf_counter()
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("{task.fields[rate]:,.0f}/s"), TimeElapsedColumn(), console=console) as bar:
+            task = bar.add_task(description, total=_count_lines(file), rate=0.0)
+            for line_no, record, value, error in rows():
+                if error is not None:
+                    rejected += 1
+                    console.print(f"[red]line {line_no}: rejected: {error}[/red]")
+                elif accept is not None:
+                    accept(record, value)
+                    done += 1
+                    ahead = done / rate - (time.perf_counter() - t0) if rate > 0 else 0.0
+                    if ahead > 0:
+                        time.sleep(ahead)
+                else:
+                    done += 1
+                if (done + rejected) % 500 == 0:
+                    bar.update(task, completed=done + rejected, rate=done / max(time.perf_counter() - t0, 1e-9))
+            bar.update(task, completed=done + rejected, rate=done / max(time.perf_counter() - t0, 1e-9))
+        return done, rejected
 
     if strict:  # nothing is sent unless every row passes: a fixed file can be sent again whole
-        checked = rejected = 0
-        t0 = time.perf_counter()
         try:
-            with progress() as bar:
-                task = bar.add_task(f"checking {file.name}", total=_count_lines(file), rate=0.0)
-                for line_no, _rec, _value, error in rows():
-                    checked += 1
-                    if error is not None:
-                        rejected += 1
-                        console.print(f"[red]line {line_no}: rejected: {error}[/red]")
-                    if checked % 500 == 0:
-                        bar.update(task, completed=checked, rate=checked / max(time.perf_counter() - t0, 1e-9))
-                bar.update(task, completed=checked, rate=checked / max(time.perf_counter() - t0, 1e-9))
+            _ok, rejected = each_row(f"checking {file.name}")
         except (SchemaError, StreamsError) as exc:
             fail(exc)
         if rejected:
@@ -95,26 +105,10 @@ def produce(
     except StreamsError as exc:
         fail(exc)
     producer = make_producer(kafka_servers)
-    sent = rejected = 0
-    t0 = time.perf_counter()
     try:
-        with progress() as bar:
-            task = bar.add_task(f"{file.name} -> {topic_name}", total=_count_lines(file), rate=0.0)
-            for line_no, record, value, error in rows():
-                if error is not None:
-                    rejected += 1
-                    console.print(f"[red]line {line_no}: rejected: {error}[/red]")
-                else:
-                    producer.send(topic_name, str(record.get(key_field, "")).encode(), value)
-                    sent += 1
-                    if rate > 0:
-                        ahead = sent / rate - (time.perf_counter() - t0)
-                        if ahead > 0:
-                            time.sleep(ahead)
-                if (sent + rejected) % 500 == 0:
-                    bar.update(task, completed=sent + rejected, rate=sent / max(time.perf_counter() - t0, 1e-9))
-            producer.flush()
-            bar.update(task, completed=sent + rejected, rate=sent / max(time.perf_counter() - t0, 1e-9))
+        sent, rejected = each_row(f"{file.name} -> {topic_name}", lambda record, value: producer.send(
+            topic_name, str(record.get(key_field, "")).encode(), value))
+        producer.flush()
     except (SchemaError, StreamsError) as exc:
         fail(exc)
     finally:
