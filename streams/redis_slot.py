@@ -62,6 +62,17 @@ def masters(client: redis.Redis) -> list[tuple[str, int]]:
     return sorted(found)
 
 
+def slot_nodes(client: redis.Redis) -> set[tuple[str, int]]:
+    """(host, port) of every node that serves slots in `client`'s cluster, masters and replicas
+    (a replica is who a failover promotes: asked then, it knows its new slots)."""
+    found = set()
+    for _start, _end, *served in client.execute_command("CLUSTER SLOTS"):
+        for node in served:
+            host = node[0].decode() if isinstance(node[0], bytes) else node[0]
+            found.add((host or client.connection_pool.connection_kwargs["host"], int(node[1])))
+    return found
+
+
 def master_clients(client: redis.Redis) -> list[redis.Redis]:
     """A client per master of `client`'s cluster (same settings: auth, TLS), or `[client]` for a
     standalone server; e.g. to SCAN every node."""
@@ -79,10 +90,12 @@ def _client_at(pool: redis.ConnectionPool, host: str, port: int, **overrides: An
 class SlotRoute:
     """Where one slot is served now, shared by the connections of one pool (thread-safe)."""
 
-    def __init__(self, slot: int, owner: tuple[str, int], probe: redis.ConnectionPool) -> None:
+    def __init__(self, slot: int, owner: tuple[str, int], probe: redis.ConnectionPool,
+                 known: set[tuple[str, int]] = frozenset()) -> None:
         self.slot = slot
         self.owner = owner
-        self.known = {owner, (probe.connection_kwargs["host"], probe.connection_kwargs["port"])}
+        # every node to ask after a failover: the seed alone is not enough when it is the owner
+        self.known = {owner, (probe.connection_kwargs["host"], probe.connection_kwargs["port"]), *known}
         self._probe = probe  # connection settings (auth, TLS) to ask other nodes with
         self._lock = threading.Lock()
 
@@ -102,7 +115,7 @@ class SlotRoute:
             try:
                 owner = slot_owner(client, self.slot)
                 with self._lock:
-                    self.known.update(masters(client))
+                    self.known.update(slot_nodes(client))
             except (redis.RedisError, OSError):
                 continue
             finally:
@@ -148,11 +161,11 @@ def slot_client(url: str, pipeline: str | None = None, **options: Any) -> redis.
         return client
     slot = int(client.execute_command("CLUSTER KEYSLOT", key(pipeline, "x")))
     seed = client.connection_pool
-    route = SlotRoute(slot, slot_owner(client, slot), seed)
+    route = SlotRoute(slot, slot_owner(client, slot), seed, slot_nodes(client))
     pool = redis.ConnectionPool(connection_class=_following(seed.connection_class, route),
                                 **{**seed.connection_kwargs, "host": route.owner[0], "port": route.owner[1]})
     client.close()
     return redis.Redis(connection_pool=pool)
 
 
-__all__ = ["SlotRoute", "is_cluster", "master_clients", "masters", "slot_client", "slot_owner"]
+__all__ = ["SlotRoute", "is_cluster", "master_clients", "masters", "slot_client", "slot_nodes", "slot_owner"]

@@ -131,3 +131,19 @@ def move_slot(cluster: RedisCluster, slot: int, source: int, target: int) -> Non
         src.execute_command("MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *keys)
     for port in cluster.masters():
         cluster.client(port).execute_command("CLUSTER SETSLOT", slot, "NODE", dst_id)
+
+
+def test_a_failover_of_the_seed_node_that_owns_the_slot():
+    """The URL's node is the pipeline's master and dies: the client knew no other node to ask
+    who serves the slot now, and retried the dead one forever."""
+    with RedisCluster(masters=3, replicas=1) as c:
+        seed = c.ports[0]
+        keyslot = lambda p: int(c.client(seed).execute_command("CLUSTER KEYSLOT", key(p, "x")))  # noqa: E731
+        pipeline = next(p for p in (f"seeded{i}" for i in range(1000)) if c.owner(keyslot(p)) == seed)
+        slot, client = keyslot(pipeline), slot_client(c.url, pipeline)
+        client.set(key(pipeline, "k"), b"1")
+        c.client(seed).execute_command("WAIT", 1, 5000)
+        c.kill(seed)
+        RedisCluster._wait(c.ok, "the replica to take over")
+        assert retrying(lambda: client.get(key(pipeline, "k")), timeout=15)[0] == b"1"
+        assert c.owner(slot) != seed
