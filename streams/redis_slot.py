@@ -16,6 +16,12 @@ follow the slot:
   `redis.ConnectionError`: the command did not run, and every Eddy path retries connection
   errors (the client's own retry, then the worker's backoff). While the slot migrates, the
   pipeline waits for the move to end.
+- so does the error of a script that touched a key it did not declare (the commit's seen sets
+  and snapshots) while the slot migrates (the key is, or would be, on the importing node) or
+  while the cluster is down: the node refuses that command inside the script (``... non local
+  key in a cluster node``, ``... while the cluster is down``), which is a redirect, not a
+  fault of the script. (What the script wrote before that command stays written: the
+  commit's retry finds its ids applied and serves them as `streams.processor` says.)
 """
 
 from __future__ import annotations
@@ -34,6 +40,9 @@ log = logging.getLogger("eddy.redis")
 #: timeouts of Eddy's Redis clients (s)
 CLIENT_OPTIONS = {"socket_timeout": 10, "socket_connect_timeout": 5, "health_check_interval": 30}
 _REDIRECTS = (MovedError, AskError, TryAgainError, ClusterDownError)
+#: a script's error when a key it did not declare is not served here now (Redis 6 says "Lua
+#: script", 7 "Script"), or when the cluster is down
+_SCRIPT_REDIRECTS = ("attempted to access a non local key in a cluster node", "while the cluster is down")
 
 
 def is_cluster(client: redis.Redis) -> bool:
@@ -144,6 +153,11 @@ def _following(base: type[redis.connection.AbstractConnection], route: SlotRoute
                     route.moved(exc.host, exc.port)
                 self.disconnect()
                 raise redis.ConnectionError(f"Redis Cluster slot {route.slot} redirected: {exc}") from exc
+            except redis.ResponseError as exc:
+                if not any(m in str(exc) for m in _SCRIPT_REDIRECTS):
+                    raise
+                self.disconnect()
+                raise redis.ConnectionError(f"Redis Cluster slot {route.slot} not served here now: {exc}") from exc
 
     SlotConnection.__name__ = SlotConnection.__qualname__ = f"Slot{base.__name__}"
     return SlotConnection

@@ -147,3 +147,34 @@ def test_a_failover_of_the_seed_node_that_owns_the_slot():
         RedisCluster._wait(c.ok, "the replica to take over")
         assert retrying(lambda: client.get(key(pipeline, "k")), timeout=15)[0] == b"1"
         assert c.owner(slot) != seed
+
+
+def test_a_commit_while_the_slot_migrates_is_retried_not_a_fault(tmp_path, batches):
+    """While the slot migrates, the commit script of a batch whose entities are all known (its
+    declared keys are here) touches undeclared keys (seen sets, snapshots) the node no longer, or
+    not yet, serves: the node fails that command in the script. That is a redirect to retry until
+    the move ends, not a fault that stops the worker; the retry serves every event once."""
+    with RedisCluster(masters=3, replicas=0) as c:
+        client = slot_client(c.url, PIPELINE)
+        proc = processor(tmp_path, client)
+        warm = batches[0]
+        score(proc, warm, 0)
+        slot = int(c.client(c.ports[0]).execute_command("CLUSTER KEYSLOT", key(PIPELINE, "x")))
+        source = c.owner(slot)
+        target = next(p for p in c.masters() if p != source)
+        src, dst = c.client(source), c.client(target)
+        for seen in src.keys(key(PIPELINE, "seen", "*")):  # the previous period's set too (a steady state)
+            prefix, period = seen.rsplit(b":", 1)
+            src.sadd(prefix + b":" + str(int(period) - 1).encode(), b"-")
+        again = [dict(e, event_id=f"{e['event_id']}-again", ts=e["ts"] + 1) for e in warm]
+        dst.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", src.execute_command("CLUSTER MYID"))
+        src.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", dst.execute_command("CLUSTER MYID"))
+        with pytest.raises(StateStoreError) as failed:
+            score(proc, again, len(warm))
+        assert isinstance(failed.value.__cause__, redis.ConnectionError)  # retried by the worker
+        while keys := src.execute_command("CLUSTER GETKEYSINSLOT", slot, 100):
+            src.execute_command("MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *keys)
+        for port in c.masters():
+            c.client(port).execute_command("CLUSTER SETSLOT", slot, "NODE", dst.execute_command("CLUSTER MYID"))
+        served_again = retrying(lambda: score(proc, again, len(warm)))[0]
+        assert sorted(s[0] for s in served_again if s[1] == "logreg") == sorted(e["event_id"] for e in again)
