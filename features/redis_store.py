@@ -42,7 +42,9 @@ from features.state import Attached, Blobs, CommitResult, EntityKey, LoadResult,
 # 3. only if every version matches and no id was seen: add the ids to this period's set and
 #    write the states (KEEPTTL, or PXAT now + state_ttl + slack from the server clock) and the
 #    attached values. Else write nothing and return the indexes of the stale keys and of the
-#    ids already seen.
+#    ids already seen. Every key is read before the first write (the seen sets by step 2, the
+#    attached keys by an EXISTS), so a Redis Cluster node that does not serve one of them now
+#    fails the script before it writes anything.
 COMMIT_LUA = """
 local n = #KEYS
 local m = tonumber(ARGV[1])
@@ -80,6 +82,13 @@ end
 if #bad > 0 or #seen > 0 then
   return {bad, seen}
 end
+local at = 9 + m + n
+local a = tonumber(ARGV[at + 1] or '0')
+for lo = at + 3, at + 2 + a, 4000 do
+  -- touch the attached keys (not in KEYS) before the first write: on a Redis Cluster node that
+  -- does not serve them now (the slot migrates) this fails here, with nothing written yet
+  redis.call('EXISTS', unpack(ARGV, lo, math.min(lo + 3999, at + 2 + a)))
+end
 if m > 0 then
   for lo = 10, 9 + m, 4000 do
     redis.call('SADD', this_set, unpack(ARGV, lo, math.min(lo + 3999, 9 + m)))
@@ -95,8 +104,6 @@ for i = 1, n do
     redis.call('SET', KEYS[i], ARGV[9 + m + i], 'PXAT', state_at)
   end
 end
-local at = 9 + m + n
-local a = tonumber(ARGV[at + 1] or '0')
 for i = 1, a do
   redis.call('SET', ARGV[at + 2 + i], ARGV[at + 2 + a + i], 'PX', ARGV[at + 2])
 end
