@@ -207,7 +207,8 @@ def _retrying(what: str, on_error: Callable[[str, BaseException], None] | None =
                     cause = exc.__cause__ if isinstance(exc, StateStoreError) else exc
                     if not isinstance(cause, (redis.ConnectionError, redis.TimeoutError)):
                         raise  # corrupt or foreign state is not an outage: fail loudly
-                    log.warning("%s: Redis unavailable (%s); retrying in %.1fs", what, type(cause).__name__, delay)
+                    log.warning("%s: Redis unavailable (%s: %s); retrying in %.1fs", what, type(cause).__name__,
+                                str(cause)[:200], delay)
                     if on_error is not None:
                         on_error(what, cause)
                     await asyncio.sleep(delay)

@@ -63,15 +63,19 @@ class RedisCluster:
         proc.wait(10)
 
     def __enter__(self) -> RedisCluster:
-        for port in self.ports:
-            self.start_node(port)
-        for port in self.ports:
-            self._wait(lambda p=port: self.client(p).ping(), f"node {port} to start")
-        cli = Path(redis_server_binary()).with_name("redis-cli")
-        subprocess.run([str(cli), "--cluster", "create", *[f"127.0.0.1:{p}" for p in self.ports],
-                        "--cluster-replicas", str(self.replicas), "--cluster-yes"],
-                       check=True, capture_output=True, timeout=60)
-        self._wait(self.ok, "the cluster to be ok")
+        try:
+            for port in self.ports:
+                self.start_node(port)
+            for port in self.ports:
+                self._wait(lambda p=port: self.client(p).ping(), f"node {port} to start")
+            cli = Path(redis_server_binary()).with_name("redis-cli")
+            subprocess.run([str(cli), "--cluster", "create", *[f"127.0.0.1:{p}" for p in self.ports],
+                            "--cluster-replicas", str(self.replicas), "--cluster-yes"],
+                           check=True, capture_output=True, timeout=60)
+            self._wait(self.ok, "the cluster to be ok")
+        except BaseException:
+            self.__exit__()  # (a failed start leaves no redis-server running)
+            raise
         return self
 
     def ok(self) -> bool:

@@ -28,8 +28,12 @@ def print_pipelines(state) -> None:  # noqa: ANN001 - StackState
     backend = _clickhouse(state)
     for key in keys:
         pipeline = pipeline_of(key)
-        r = redis_client(state.redis, pipeline)  # (on a cluster: the node of the pipeline's slot)
-        counters = {k.decode(): int(v) for k, v in r.hgetall(key).items()}
+        try:
+            r = redis_client(state.redis, pipeline)  # (on a cluster: the node of the pipeline's slot)
+            counters = {k.decode(): int(v) for k, v in r.hgetall(key).items()}
+        except Exception as exc:  # noqa: BLE001 - status must print what it can (a slot moving, a failover)
+            console.print(f"[yellow]pipeline {pipeline}: Redis not reachable now ({type(exc).__name__})[/yellow]")
+            continue
         table = Table(title=f"pipeline {pipeline}")
         table.add_column("counter")
         table.add_column("value", justify="right")
