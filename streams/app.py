@@ -449,6 +449,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                 good.append(rec)
                 good_src.append(src)
         out = await score_batch(good, good_src, received)
+        redis_ok_at = metrics.clock()
         if out.learned:  # early labels whose event this batch scored (counted now: see `score_batch`)
             rt.count(**label_counts(out.learned))
         if lost_found:  # the batch found the state lost: republish before anything saves a checkpoint
@@ -480,7 +481,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                 scored=len(out.snapshots), late=out.late, redelivered=out.redelivered, learned=out.learned,
                 stages={"decode": t_decoded - t0, "score": t_scored - t_decoded, "produce": t_done - t_scored,
                         "batch": t_done - t0},
-                positions={(m.topic, m.partition): m.offset for m in batch})
+                positions={(m.topic, m.partition): m.offset for m in batch}, redis_ok_at=redis_ok_at)
 
         return tail()
 

@@ -102,6 +102,7 @@ class WorkerMetrics:
         self._lag: dict[tuple[str, int], dict[str, int]] = {}
         self._models: dict[str, dict[str, Any]] = {}
         self._outages: dict[str, str] = {}
+        self._outage_at: dict[str, float] = {}  # service -> clock of the outage's first failure
         self._version_logged: dict[str, float] = {}
         self.version_log_every = version_log_every
 
@@ -109,12 +110,15 @@ class WorkerMetrics:
     def observe_score_batch(self, n_in: int, scores: Sequence[Mapping[str, Any]], shadow: Sequence[Mapping[str, Any]],
                             dlq: Sequence[Any] = (), *, scored: int = 0, late: int = 0, redelivered: int = 0,
                             stages: Mapping[str, float] | None = None, learned: Sequence[Any] = (),
-                            positions: Mapping[tuple[str, int], int] | None = None) -> None:
+                            positions: Mapping[tuple[str, int], int] | None = None,
+                            redis_ok_at: float | None = None) -> None:
         """One published score batch: `n_in` messages in, the score/shadow/DLQ records out, and the
-        early labels `learned` once their event was scored."""
+        early labels `learned` once their event was scored. `redis_ok_at` (this clock): when the
+        batch's Redis work succeeded; a batch observed after a later failure (its tail runs
+        while the next batch already fails) does not end that outage."""
         now = self.clock()
         p = self.pipeline
-        self._recovered("redis", now)
+        self._recovered("redis", now, ok_at=redis_ok_at)
         self.events_in.labels(p).inc(n_in)
         self.events_scored.labels(p).inc(scored)
         self.scores_out.labels(p).inc(len(scores))
@@ -213,14 +217,18 @@ class WorkerMetrics:
         with self._lock:
             new = service not in self._outages
             self._outages.setdefault(service, detail)
+            if new:
+                self._outage_at[service] = self.clock()
         self.outage.labels(self.pipeline, service).set(1)
         if new:
             lifecycle("outage_begin", level=logging.WARNING, pipeline=self.pipeline, service=service, detail=detail)
 
-    def _recovered(self, service: str, now: float) -> None:
+    def _recovered(self, service: str, now: float, ok_at: float | None = None) -> None:
         if service not in self._outages:
             return
         with self._lock:
+            if ok_at is not None and ok_at < self._outage_at.get(service, float("-inf")):
+                return  # that success came before the outage began
             detail = self._outages.pop(service, None)
         if detail is not None:
             self.outage.labels(self.pipeline, service).set(0)

@@ -152,6 +152,22 @@ def test_outages_are_counted_and_logged_once(caplog: pytest.LogCaptureFixture) -
     assert m.value("eddy_redis_errors_total", step="score") == 3
 
 
+def test_a_batch_that_succeeded_before_an_outage_does_not_end_it(caplog: pytest.LogCaptureFixture) -> None:
+    """A pipelined score batch's tail is observed after the next batch already failed: it must
+    not log the outage's end in the same breath as its beginning."""
+    now = [100.0]
+    m = WorkerMetrics("p", ["score"], clock=lambda: now[0])
+    with caplog.at_level(logging.INFO, logger="eddy.lifecycle"):
+        m.redis_error("score", redis.ConnectionError("refused"))
+        now[0] = 100.5
+        m.observe_score_batch(1, [], [], redis_ok_at=99.9)  # the previous batch's tail
+        assert m.summary()["outages"] == {"redis": "score: ConnectionError"}
+        now[0] = 104.0
+        m.observe_score_batch(1, [], [], redis_ok_at=103.9)  # a batch that got through after it
+    assert m.summary()["outages"] == {}
+    assert [r.event for r in caplog.records] == ["outage_begin", "outage_end"]
+
+
 def test_server_endpoints() -> None:
     m = WorkerMetrics("shop", ["score"])
     m.observe_score_batch(2, [score_rec("lr")], [], scored=1)
