@@ -36,14 +36,18 @@ def broker_check(servers: str, timeout: float = 1.0) -> Check:
     return check
 
 
-def redis_check(redis_url: str, timeout: float = 1.0) -> Check:
-    """Reachable when Redis answers PING (a client of its own, short timeouts)."""
-    import redis
+def redis_check(redis_url: str, timeout: float = 1.0, pipeline: str | None = None) -> Check:
+    """Reachable when Redis answers PING (a client of its own, short timeouts): on a Redis
+    Cluster, the node that serves `pipeline`'s slot, wherever it moves (`streams.redis_slot`),
+    not the node of the URL."""
+    from streams.redis_slot import slot_client
 
-    client = redis.Redis.from_url(redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    clients: list = []  # made at the first check: the URL's node may be down when the server starts
 
     def check() -> None:
-        if not client.ping():
+        if not clients:
+            clients.append(slot_client(redis_url, pipeline, socket_timeout=timeout, socket_connect_timeout=timeout))
+        if not clients[0].ping():
             raise ConnectionError("Redis did not answer PING")
 
     return check

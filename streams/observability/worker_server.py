@@ -15,7 +15,7 @@ def serve_worker(metrics: WorkerMetrics, endpoints: Endpoints, sink: Any | None 
                  host: str = "127.0.0.1", port: int = 0) -> ObservabilityServer:
     """Serve `/metrics /health /ready /dashboard` for a worker; `/ready` checks the broker,
     Redis and (for a worker with the sink role) the ClickHouse backend."""
-    checks = {"kafka": broker_check(endpoints.kafka), "redis": redis_check(endpoints.redis)}
+    checks = {"kafka": broker_check(endpoints.kafka), "redis": redis_check(endpoints.redis, pipeline=metrics.pipeline)}
     if sink is not None:
         checks["clickhouse"] = sink_check(sink.backend)
     server = ObservabilityServer(metrics, host, port, checks=checks).start()

@@ -185,3 +185,17 @@ def test_a_commit_while_the_slot_migrates_is_retried_not_a_fault(tmp_path, batch
     redis_client.delete(*redis_client.keys(key(PIPELINE, "*")) or ["-"])
     score(standalone, warm, 0)
     assert served_again == score(standalone, again, len(warm))
+
+
+def test_readiness_pings_the_node_that_serves_the_slot():
+    """`/ready`'s Redis check follows the pipeline's slot: the URL's node dying (not the slot's)
+    leaves it ready; it used to PING the URL's node only."""
+    from streams.observability.readiness import redis_check
+
+    with RedisCluster(masters=3, replicas=1) as c:
+        owner = c.owner(slot_of(c))
+        seed = next(p for p in c.masters() if p != owner)
+        check = redis_check(f"redis://127.0.0.1:{seed}/0", pipeline=PIPELINE)
+        check()
+        c.kill(seed)
+        check()  # raises if it pings the dead node
