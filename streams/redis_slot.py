@@ -163,16 +163,38 @@ def _following(base: type[redis.connection.AbstractConnection], route: SlotRoute
     return SlotConnection
 
 
+def seed_urls(url: str) -> list[str]:
+    """The URLs in `url`: one, or several separated by commas (a cluster's seed nodes).
+
+    >>> seed_urls("redis://a:6379/0,rediss://b:6380/0")
+    ['redis://a:6379/0', 'rediss://b:6380/0']
+    """
+    parts = [p.strip() for p in url.split(",")]
+    return parts if len(parts) > 1 and all(p.startswith(("redis://", "rediss://")) for p in parts) else [url]
+
+
 def slot_client(url: str, pipeline: str | None = None, **options: Any) -> redis.Redis:
     """A client for `url` (``redis://`` / ``rediss://``; passwords stay in the URL, never logged).
 
     On a Redis Cluster node and with a `pipeline`, the client serves that pipeline's slot (see
-    the module doc); without one, it talks to the node of `url`.
+    the module doc); without one, it talks to the node of `url`. A cluster's `url` may name
+    several seed nodes, separated by commas: the first that answers gives the slot map.
     """
     options = {**CLIENT_OPTIONS, **options}
-    client = redis.Redis.from_url(url, **options)
-    if pipeline is None or not is_cluster(client):
-        return client
+    seeds = seed_urls(url)
+    for n, seed_url in enumerate(seeds, 1):
+        client = redis.Redis.from_url(seed_url, **options)
+        if pipeline is None:
+            return client
+        try:
+            if not is_cluster(client):
+                return client
+            break
+        except (redis.ConnectionError, redis.TimeoutError):
+            client.close()
+            if n == len(seeds):
+                raise
+            log.info("Redis seed node %d of %d does not answer; trying the next", n, len(seeds))
     slot = int(client.execute_command("CLUSTER KEYSLOT", key(pipeline, "x")))
     seed = client.connection_pool
     route = SlotRoute(slot, slot_owner(client, slot), seed, slot_nodes(client))
@@ -182,4 +204,4 @@ def slot_client(url: str, pipeline: str | None = None, **options: Any) -> redis.
     return redis.Redis(connection_pool=pool)
 
 
-__all__ = ["SlotRoute", "is_cluster", "master_clients", "masters", "slot_client", "slot_nodes", "slot_owner"]
+__all__ = ["SlotRoute", "is_cluster", "master_clients", "masters", "seed_urls", "slot_client", "slot_nodes", "slot_owner"]

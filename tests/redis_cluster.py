@@ -43,8 +43,8 @@ class RedisCluster:
 
     @property
     def url(self) -> str:
-        """The URL of the first node (any node is a fine seed)."""
-        return f"redis://127.0.0.1:{self.ports[0]}/0"
+        """The URL of the first live node (any node is a fine seed)."""
+        return f"redis://127.0.0.1:{next(p for p in self.ports if p in self.procs)}/0"
 
     def client(self, port: int) -> redis.Redis:
         return redis.Redis(port=port, socket_timeout=5)

@@ -12,7 +12,7 @@ from streams.endpoints import Endpoints, default_home, resolve
 from streams.exceptions import StreamsError
 
 KafkaOpt = Annotated[str | None, typer.Option("--kafka", envvar="EDDY_KAFKA", help="Kafka bootstrap servers (host:port,...).")]
-RedisOpt = Annotated[str | None, typer.Option("--redis", envvar="EDDY_REDIS", help="Redis URL (redis://[:password@]host:port/db).")]
+RedisOpt = Annotated[str | None, typer.Option("--redis", envvar="EDDY_REDIS", help="Redis URL (redis://[:password@]host:port/db; a Redis Cluster: any node, or several URLs separated by commas).")]
 ClickhouseOpt = Annotated[str | None, typer.Option("--clickhouse", envvar="EDDY_CLICKHOUSE", help="ClickHouse: http://host:port (chDB server), clickhouse://user:pw@host:port/db, chdb:///path.")]
 HomeOpt = Annotated[Path | None, typer.Option("--home", envvar="EDDY_HOME", help="Where `eddy up` keeps the stack state (default ./.eddy).")]
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", envvar="EDDY_CONFIG", help="Pipeline YAML (e.g. examples/fraud/config.yaml).")]

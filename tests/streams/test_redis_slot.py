@@ -16,6 +16,7 @@ from streams.config import load_config
 from streams.keyspace import key
 from streams.processor import Source
 from streams.redis_slot import is_cluster, slot_client
+from streams.stack.ports import free_port
 from streams.wiring import live_processor
 from tests.integration.fixtures import fraud_generator, write_config
 from tests.redis_cluster import RedisCluster
@@ -37,7 +38,7 @@ def batches() -> list[list[dict]]:
 
 
 def slot_of(cluster: RedisCluster) -> int:
-    return int(cluster.client(cluster.ports[0]).execute_command("CLUSTER KEYSLOT", key(PIPELINE, "x")))
+    return int(cluster.client(next(iter(cluster.procs))).execute_command("CLUSTER KEYSLOT", key(PIPELINE, "x")))
 
 
 def served(out) -> list[tuple]:  # noqa: ANN001 - ScoreOutput
@@ -199,3 +200,12 @@ def test_readiness_pings_the_node_that_serves_the_slot():
         check()
         c.kill(seed)
         check()  # raises if it pings the dead node
+
+
+def test_several_seed_nodes_the_first_that_answers_gives_the_slot_map(cluster):
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    client = slot_client(f"{dead},{cluster.url}", PIPELINE)
+    client.set(key(PIPELINE, "seeded"), b"1")
+    assert cluster.client(cluster.owner(slot_of(cluster))).get(key(PIPELINE, "seeded")) == b"1"
+    with pytest.raises(redis.ConnectionError):
+        slot_client(f"{dead},{dead}", PIPELINE)
