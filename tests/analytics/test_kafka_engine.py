@@ -71,6 +71,9 @@ def test_materialized_views_feed_the_same_tables(chdb_backend, fresh_db):
         f"VALUES ('demo', 'r', 'm', 'loss_drift', {ts}, 0.4, 'reset', 'adwin')")
     chdb_backend.execute(f"INSERT INTO {q}_alerts (_error, _raw_message, _topic) VALUES "
                          f"('bad avro', 'abc', 'demo.alerts')")
+    chdb_backend.execute(f"INSERT INTO {q}_model_events (_error, _raw_message, _topic) VALUES "
+                         f"('bad avro', 'me', 'demo.model-events')")
+    chdb_backend.execute(f"INSERT INTO {q}_dlq (_error, _raw_message, _topic) VALUES ('bad avro', 'dl', 'demo.dlq')")
     chdb_backend.execute(
         f"INSERT INTO {q}_dlq (pipeline, source_topic, `partition`, `offset`, key, value, "
         f"error_class, reason, ts) VALUES ('demo', 'demo.events', 1, 9, NULL, 'raw', 'bad_magic', "
@@ -92,7 +95,9 @@ def test_materialized_views_feed_the_same_tables(chdb_backend, fresh_db):
          "action": "reset", "detail": "adwin"}]
     assert chdb_backend.query(
         f"SELECT error_class, source_topic, base64Decode(value) AS v FROM {db}.dlq ORDER BY source_topic") == [
-        {"error_class": "corrupt_avro", "source_topic": "demo.alerts", "v": "abc"},
+        {"error_class": "sink_decode", "source_topic": "demo.alerts", "v": "abc"},
+        {"error_class": "sink_decode", "source_topic": "demo.dlq", "v": "dl"},
         {"error_class": "bad_magic", "source_topic": "demo.events", "v": "raw"},
-        {"error_class": "corrupt_avro", "source_topic": "demo.scores", "v": "xyz"},
-        {"error_class": "corrupt_avro", "source_topic": "demo.shadow-scores", "v": "xyz"}]
+        {"error_class": "sink_decode", "source_topic": "demo.model-events", "v": "me"},
+        {"error_class": "sink_decode", "source_topic": "demo.scores", "v": "xyz"},
+        {"error_class": "sink_decode", "source_topic": "demo.shadow-scores", "v": "xyz"}]

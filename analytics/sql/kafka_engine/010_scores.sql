@@ -4,7 +4,8 @@
 -- Placeholders: {db}, {pipeline} (topic prefix and value of the pipeline column),
 -- {pipeline_ident} (pipeline as an identifier), {brokers}, {registry_url}, {group},
 -- {scores_ident} (scores | shadow_scores), {scores_topic} (scores | shadow-scores).
--- Messages that fail to decode land in dlq (kafka_handle_error_mode = 'stream').
+-- Messages that fail to decode land in dlq as sink_decode, as with Eddy's sink
+-- (kafka_handle_error_mode = 'stream').
 CREATE TABLE IF NOT EXISTS {db}.kafka_{pipeline_ident}_{scores_ident}
 (
     event_id        String,
@@ -44,7 +45,7 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.kafka_{pipeline_ident}_{scores_ident
 SELECT
     '{pipeline}' AS pipeline, _topic AS source_topic, toInt32(_partition) AS `partition`,
     toInt64(_offset) AS `offset`, base64Encode(ifNull(_key, '')) AS key,
-    base64Encode(_raw_message) AS value, 'corrupt_avro' AS error_class, _error AS reason,
+    base64Encode(_raw_message) AS value, 'sink_decode' AS error_class, _error AS reason,
     now64(3) AS ts, CAST(NULL, 'Nullable(Int32)') AS schema_id
 FROM {db}.kafka_{pipeline_ident}_{scores_ident}
 WHERE length(_error) > 0;

@@ -1,5 +1,5 @@
 -- Kafka engine: <pipeline>.alerts (Alert records: drift, lost state, ...) -> alerts, field for
--- field as Eddy's sink writes them. Undecodable messages land in dlq (error_class corrupt_avro).
+-- field as Eddy's sink writes them. Undecodable messages land in dlq (error_class sink_decode, as with Eddy's sink).
 CREATE TABLE IF NOT EXISTS {db}.kafka_{pipeline_ident}_alerts
 (
     pipeline String,
@@ -28,7 +28,7 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.kafka_{pipeline_ident}_alerts_errors
 SELECT
     '{pipeline}' AS pipeline, _topic AS source_topic, toInt32(_partition) AS `partition`,
     toInt64(_offset) AS `offset`, base64Encode(ifNull(_key, '')) AS key,
-    base64Encode(_raw_message) AS value, 'corrupt_avro' AS error_class, _error AS reason,
+    base64Encode(_raw_message) AS value, 'sink_decode' AS error_class, _error AS reason,
     now64(3) AS ts, CAST(NULL, 'Nullable(Int32)') AS schema_id
 FROM {db}.kafka_{pipeline_ident}_alerts
 WHERE length(_error) > 0;
