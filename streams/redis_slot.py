@@ -20,8 +20,8 @@ follow the slot:
   and snapshots) while the slot migrates (the key is, or would be, on the importing node) or
   while the cluster is down: the node refuses that command inside the script (``... non local
   key in a cluster node``, ``... while the cluster is down``), which is a redirect, not a
-  fault of the script. (What the script wrote before that command stays written: the
-  commit's retry finds its ids applied and serves them as `streams.processor` says.)
+  fault of the script. (The feature commit reads every key it will write before its first
+  write, so such a refusal leaves nothing written: `features.redis_store`.)
 """
 
 from __future__ import annotations
@@ -53,33 +53,36 @@ def is_cluster(client: redis.Redis) -> bool:
         return False
 
 
-def slot_owner(client: redis.Redis, slot: int) -> tuple[str, int]:
-    """(host, port) of the master that serves `slot`, from ``CLUSTER SLOTS`` on `client`'s node."""
-    for start, end, master, *_replicas in client.execute_command("CLUSTER SLOTS"):
-        if int(start) <= slot <= int(end):
-            host = master[0].decode() if isinstance(master[0], bytes) else master[0]
-            return host or client.connection_pool.connection_kwargs["host"], int(master[1])
+Node = tuple[str, int]
+#: ``CLUSTER SLOTS`` as (first slot, last slot, [master, replica, ...]) ranges
+SlotMap = list[tuple[int, int, list[Node]]]
+
+
+def slot_map(client: redis.Redis) -> SlotMap:
+    """``CLUSTER SLOTS`` on `client`'s node (a node that announces no host is `client`'s host)."""
+    here = client.connection_pool.connection_kwargs["host"]
+    return [(int(start), int(end), [((n[0].decode() if isinstance(n[0], bytes) else n[0]) or here, int(n[1]))
+                                    for n in served])
+            for start, end, *served in client.execute_command("CLUSTER SLOTS")]
+
+
+def slot_owner(slots: SlotMap, slot: int) -> Node:
+    """The master that serves `slot`."""
+    for start, end, served in slots:
+        if start <= slot <= end:
+            return served[0]
     raise redis.ConnectionError(f"Redis Cluster: no node serves slot {slot} (CLUSTERDOWN)")
 
 
-def masters(client: redis.Redis) -> list[tuple[str, int]]:
-    """(host, port) of every master of `client`'s cluster, sorted."""
-    found = set()
-    for _start, _end, master, *_replicas in client.execute_command("CLUSTER SLOTS"):
-        host = master[0].decode() if isinstance(master[0], bytes) else master[0]
-        found.add((host or client.connection_pool.connection_kwargs["host"], int(master[1])))
-    return sorted(found)
+def masters(slots: SlotMap) -> list[Node]:
+    """Every master, sorted."""
+    return sorted({served[0] for _start, _end, served in slots})
 
 
-def slot_nodes(client: redis.Redis) -> set[tuple[str, int]]:
-    """(host, port) of every node that serves slots in `client`'s cluster, masters and replicas
-    (a replica is who a failover promotes: asked then, it knows its new slots)."""
-    found = set()
-    for _start, _end, *served in client.execute_command("CLUSTER SLOTS"):
-        for node in served:
-            host = node[0].decode() if isinstance(node[0], bytes) else node[0]
-            found.add((host or client.connection_pool.connection_kwargs["host"], int(node[1])))
-    return found
+def slot_nodes(slots: SlotMap) -> set[Node]:
+    """Every node that serves slots, masters and replicas (a replica is who a failover promotes:
+    asked then, it knows its new slots)."""
+    return {node for _start, _end, served in slots for node in served}
 
 
 def master_clients(client: redis.Redis) -> list[redis.Redis]:
@@ -87,20 +90,22 @@ def master_clients(client: redis.Redis) -> list[redis.Redis]:
     standalone server; e.g. to SCAN every node."""
     if not is_cluster(client):
         return [client]
-    return [_client_at(client.connection_pool, host, port) for host, port in masters(client)]
+    return [_client_at(client.connection_pool, node) for node in masters(slot_map(client))]
 
 
-def _client_at(pool: redis.ConnectionPool, host: str, port: int, **overrides: Any) -> redis.Redis:
-    """A client with `pool`'s connection settings, on another node."""
+def _client_at(pool: redis.ConnectionPool, node: Node, connection_class: type | None = None,
+               **overrides: Any) -> redis.Redis:
+    """A client with `pool`'s connection settings (auth, TLS), on another node."""
+    host, port = node
     return redis.Redis(connection_pool=redis.ConnectionPool(
-        connection_class=pool.connection_class, **{**pool.connection_kwargs, "host": host, "port": port, **overrides}))
+        connection_class=connection_class or pool.connection_class,
+        **{**pool.connection_kwargs, "host": host, "port": port, **overrides}))
 
 
 class SlotRoute:
     """Where one slot is served now, shared by the connections of one pool (thread-safe)."""
 
-    def __init__(self, slot: int, owner: tuple[str, int], probe: redis.ConnectionPool,
-                 known: set[tuple[str, int]] = frozenset()) -> None:
+    def __init__(self, slot: int, owner: Node, probe: redis.ConnectionPool, known: set[Node] = frozenset()) -> None:
         self.slot = slot
         self.owner = owner
         # every node to ask after a failover: the seed alone is not enough when it is the owner
@@ -119,12 +124,13 @@ class SlotRoute:
         """Ask the known nodes (the current owner last) who serves the slot now."""
         with self._lock:
             nodes = sorted(self.known - {self.owner}) + [self.owner]
-        for host, port in nodes:
-            client = _client_at(self._probe, host, port, socket_connect_timeout=1, socket_timeout=1)
+        for node in nodes:
+            client = _client_at(self._probe, node, socket_connect_timeout=1, socket_timeout=1)
             try:
-                owner = slot_owner(client, self.slot)
+                slots = slot_map(client)
+                owner = slot_owner(slots, self.slot)
                 with self._lock:
-                    self.known.update(slot_nodes(client))
+                    self.known.update(slot_nodes(slots))
             except (redis.RedisError, OSError):
                 continue
             finally:
@@ -196,12 +202,12 @@ def slot_client(url: str, pipeline: str | None = None, **options: Any) -> redis.
                 raise
             log.info("Redis seed node %d of %d does not answer; trying the next", n, len(seeds))
     slot = int(client.execute_command("CLUSTER KEYSLOT", key(pipeline, "x")))
+    slots = slot_map(client)
     seed = client.connection_pool
-    route = SlotRoute(slot, slot_owner(client, slot), seed, slot_nodes(client))
-    pool = redis.ConnectionPool(connection_class=_following(seed.connection_class, route),
-                                **{**seed.connection_kwargs, "host": route.owner[0], "port": route.owner[1]})
+    route = SlotRoute(slot, slot_owner(slots, slot), seed, slot_nodes(slots))
     client.close()
-    return redis.Redis(connection_pool=pool)
+    return _client_at(seed, route.owner, _following(seed.connection_class, route))
 
 
-__all__ = ["SlotRoute", "is_cluster", "master_clients", "masters", "seed_urls", "slot_client", "slot_nodes", "slot_owner"]
+__all__ = ["SlotMap", "SlotRoute", "is_cluster", "master_clients", "masters", "seed_urls", "slot_client", "slot_map",
+           "slot_nodes", "slot_owner"]
