@@ -8,11 +8,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
-from schemas.exceptions import ERROR_CLASSES
+from schemas.exceptions import ERROR_CLASSES, BadMagicError, TruncatedError
 from schemas.failure import DecodeFailure
-from schemas.wire import HEADER_SIZE, MAGIC
+from schemas.wire import read_header
 
 MAX_REASON_CHARS = 4000
 
@@ -48,8 +49,9 @@ def make_dlq_record(
     if len(reason) > MAX_REASON_CHARS:
         reason = reason[: MAX_REASON_CHARS - 3] + "..."
     raw = _as_bytes(value) or b""
-    if schema_id is None and len(raw) >= HEADER_SIZE and raw[0] == MAGIC:
-        schema_id = int.from_bytes(raw[1:HEADER_SIZE], "big")
+    if schema_id is None:
+        with contextlib.suppress(BadMagicError, TruncatedError):  # no header: no id
+            schema_id = read_header(raw)
     return {
         "pipeline": pipeline,
         "source_topic": source_topic,
