@@ -82,6 +82,15 @@ def _ran_out(data: bytes, writer: Schema, reader: Schema | None) -> bool:
     return buf.cut
 
 
+def _ends_early(n: int, sid: int) -> TruncatedError:
+    """The `truncated` failure of an `n`-byte message whose Avro body ran out."""
+    return TruncatedError(
+        f"Avro body ends early ({n - HEADER_SIZE} bytes) for writer schema id {sid}; "
+        f"the message was cut or was not written with this schema",
+        sid,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _Resolved:
     writer: Schema  # stripped, parsed
@@ -269,22 +278,14 @@ class AvroCodec:
             # fastavro says EOFError for a negative length too, and IndexError both for a varint
             # that runs past the end and for a bad union/enum index: read again to tell them apart
             if buf.tell() >= n and not isinstance(exc, UnicodeDecodeError) and _ran_out(data, res.writer, res.reader):
-                raise TruncatedError(
-                    f"Avro body ends early ({n - HEADER_SIZE} bytes) for writer schema id {sid}; "
-                    f"the message was cut or was not written with this schema",
-                    sid,
-                ) from exc
+                raise _ends_early(n, sid) from exc
             raise CorruptAvroError(
                 f"Avro body is not a valid encoding of writer schema id {sid}: {type(exc).__name__}: {exc}"[:500],
                 sid,
             ) from exc
         if res.track and (buf.cut or buf.negative):  # a field the reader drops was cut, or had a negative length
             if buf.cut:
-                raise TruncatedError(
-                    f"Avro body ends early ({n - HEADER_SIZE} bytes) for writer schema id {sid}; "
-                    f"the message was cut or was not written with this schema",
-                    sid,
-                )
+                raise _ends_early(n, sid)
             raise CorruptAvroError(
                 f"Avro body is not a valid encoding of writer schema id {sid}: a negative length", sid
             )
