@@ -156,6 +156,16 @@ def _info_head(raw: bytes | str) -> dict[str, Any]:
     return info
 
 
+def _event(name: str, version: int, action: str, ts: int, detail: str) -> ModelEvent:
+    """A model event as the registry emits it (one row of `eddy.model_events`)."""
+    return {"model": name, "version": version, "action": action, "ts": ts, "detail": detail}
+
+
+def _saved(action: str, version: int) -> str:
+    """The detail of a save's event (``created``, ``snapshot``, ``reset``)."""
+    return f"{action} v{version}"
+
+
 def _decode(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -196,7 +206,7 @@ class ModelRegistry:
 
     # --- events -------------------------------------------------------------------------------
     def _emit(self, name: str, version: int, action: str, ts: int, detail: str) -> None:
-        event = {"model": name, "version": version, "action": action, "ts": ts, "detail": detail}
+        event = _event(name, version, action, ts, detail)
         if self.on_event is not None:
             self.on_event(event)
         else:
@@ -229,8 +239,7 @@ class ModelRegistry:
                 info = json.loads(info_raw)
                 action, version = info.get("action", "snapshot"), int(v_raw)
                 if action in ("created", "snapshot", "reset"):
-                    events.append({"model": name, "version": version, "action": action,
-                                   "ts": int(info.get("created_ms", 0)), "detail": f"{action} v{version}"})
+                    events.append(_event(name, version, action, int(info.get("created_ms", 0)), _saved(action, version)))
         events.sort(key=lambda e: (e["ts"], e["version"]))
         return events
 
@@ -319,7 +328,7 @@ class ModelRegistry:
             )
         versions = {name: int(v) for name, v in zip(names, result)}
         for name in names:
-            self._emit(name, versions[name], actions[name], ts, f"{actions[name]} v{versions[name]}")
+            self._emit(name, versions[name], actions[name], ts, _saved(actions[name], versions[name]))
         return versions
 
     def rollback(self, name: str, version: int, now_ms: int | None = None) -> int:
