@@ -27,10 +27,12 @@ def _is_duration(model: type[BaseModel], name: str, field: Any) -> bool:
         getattr(p, "__code__", None), "co_names", ()) for p in parsers)
 
 
-def _type_name(annotation: Any) -> str:
+def _type_name(annotation: Any, duration: bool = False) -> str:
+    """The type column; `duration` for a field `_is_duration` recognised (a nested Annotated
+    duration, e.g. in an Optional, is recognised from the annotation itself)."""
     text = str(annotation)
-    if "BeforeValidator(func=<function parse_duration" in text:
-        return "duration \\| None" if "Optional" in text else "duration"
+    if duration or "BeforeValidator(func=<function parse_duration" in text:
+        return "duration \\| None" if "Optional" in text or "None" in text else "duration"
     if getattr(annotation, "__origin__", None) is not None or "Literal" in str(annotation):
         text = str(annotation)
     else:
@@ -66,8 +68,7 @@ def _model_rows(model: type[BaseModel], prefix: str, out: list[str], seen: set[t
                     nested.append((f"{path}.<name>." if is_map else f"{path}[].", inner))
         if not desc and default != "required" and isinstance(field.get_default(call_default_factory=True), BaseModel):
             desc = _doc(type(field.get_default(call_default_factory=True)))
-        kind = ("duration \\| None" if "None" in str(ann) else "duration") if _is_duration(model, name, field) else _type_name(ann)
-        out.append(f"| `{path}` | `{kind}` | `{default}` | {desc} |")
+        out.append(f"| `{path}` | `{_type_name(ann, _is_duration(model, name, field))}` | `{default}` | {desc} |")
     for pre, sub in nested:
         seen.add(sub)
         _model_rows(sub, pre, out, seen)
