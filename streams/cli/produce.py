@@ -79,14 +79,13 @@ def produce(
                 if error is not None:
                     rejected += 1
                     console.print(f"[red]line {line_no}: rejected: {error}[/red]")
-                elif accept is not None:
-                    accept(record, value)
-                    done += 1
-                    ahead = done / rate - (time.perf_counter() - t0) if rate > 0 else 0.0
-                    if ahead > 0:
-                        time.sleep(ahead)
                 else:
                     done += 1
+                    if accept is not None:
+                        accept(record, value)
+                        ahead = done / rate - (time.perf_counter() - t0) if rate > 0 else 0.0
+                        if ahead > 0:
+                            time.sleep(ahead)
                 if (done + rejected) % 500 == 0:
                     bar.update(task, completed=done + rejected, rate=done / max(time.perf_counter() - t0, 1e-9))
             bar.update(task, completed=done + rejected, rate=done / max(time.perf_counter() - t0, 1e-9))
