@@ -26,7 +26,7 @@ from learners.metrics import ModelMetrics
 from learners.model_set import ROLES, ModelSet
 from learners.predict import Prediction, label_problem, learn, loss, normalize_label, predict
 from learners.registry import Head, ModelRegistry, Snapshot, VersionInfo
-from learners.sync import Refresher, latest_meta, refresh, restore, save_checkpoint
+from learners.sync import Refresher, latest_meta, refresh, refresh_steps, restore, save_checkpoint
 
 __all__ = [
     "BASELINE_NAME",
@@ -70,6 +70,7 @@ __all__ = [
     "parse_duration_ms",
     "predict",
     "refresh",
+    "refresh_steps",
     "resolve_import_path",
     "restore",
     "save_checkpoint",

@@ -7,7 +7,7 @@ Scorers (and the learner itself, to notice CLI rollbacks and promotes) call `ref
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from learners.model_set import ModelSet
@@ -49,18 +49,25 @@ def refresh(registry: ModelRegistry, model_set: ModelSet, *, with_meta: bool = F
     Returns the snapshots that were loaded (empty when nothing changed); their `meta` only
     ``with_meta`` (a restore needs the learner's bookkeeping, a hot-swap does not).
     """
+    return {snap.name: snap for snap in refresh_steps(registry, model_set, with_meta=with_meta)}
+
+
+def refresh_steps(registry: ModelRegistry, model_set: ModelSet, *, with_meta: bool = False) -> Iterator[Snapshot]:
+    """`refresh`, one model at a time: each snapshot is yielded once it is swapped in, so an event
+    loop can run a batch between two loads (a Hoeffding tree unpickles in a few ms).
+
+    The heads are read once, first; a model another refresh swapped meanwhile is left as it is.
+    """
     heads = registry.heads(model_set.names)
     roles = {name: head.role for name, head in heads.items() if head.role is not None}
     if roles:
         model_set.set_roles(roles)
-    loaded: dict[str, Snapshot] = {}
-    versions = model_set.versions
+    before = model_set.versions
     for name, head in heads.items():
-        if head.version and head.version != versions[name]:
+        if head.version and head.version != before[name] and model_set.versions[name] == before[name]:
             snap = registry.snapshot(name, head.version, with_meta=with_meta)
             model_set.swap(name, snap.model, snap.version)
-            loaded[name] = snap
-    return loaded
+            yield snap
 
 
 def restore(registry: ModelRegistry, model_set: ModelSet) -> dict[str, Any] | None:

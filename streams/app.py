@@ -39,7 +39,16 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from features import StateStoreError
 from features.redis_store import RedisStateStore, roundtrip
-from learners import Learner, ModelRegistry, RegistryConflict, latest_meta, refresh, restore, save_checkpoint
+from learners import (
+    Learner,
+    ModelRegistry,
+    RegistryConflict,
+    latest_meta,
+    refresh,
+    refresh_steps,
+    restore,
+    save_checkpoint,
+)
 from schemas import dlq_record_from_failure
 from streams.batch_send import KeyedPartitions, send_batches
 from streams.checkpointer import Checkpointer
@@ -132,6 +141,8 @@ class WorkerRuntime:
         #: set when labels partitions are assigned: the learner resumes from the newest checkpoint
         #: before it learns anything (`adopt_learning`); until then it holds nothing to learn
         self.adopt_pending = False
+        #: how many of the learner's unmarked ids the last checkpoint covers (`mark_learned`)
+        self.marks_due = 0
 
     def adopt_learning(self) -> None:
         """This process now owns the labels partitions: resume the learner from the newest
@@ -172,10 +183,11 @@ class WorkerRuntime:
             self.processor.learner.release()
         self.adopt_pending = False
 
-    def mark_learned(self) -> None:
-        """Mark the labels the last checkpoint covers as learned, in the snapshot store."""
+    def mark_learned(self, n: int | None = None) -> None:
+        """Mark the first `n` (default: all) labels learned since the last marks as learned, in
+        the snapshot store: the ones the last checkpoint covers (`marks_due`), never later ones."""
         learner = self.processor.learner
-        ids = learner.unmarked() if learner is not None else []
+        ids = learner.unmarked()[:n] if learner is not None else []
         if ids:
             self.processor.snapshots.mark_learned(ids)
             learner.marked(len(ids))
@@ -379,22 +391,29 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             log.info("checkpoint refused (%s): adopting the registry's models and saving again", exc)
             refresh(rt.registry, rt.learning)
             save_checkpoint(rt.registry, rt.learning, learner_meta(), now_ms=t, actions=resets)
-        rt.mark_learned()  # after the save: a crash in between leaves the ids in its meta
+        # the ids this checkpoint covers are marked learned after it (`after_checkpoint`): a crash
+        # in between leaves them in its meta; labels learned meanwhile wait for the next one
+        rt.marks_due = len(proc.learner.unmarked())
         rt.counters.settle(**{f"labels_{status}": n for status, n in proc.learner.counts.items()})
 
     async def after_checkpoint() -> None:
-        """Publish the checkpoint's model events, then serve its versions in this process too.
+        """Mark the checkpoint's labels learned, publish its model events, then serve its
+        versions in this process too.
 
         Scoring here serves saved versions only (a score names the exact snapshot that made it,
-        which the learner's live models are not between checkpoints). Loading them is kept apart
-        from saving them: a Hoeffding tree pickles in ~11 ms and unpickles in ~10 ms, and the
-        event loop runs a batch in between instead of stalling for both at once.
+        which the learner's live models are not between checkpoints). Only the save itself must
+        not let learning in (its meta and models are one state); the rest lets the event loop
+        run a batch of events between each step instead of stalling for all of it at once
+        (paced traffic, round 12 of BENCHMARKS.md): marking a second's learned ids, the model
+        events, loading each model it saved (a Hoeffding tree unpickles in a few ms).
         """
         try:
-            await publish_model_events()
             await asyncio.sleep(0)
+            rt.mark_learned(rt.marks_due)
+            await publish_model_events()
         finally:
-            refresh(rt.registry, proc.models)
+            for _ in refresh_steps(rt.registry, proc.models):
+                await asyncio.sleep(0)
 
     ckpt = rt.checkpoints = Checkpointer(checkpoint, wc.publish_every, wc.publish_interval,
                                          after_save=after_checkpoint)

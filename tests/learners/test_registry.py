@@ -17,6 +17,7 @@ from learners import (
     build_model,
     predict,
     refresh,
+    refresh_steps,
     restore,
     save_checkpoint,
 )
@@ -164,6 +165,29 @@ def test_scorer_refresh_hot_swaps_changed_models_and_roles(redis_client, namespa
     reg.promote("nb", now_ms=2)
     refresh(reg, scorer_set)
     assert scorer_set.champion_name == "nb"
+
+
+def test_refresh_steps_swap_one_model_per_step_and_keep_a_newer_swap(redis_client, namespace):
+    """The worker lets a batch run between two loads (`refresh_steps`): each step swaps one
+    model; a version another refresh swapped in meanwhile is not overwritten with the older head."""
+    config = ModelsConfig(task="binary", champion={"name": "lr", "model": "logreg"},
+                          challengers=[{"name": "nb", "model": "gaussian_nb"}])
+    learner_set, served = ModelSet(config), ModelSet(config)
+    reg = ModelRegistry(redis_client, namespace)
+    stream = make_stream("binary", 60)
+    for x, y in stream[:30]:
+        learner_set.learn_one(x, y)
+    v1 = save_checkpoint(reg, learner_set, now_ms=1)
+    steps = refresh_steps(reg, served)
+    first = next(steps)  # heads read, one model loaded
+    assert served.versions[first.name] == v1[first.name]
+    assert [n for n in served.names if served.versions[n]] == [first.name]
+    for x, y in stream[30:]:
+        learner_set.learn_one(x, y)
+    v2 = save_checkpoint(reg, learner_set, now_ms=2)
+    assert refresh(reg, served).keys() == set(served.names)  # a timer's refresh, meanwhile
+    assert [s.name for s in steps] == []  # the rest of the steps: every model is newer already
+    assert served.versions == v2
 
 
 def test_a_hot_swap_skips_the_bookkeeping_a_restore_reads(redis_client, namespace):
