@@ -11,7 +11,8 @@ Eddy runs as one `eddy worker --roles score,learn` process (features in Redis, t
 snapshots, learning); `--systems eddy-split` adds the two-process deployment (`--roles score` and
 `--roles learn`). The peers do the same work one event at a time (benchmarks/peers/).
 The ceilings of benchmarks/limits.py (raw aiokafka consume, River in memory) are measured on the
-same data and printed in the same table.
+same data and printed in the same table, and so is the latency floor (send -> aiokafka `getmany`
+on the same broker at the same rate, before any system runs): a system's p99 reads against it.
 
     .venv/bin/python benchmarks/e2e.py [--events 200000] [--paced-seconds 10] [--rate 2000]
                                        [--systems eddy,eddy-split,faust,quix] [--timeout 240]
@@ -36,7 +37,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from benchmarks.common import Result, fraud_data, load_config, machine, measure, split_phases, write_config
-from benchmarks.limits import kafka_consume_rate, river_rates
+from benchmarks.limits import kafka_consume_rate, kafka_latency_floor, river_rates
 from streams.harness import EmbeddedStack
 
 NAMES = {"eddy": "Eddy (score+learn, 1 process)", "eddy-split": "Eddy (score | learn, 2 processes)",
@@ -54,7 +55,8 @@ def fmt(v: float, spec: str = ",.0f") -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
 
 
-def table(results: list[Result], ceilings: dict[str, float], args: argparse.Namespace) -> Table:
+def table(results: list[Result], ceilings: dict[str, float], args: argparse.Namespace,
+          floor: Result | None = None) -> Table:
     eddy = next((r for r in results if r.name.startswith("Eddy")), None)
     t = Table(title=f"End to end, fraud example: {args.events:,} events backlog, then {args.rate:,.0f} ev/s "
                     f"for {args.paced_seconds:.0f}s  |  {machine()}"
@@ -77,6 +79,10 @@ def table(results: list[Result], ceilings: dict[str, float], args: argparse.Name
     for name, v in ceilings.items():
         share = f"Eddy = {eddy.throughput / v:.1%}" if eddy and v > 0 and not math.isnan(eddy.throughput) else ""
         t.add_row(f"[dim]ceiling: {name}[/dim]", "", fmt(v), "", "", "", "", "", share)
+    if floor is not None:
+        above = f"Eddy p99 = floor + {eddy.p99 - floor.p99:.1f} ms" if eddy and not math.isnan(eddy.p99) else ""
+        t.add_row(f"[dim]{floor.name}[/dim]", "", "", "", fmt(floor.p50, ".1f"), fmt(floor.p95, ".1f"),
+                  fmt(floor.p99, ".1f"), "", above)
     return t
 
 
@@ -114,8 +120,16 @@ def main() -> None:
     console = Console(width=220)
     results: list[Result] = []
     ceilings: dict[str, float] = {}
+    floor = None
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="eddy-e2e-") as tmp, EmbeddedStack(Path(tmp)) as stack:
+        if not args.no_limits:  # first, on a fresh topic: the broker's part of the latencies below
+            cfg = load_config(write_config(Path(tmp), "e2e_floor"))
+            with console.status(f"latency floor: {args.rate:,.0f} messages/s for {args.paced_seconds:.0f}s"):
+                floor = Result("floor: send -> aiokafka getmany, same broker and rate")
+                floor.p50, floor.p95, floor.p99 = kafka_latency_floor(
+                    stack.endpoints.kafka, "e2e_floor.probe", args.rate, args.paced_seconds,
+                    cfg.topics.partitions, cfg.worker.fetch_wait)
         with progress_bar() as progress:
             for system in [s.strip() for s in args.systems.split(",") if s.strip()]:
                 kind, scorers = STARTS[system]
@@ -133,7 +147,7 @@ def main() -> None:
             n = min(len(events), 50_000)
             for k, v in river_rates(cfg_path, events[:n], labels).items():
                 ceilings[f"{k}, predict+learn in memory"] = v
-    console.print(table(results, ceilings, args))
+    console.print(table(results, ceilings, args, floor))
     console.print(f"[dim]total {time.perf_counter() - t0:.0f}s[/dim]")
 
 

@@ -2,7 +2,11 @@
 
 - raw aiokafka `getmany` consume rate of `<p>.events` on the same broker (no decode, no work);
 - River's own in-memory loop on the same features: `predict_proba_one` + `learn_one` of the
-  champion alone, and of all three models (champion, challenger, baseline).
+  champion alone, and of all three models (champion, challenger, baseline);
+- the latency floor: send (the benchmark's producer) -> an aiokafka `getmany` on the same broker,
+  at the paced phase's rate and for its length, on a fresh topic: what any consumer of this broker
+  waits before it does any work (Tansu's memory storage answers slower as a partition's stored
+  batches grow: see BENCHMARKS.md, twelfth round).
 
     .venv/bin/python benchmarks/limits.py [--events 50000]
 """
@@ -11,14 +15,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import struct
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import Feeder, fraud_data, load_config, machine, split_phases, write_config
+import numpy as np
+
+from benchmarks.common import Feeder, fraud_data, load_config, machine, percentiles, split_phases, write_config
 
 
 async def _consume(kafka: str, topic: str, expected: int) -> tuple[int, float]:
@@ -47,6 +55,59 @@ def kafka_consume_rate(kafka: str, topic: str, expected: int) -> float:
     """Messages/s of aiokafka `getmany` reading `topic` from the beginning (first message to last)."""
     n, secs = asyncio.run(_consume(kafka, topic, expected))
     return n / secs if secs and secs > 0 else float("nan")
+
+
+async def _receive_times(kafka: str, topic: str, fetch_wait_ms: int, ready: threading.Event, stop: threading.Event,
+                         out: list[float]) -> None:
+    """Append `received - sent` (ms) of each message of `topic` read from its end until `stop`."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    c = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False, fetch_max_wait_ms=fetch_wait_ms)
+    await c.start()
+    try:
+        await c.topics()
+        tps = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or ())]
+        c.assign(tps)
+        await c.seek_to_end(*tps)
+        ready.set()
+        while not stop.is_set():
+            batch = await c.getmany(timeout_ms=50, max_records=5000)
+            now = time.time() * 1000.0
+            out.extend(now - struct.unpack_from("<d", m.value)[0] for msgs in batch.values() for m in msgs)
+    finally:
+        await c.stop()
+
+
+def kafka_latency_floor(kafka: str, topic: str, rate: float, seconds: float, partitions: int,
+                        fetch_wait: float) -> tuple[float, float, float]:
+    """p50/p95/p99 ms from a send to an aiokafka `getmany` (with `fetch_wait`, like Eddy's
+    events feed) on a fresh `topic`, at `rate` messages/s for `seconds`: the broker's part of
+    any end-to-end latency on this machine. Messages of 120 bytes, keyed like events."""
+    from streams.kafka_io import ensure_topics, make_producer
+
+    ensure_topics(kafka, {topic: partitions})
+    lat: list[float] = []
+    ready, stop = threading.Event(), threading.Event()
+    reader = threading.Thread(target=lambda: asyncio.run(
+        _receive_times(kafka, topic, max(1, int(fetch_wait * 1000)), ready, stop, lat)), daemon=True)
+    reader.start()
+    ready.wait(30)
+    producer = make_producer(kafka)  # as `Feeder`: the same batching (linger) as the systems' events
+    pad = bytes(112)
+    n = int(rate * seconds)
+    t0 = time.perf_counter()
+    for i in range(n):
+        ahead = i / rate - (time.perf_counter() - t0)
+        if ahead > 0:
+            time.sleep(ahead)
+        producer.send(topic, str(i % 1000).encode(), struct.pack("<d", time.time() * 1000.0) + pad)
+    producer.flush()
+    deadline = time.monotonic() + 10
+    while len(lat) < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    reader.join(10)
+    return percentiles(np.asarray(lat, dtype=float))
 
 
 def river_rates(config_path: Path, events: list[dict], labels: list[dict]) -> dict[str, float]:
@@ -87,21 +148,28 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=50_000)
+    ap.add_argument("--rate", type=float, default=2000.0, help="messages/s of the latency floor")
+    ap.add_argument("--seconds", type=float, default=10.0, help="length of the latency floor's run")
     args = ap.parse_args()
     events, labels = fraud_data(args.events)
     with tempfile.TemporaryDirectory(prefix="eddy-limits-") as tmp, EmbeddedStack(Path(tmp)) as stack:
         cfg_path = write_config(Path(tmp), "lim")
         cfg = load_config(cfg_path)
+        floor = kafka_latency_floor(stack.endpoints.kafka, "lim.floor", args.rate, args.seconds,
+                                    cfg.topics.partitions, cfg.worker.fetch_wait)
         feeder = Feeder(cfg, stack.endpoints.kafka, stack.home)
         feeder.send(split_phases(events, [], len(events)).backlog)
         kafka_rate = kafka_consume_rate(stack.endpoints.kafka, cfg.topics.events, len(events))
         rr = river_rates(cfg_path, events, labels)
-    table = Table(title=f"Ceilings on this machine ({machine()})")
+    table = Table(title=f"Ceilings and the latency floor on this machine ({machine()})")
     table.add_column("what")
     table.add_column("events/s", justify="right")
-    table.add_row("aiokafka getmany, raw bytes", f"{kafka_rate:,.0f}")
+    table.add_column("p50 / p95 / p99 ms", justify="right")
+    table.add_row("aiokafka getmany, raw bytes", f"{kafka_rate:,.0f}", "")
     for k, v in rr.items():
-        table.add_row(f"{k}: predict_proba_one + learn_one, in memory", f"{v:,.0f}")
+        table.add_row(f"{k}: predict_proba_one + learn_one, in memory", f"{v:,.0f}", "")
+    table.add_row(f"floor: send -> aiokafka getmany, {args.rate:,.0f}/s for {args.seconds:.0f}s", "",
+                  " / ".join(f"{v:.1f}" for v in floor))
     Console().print(table)
 
 
