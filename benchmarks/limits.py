@@ -102,6 +102,7 @@ def kafka_latency_floor(kafka: str, topic: str, rate: float, seconds: float, par
             time.sleep(ahead)
         producer.send(topic, str(i % 1000).encode(), struct.pack("<d", time.time() * 1000.0) + pad)
     producer.flush()
+    del producer  # its client is destroyed now, not at exit after the broker stopped (connect errors)
     deadline = time.monotonic() + 10
     while len(lat) < n and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -159,6 +160,7 @@ def main() -> None:
                                     cfg.topics.partitions, cfg.worker.fetch_wait)
         feeder = Feeder(cfg, stack.endpoints.kafka, stack.home)
         feeder.send(split_phases(events, [], len(events)).backlog)
+        del feeder  # (as the floor's producer)
         kafka_rate = kafka_consume_rate(stack.endpoints.kafka, cfg.topics.events, len(events))
         rr = river_rates(cfg_path, events, labels)
     table = Table(title=f"Ceilings and the latency floor on this machine ({machine()})")
