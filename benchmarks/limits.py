@@ -20,7 +20,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -29,17 +32,26 @@ import numpy as np
 from benchmarks.common import Feeder, fraud_data, load_config, machine, percentiles, split_phases, write_config
 
 
-async def _consume(kafka: str, topic: str, expected: int) -> tuple[int, float]:
+@asynccontextmanager
+async def _reader(kafka: str, topic: str, from_end: bool, **options: Any) -> AsyncIterator[Any]:
+    """An aiokafka consumer assigned every partition of `topic` (no group), at its start or end."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    c = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False, auto_offset_reset="earliest",
-                         max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20, fetch_max_wait_ms=50)
+    c = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False, **options)
     await c.start()
     try:
         await c.topics()
         tps = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or ())]
         c.assign(tps)
-        await c.seek_to_beginning(*tps)
+        await (c.seek_to_end(*tps) if from_end else c.seek_to_beginning(*tps))
+        yield c
+    finally:
+        await c.stop()
+
+
+async def _consume(kafka: str, topic: str, expected: int) -> tuple[int, float]:
+    async with _reader(kafka, topic, False, max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20,
+                       fetch_max_wait_ms=50) as c:
         n, t0, idle = 0, time.perf_counter(), 0
         while n < expected and idle < 20:
             batch = await c.getmany(timeout_ms=100, max_records=20000)
@@ -47,8 +59,6 @@ async def _consume(kafka: str, topic: str, expected: int) -> tuple[int, float]:
             idle = 0 if got else idle + 1
             n += got
         return n, time.perf_counter() - t0
-    finally:
-        await c.stop()
 
 
 def kafka_consume_rate(kafka: str, topic: str, expected: int) -> float:
@@ -60,22 +70,12 @@ def kafka_consume_rate(kafka: str, topic: str, expected: int) -> float:
 async def _receive_times(kafka: str, topic: str, fetch_wait_ms: int, ready: threading.Event, stop: threading.Event,
                          out: list[float]) -> None:
     """Append `received - sent` (ms) of each message of `topic` read from its end until `stop`."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    c = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False, fetch_max_wait_ms=fetch_wait_ms)
-    await c.start()
-    try:
-        await c.topics()
-        tps = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or ())]
-        c.assign(tps)
-        await c.seek_to_end(*tps)
+    async with _reader(kafka, topic, True, fetch_max_wait_ms=fetch_wait_ms) as c:
         ready.set()
         while not stop.is_set():
             batch = await c.getmany(timeout_ms=50, max_records=5000)
             now = time.time() * 1000.0
             out.extend(now - struct.unpack_from("<d", m.value)[0] for msgs in batch.values() for m in msgs)
-    finally:
-        await c.stop()
 
 
 def kafka_latency_floor(kafka: str, topic: str, rate: float, seconds: float, partitions: int,
