@@ -191,6 +191,8 @@ class WorkerRuntime:
         if ids:
             self.processor.snapshots.mark_learned(ids)
             learner.marked(len(ids))
+            # (a retried `after_checkpoint` must not mark the ids learned after its checkpoint)
+            self.marks_due = max(0, self.marks_due - len(ids))
 
     def refresh_models(self) -> dict:
         """Hot-swap what the registry moved: the served models, and the learner's (CLI rollbacks)."""
