@@ -57,6 +57,7 @@ from streams.counters import Counters, counters_key
 from streams.endpoints import Endpoints, default_home
 from streams.event_feed import EventFeed, leave_in_any_generation
 from streams.kafka_security import KafkaSecurity
+from streams.keyspace import sink_database_key
 from streams.label_feed import LabelFeed
 from streams.label_outcomes import label_counts, orphan_letters
 from streams.label_rules import LABEL_SCHEMA, label_failure
@@ -309,6 +310,8 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
     )
     _hook_faust_consumers(max(1, int(wc.batch_window * 1000)))
     rt = WorkerRuntime(config, endpoints, codecs, run_id, learner="learn" in roles)
+    if "sink" in roles:  # `eddy status` reads the pipeline's alerts there
+        rt.redis.set(sink_database_key(config.pipeline), config.sink.database)
     proc = rt.processor
     metrics = rt.metrics = WorkerMetrics(config.pipeline, roles)  # served by `eddy worker --metrics-port`
     feed_assigned = attach(app, metrics, rt.learning, heartbeat=rt.redis)  # gauges, lag, assignment logs, heartbeat

@@ -35,4 +35,14 @@ def pipeline_of(redis_key: bytes | str) -> str | None:
     return k[len("eddy:{"):k.index("}:")]
 
 
-__all__ = ["key", "namespace", "pipeline_of"]
+def sink_database_key(pipeline: str) -> str:
+    """Where a sink worker records its ClickHouse database (`sink.database`), for `eddy status`,
+    which knows pipelines from Redis, not from their configs.
+
+    >>> sink_database_key("fraud")
+    'eddy:{fraud}:sink_database'
+    """
+    return key(pipeline, "sink_database")
+
+
+__all__ = ["key", "namespace", "pipeline_of", "sink_database_key"]

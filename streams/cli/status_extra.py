@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from streams.keyspace import namespace, pipeline_of
+from streams.keyspace import namespace, pipeline_of, sink_database_key
 from streams.redis_slot import master_clients
 from streams.wiring import redis_client
 
@@ -43,7 +43,7 @@ def print_pipelines(state) -> None:  # noqa: ANN001 - StackState
         _print_workers(r, pipeline)
         _print_models(r, pipeline)
         if backend is not None:
-            _print_alerts(backend, pipeline)
+            _print_alerts(backend, pipeline, _sink_database(r, pipeline))
 
 
 def _print_workers(r: Any, pipeline: str) -> None:
@@ -90,11 +90,22 @@ def _clickhouse(state) -> Any | None:  # noqa: ANN001
         return None
 
 
-def _print_alerts(backend: Any, pipeline: str, limit: int = 5) -> None:
+def _sink_database(r: Any, pipeline: str) -> str:
+    """The database the pipeline's sink writes to, as its worker recorded it (else ``eddy``)."""
+    try:
+        db = r.get(sink_database_key(pipeline))
+    except Exception:  # noqa: BLE001 - status must print what it can
+        db = None
+    return db.decode() if isinstance(db, bytes) else (db or "eddy")
+
+
+def _print_alerts(backend: Any, pipeline: str, database: str = "eddy", limit: int = 5) -> None:
+    from analytics.sqltext import identifier
+
     try:
         rows = backend.query(
             # newest alert time first (the alerts of one sink batch share inserted_at)
-            "SELECT model, kind, value, action, toString(ts) AS at FROM eddy.alerts FINAL "
+            f"SELECT model, kind, value, action, toString(ts) AS at FROM {identifier(database)}.alerts FINAL "
             "WHERE pipeline = {p:String} ORDER BY ts DESC, inserted_at DESC, model, kind "
             f"LIMIT {int(limit)}", {"p": pipeline})
     except Exception as exc:  # noqa: BLE001 - status must print what it can

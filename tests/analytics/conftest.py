@@ -1,4 +1,5 @@
-"""Fixtures: one chDB folder for the whole package (chDB allows one folder per process)."""
+"""Fixtures: one chDB folder for the whole package (chDB allows one folder per process); the
+feature tests' real redis-server for the few tests that need one (`eddy status`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from analytics.backends import ChdbBackend
 from analytics.schema import ensure_schema, ensure_views
 from analytics.sink import Sink
 from analytics.testing import SyntheticStream, synthetic_stream
+from tests.features.conftest import redis_client, redis_url  # noqa: F401
 
 _ids = itertools.count()
 

@@ -222,3 +222,9 @@ def test_status_shows_workers_models_and_alerts(run, stack, clickhouse):
     assert re.search(rf"logreg\s*│\s*champion\s*│\s*{version}\b", out), out
     n_alerts = clickhouse.query(f"SELECT count() AS n FROM eddy.alerts WHERE pipeline = '{PIPELINE}'")[0]["n"]
     assert (f"{PIPELINE}: last alerts" in out) == (n_alerts > 0), out
+    # the sink worker recorded its database: status reads the alerts there (`sink.database`)
+    import redis
+
+    from streams.keyspace import sink_database_key
+
+    assert redis.Redis.from_url(stack.endpoints.redis).get(sink_database_key(PIPELINE)) == run["cfg"].sink.database.encode()
