@@ -11,8 +11,9 @@ Eddy runs as one `eddy worker --roles score,learn` process (features in Redis, t
 snapshots, learning); `--systems eddy-split` adds the two-process deployment (`--roles score` and
 `--roles learn`). The peers do the same work one event at a time (benchmarks/peers/).
 The ceilings of benchmarks/limits.py (raw aiokafka consume, River in memory) are measured on the
-same data and printed in the same table, and so is the latency floor (send -> aiokafka `getmany`
-on the same broker at the same rate, before any system runs): a system's p99 reads against it.
+same data and printed in the same table (`--no-limits` skips them), and so is the latency floor,
+measured first in every run with a paced phase (send -> aiokafka `getmany` on the same broker at
+the same rate and for as long): a system's p99 reads against it.
 
     .venv/bin/python benchmarks/e2e.py [--events 200000] [--paced-seconds 10] [--rate 2000]
                                        [--systems eddy,eddy-split,faust,quix] [--timeout 240]
@@ -109,7 +110,7 @@ def main() -> None:
     ap.add_argument("--paced-seconds", type=float, default=10.0)
     ap.add_argument("--systems", default="eddy,faust,quix", help=f"comma-separated, of {', '.join(NAMES)}")
     ap.add_argument("--timeout", type=float, default=240.0, help="max seconds to drain one system's backlog")
-    ap.add_argument("--no-limits", action="store_true", help="skip the ceilings (limits.py)")
+    ap.add_argument("--no-limits", action="store_true", help="skip the ceilings (limits.py; the latency floor stays)")
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                     help="override Eddy's config, e.g. --set worker.publish_interval=5 (YAML value; repeatable)")
     args = ap.parse_args()
@@ -123,7 +124,7 @@ def main() -> None:
     floor = None
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="eddy-e2e-") as tmp, EmbeddedStack(Path(tmp)) as stack:
-        if not args.no_limits:  # first, on a fresh topic: the broker's part of the latencies below
+        if n_paced:  # first, on a fresh topic: the broker's part of the latencies below
             cfg = load_config(write_config(Path(tmp), "e2e_floor"))
             with console.status(f"latency floor: {args.rate:,.0f} messages/s for {args.paced_seconds:.0f}s"):
                 floor = Result("floor: send -> aiokafka getmany, same broker and rate")
