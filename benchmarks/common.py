@@ -197,6 +197,8 @@ class Result:
     lat_n: int = 0
     stages_p50: tuple[float, float, float] = (float("nan"),) * 3  # consume wait, in worker, publish
     stages_p99: tuple[float, float, float] = (float("nan"),) * 3
+    #: (seconds since the first paced send, p50 ms, p99 ms) per window of the paced phase (`timeline`)
+    timeline: list[tuple[float, float, float]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -210,7 +212,7 @@ def throughput(stamps: Sequence[int]) -> float:
 
 def latencies(messages: Sequence[tuple[int, bytes]], sent_ms: dict[str, float], codecs: Codecs) -> np.ndarray:
     """Per score whose event is in `sent_ms` (ms): [score Kafka ts - send time, send -> consumed
-    (served_ts - latency_ms - sent), consumed -> served (latency_ms), served -> Kafka ts]."""
+    (served_ts - latency_ms - sent), consumed -> served (latency_ms), served -> Kafka ts, send time]."""
     out = []
     codec = codecs.codec
     for ts, value in messages:
@@ -219,8 +221,25 @@ def latencies(messages: Sequence[tuple[int, bytes]], sent_ms: dict[str, float], 
         if sent is not None:
             served = rec["served_ts"]
             served = served.timestamp() * 1000 if hasattr(served, "timestamp") else served
-            out.append((ts - sent, served - rec["latency_ms"] - sent, rec["latency_ms"], ts - served))
-    return np.asarray(out, dtype=float).reshape(-1, 4)
+            out.append((ts - sent, served - rec["latency_ms"] - sent, rec["latency_ms"], ts - served, sent))
+    return np.asarray(out, dtype=float).reshape(-1, 5)
+
+
+def timeline(sent_ms: np.ndarray, lat: np.ndarray, step: float = 0.5) -> list[tuple[float, float, float]]:
+    """(seconds since the first send, p50, p99) of `lat` per `step` s window of send times: how a
+    latency moves during a run (checkpoint spikes, a broker slowing down).
+
+    >>> timeline(np.array([0.0, 100.0, 600.0]), np.array([1.0, 3.0, 5.0]))
+    [(0.0, 2.0, 2.98), (0.5, 5.0, 5.0)]
+    """
+    if sent_ms.size == 0:
+        return []
+    window = ((sent_ms - sent_ms.min()) / 1000.0 // step).astype(int)
+    out = []
+    for w in np.unique(window):
+        p50, p99 = np.percentile(lat[window == w], [50, 99])
+        out.append((round(float(w * step), 3), round(float(p50), 3), round(float(p99), 3)))
+    return out
 
 
 def percentiles(lat: np.ndarray) -> tuple[float, float, float]:
@@ -397,6 +416,7 @@ def measure(kind: str, stack: EmbeddedStack, pipeline: str, phases: Phases, *, r
                 if lat.shape[0]:
                     res.stages_p50 = tuple(float(np.percentile(lat[:, k], 50)) for k in (1, 2, 3))
                     res.stages_p99 = tuple(float(np.percentile(lat[:, k], 99)) for k in (1, 2, 3))
+                    res.timeline = timeline(lat[:, 4], lat[:, 0])
                 if not ok:
                     res.notes.append(f"paced: {len(paced)}/{phases.n_paced} scored in time")
     finally:
@@ -407,4 +427,4 @@ def measure(kind: str, stack: EmbeddedStack, pipeline: str, phases: Phases, *, r
 
 __all__ = ["FRAUD", "ROOT", "Feeder", "PeerProcess", "Phases", "Result", "ScoreWatcher", "bench_env", "fraud_data",
            "latencies", "load_config", "machine", "measure", "percentiles", "split_phases", "start_system",
-           "throughput", "write_config"]
+           "throughput", "timeline", "write_config"]

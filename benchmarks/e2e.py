@@ -37,12 +37,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from benchmarks.common import Result, fraud_data, load_config, machine, measure, split_phases, write_config
+from benchmarks.common import ROOT, Result, fraud_data, load_config, machine, measure, split_phases, write_config
 from benchmarks.limits import kafka_consume_rate, kafka_latency_floor, river_rates
 from streams.harness import EmbeddedStack
 
 NAMES = {"eddy": "Eddy (score+learn, 1 process)", "eddy-split": "Eddy (score | learn, 2 processes)",
          "faust": "naive Faust agent", "quix": "Quix Streams"}
+#: legend names in the latency plot
+SHORT = {NAMES["eddy"]: "Eddy", NAMES["eddy-split"]: "Eddy split"}
 #: system -> (what `measure` starts, Eddy scorer processes: 1 = one score,learn process, 0 = one
 #: score and one learn process)
 STARTS = {"eddy": ("eddy", 1), "eddy-split": ("eddy", 0), "faust": ("faust", 1), "quix": ("quix", 1)}
@@ -87,6 +89,20 @@ def table(results: list[Result], ceilings: dict[str, float], args: argparse.Name
     return t
 
 
+def latency_plot(results: list[Result], floor: Result | None, args: argparse.Namespace) -> str:
+    """An SVG of p50 and p99 per 0.5 s of the paced phase: Eddy's deployments and the floor (the
+    peers, seconds behind at this rate, would flatten the chart: their figures are in the table)."""
+    from analytics.report.svg import line_chart
+
+    series: dict[str, list[tuple[float, float | None]]] = {}
+    for r in [*(r for r in results if r.name.startswith("Eddy")), *([floor] if floor else [])]:
+        for col, q in ((2, "p99"), (1, "p50")):
+            series[f"{SHORT.get(r.name, r.name.split(':')[0])} {q}"] = [(w[0], w[col]) for w in r.timeline]
+    top = max((y for pts in series.values() for _, y in pts if y is not None), default=1.0)
+    return line_chart(series, title=f"end-to-end latency at {args.rate:,.0f} ev/s (ms, per 0.5 s of sends)",
+                      y_label="ms", y_range=(0.0, top))
+
+
 def config_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
     """``["worker.publish_interval=5"]`` -> ``{"worker": {"publish_interval": 5}}``.
 
@@ -113,7 +129,10 @@ def main() -> None:
     ap.add_argument("--no-limits", action="store_true", help="skip the ceilings (limits.py; the latency floor stays)")
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                     help="override Eddy's config, e.g. --set worker.publish_interval=5 (YAML value; repeatable)")
+    ap.add_argument("--plot", default=str(ROOT / ".eddy" / "benchmarks" / "e2e-latency.svg"),
+                    help="where to write the paced phase's latency over time (SVG); '' for none")
     args = ap.parse_args()
+    args.plot = Path(args.plot) if args.plot else None
     overrides = config_overrides(args.set)
     n_paced = int(args.rate * args.paced_seconds)
     events, labels = fraud_data(args.events + n_paced)
@@ -127,10 +146,8 @@ def main() -> None:
         if n_paced:  # first, on a fresh topic: the broker's part of the latencies below
             cfg = load_config(write_config(Path(tmp), "e2e_floor"))
             with console.status(f"latency floor: {args.rate:,.0f} messages/s for {args.paced_seconds:.0f}s"):
-                floor = Result("floor: send -> aiokafka getmany, same broker and rate")
-                floor.p50, floor.p95, floor.p99 = kafka_latency_floor(
-                    stack.endpoints.kafka, "e2e_floor.probe", args.rate, args.paced_seconds,
-                    cfg.topics.partitions, cfg.worker.fetch_wait)
+                floor = kafka_latency_floor(stack.endpoints.kafka, "e2e_floor.probe", args.rate, args.paced_seconds,
+                                            cfg.topics.partitions, cfg.worker.fetch_wait)
         with progress_bar() as progress:
             for system in [s.strip() for s in args.systems.split(",") if s.strip()]:
                 kind, scorers = STARTS[system]
@@ -149,6 +166,10 @@ def main() -> None:
             for k, v in river_rates(cfg_path, events[:n], labels).items():
                 ceilings[f"{k}, predict+learn in memory"] = v
     console.print(table(results, ceilings, args, floor))
+    if args.plot and any(r.timeline for r in results):
+        args.plot.parent.mkdir(parents=True, exist_ok=True)
+        args.plot.write_text(latency_plot(results, floor, args))
+        console.print(f"latency during the paced phase, per 0.5 s (p50 and p99): {args.plot}")
     console.print(f"[dim]total {time.perf_counter() - t0:.0f}s[/dim]")
 
 

@@ -29,7 +29,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from benchmarks.common import Feeder, fraud_data, load_config, machine, percentiles, split_phases, write_config
+from benchmarks.common import (
+    Feeder,
+    Result,
+    fraud_data,
+    load_config,
+    machine,
+    percentiles,
+    split_phases,
+    timeline,
+    write_config,
+)
 
 
 @asynccontextmanager
@@ -68,25 +78,27 @@ def kafka_consume_rate(kafka: str, topic: str, expected: int) -> float:
 
 
 async def _receive_times(kafka: str, topic: str, fetch_wait_ms: int, ready: threading.Event, stop: threading.Event,
-                         out: list[float]) -> None:
-    """Append `received - sent` (ms) of each message of `topic` read from its end until `stop`."""
+                         out: list[tuple[float, float]]) -> None:
+    """Append `(sent, received - sent)` (ms) of each message of `topic` read from its end until `stop`."""
     async with _reader(kafka, topic, True, fetch_max_wait_ms=fetch_wait_ms) as c:
         ready.set()
         while not stop.is_set():
             batch = await c.getmany(timeout_ms=50, max_records=5000)
             now = time.time() * 1000.0
-            out.extend(now - struct.unpack_from("<d", m.value)[0] for msgs in batch.values() for m in msgs)
+            sent = [struct.unpack_from("<d", m.value)[0] for msgs in batch.values() for m in msgs]
+            out.extend((t, now - t) for t in sent)
 
 
 def kafka_latency_floor(kafka: str, topic: str, rate: float, seconds: float, partitions: int,
-                        fetch_wait: float) -> tuple[float, float, float]:
-    """p50/p95/p99 ms from a send to an aiokafka `getmany` (with `fetch_wait`, like Eddy's
-    events feed) on a fresh `topic`, at `rate` messages/s for `seconds`: the broker's part of
-    any end-to-end latency on this machine. Messages of 120 bytes, keyed like events."""
+                        fetch_wait: float) -> Result:
+    """p50/p95/p99 ms (and their `timeline`) from a send to an aiokafka `getmany` (with
+    `fetch_wait`, like Eddy's events feed) on a fresh `topic`, at `rate` messages/s for `seconds`:
+    the broker's part of any end-to-end latency on this machine. Messages of 120 bytes, keyed
+    like events."""
     from streams.kafka_io import ensure_topics, make_producer
 
     ensure_topics(kafka, {topic: partitions})
-    lat: list[float] = []
+    lat: list[tuple[float, float]] = []
     ready, stop = threading.Event(), threading.Event()
     reader = threading.Thread(target=lambda: asyncio.run(
         _receive_times(kafka, topic, max(1, int(fetch_wait * 1000)), ready, stop, lat)), daemon=True)
@@ -108,7 +120,11 @@ def kafka_latency_floor(kafka: str, topic: str, rate: float, seconds: float, par
         time.sleep(0.05)
     stop.set()
     reader.join(10)
-    return percentiles(np.asarray(lat, dtype=float))
+    got = np.asarray(lat, dtype=float).reshape(-1, 2)
+    floor = Result("floor: send -> aiokafka getmany, same broker and rate", scored=len(got))
+    floor.p50, floor.p95, floor.p99 = percentiles(got[:, 1])
+    floor.timeline = timeline(got[:, 0], got[:, 1])
+    return floor
 
 
 def river_rates(config_path: Path, events: list[dict], labels: list[dict]) -> dict[str, float]:
@@ -171,7 +187,7 @@ def main() -> None:
     for k, v in rr.items():
         table.add_row(f"{k}: predict_proba_one + learn_one, in memory", f"{v:,.0f}", "")
     table.add_row(f"floor: send -> aiokafka getmany, {args.rate:,.0f}/s for {args.seconds:.0f}s", "",
-                  " / ".join(f"{v:.1f}" for v in floor))
+                  " / ".join(f"{v:.1f}" for v in (floor.p50, floor.p95, floor.p99)))
     Console().print(table)
 
 
