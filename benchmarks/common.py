@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:
 from streams import gc_tuning  # noqa: E402
 from streams.config import PipelineConfig, load_config  # noqa: E402
 from streams.harness import example_config, example_generator, merge_by_time  # noqa: E402
-from streams.kafka_io import ensure_topics, make_producer  # noqa: E402
+from streams.kafka_io import assigned_consumer, ensure_topics, make_producer  # noqa: E402
 from streams.wiring import Codecs, schema_registry  # noqa: E402
 
 FRAUD = ROOT / "examples" / "fraud"
@@ -133,29 +133,16 @@ class ScoreWatcher:
         return len(self.messages)
 
     async def _run(self) -> None:
-        from aiokafka import AIOKafkaConsumer, TopicPartition
-
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.kafka, enable_auto_commit=False,
-                                    auto_offset_reset="earliest")
-        await consumer.start()
         try:
-            parts: set[int] = set()
-            while not parts:
-                await consumer.topics()
-                parts = consumer.partitions_for_topic(self.topic) or set()
-                if not parts:
-                    await asyncio.sleep(0.2)
-            tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            self._ready.set()
-            while not self._stop.is_set():
-                batch = await consumer.getmany(timeout_ms=100, max_records=20000)
-                for msgs in batch.values():
-                    self.messages.extend((m.timestamp, m.value) for m in msgs)
+            async with assigned_consumer(self.kafka, self.topic, wait_for_topic=True,
+                                         auto_offset_reset="earliest") as consumer:
+                self._ready.set()
+                while not self._stop.is_set():
+                    batch = await consumer.getmany(timeout_ms=100, max_records=20000)
+                    for msgs in batch.values():
+                        self.messages.extend((m.timestamp, m.value) for m in msgs)
         finally:
             self._ready.set()
-            await consumer.stop()
 
     def wait(self, n: int, timeout: float, progress: Callable[[int], None] | None = None,
              alive: Callable[[], bool] | None = None) -> bool:

@@ -20,10 +20,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -40,28 +37,12 @@ from benchmarks.common import (
     timeline,
     write_config,
 )
-
-
-@asynccontextmanager
-async def _reader(kafka: str, topic: str, from_end: bool, **options: Any) -> AsyncIterator[Any]:
-    """An aiokafka consumer assigned every partition of `topic` (no group), at its start or end."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    c = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False, **options)
-    await c.start()
-    try:
-        await c.topics()
-        tps = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or ())]
-        c.assign(tps)
-        await (c.seek_to_end(*tps) if from_end else c.seek_to_beginning(*tps))
-        yield c
-    finally:
-        await c.stop()
+from streams.kafka_io import assigned_consumer, ensure_topics, make_producer
 
 
 async def _consume(kafka: str, topic: str, expected: int) -> tuple[int, float]:
-    async with _reader(kafka, topic, False, max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20,
-                       fetch_max_wait_ms=50) as c:
+    async with assigned_consumer(kafka, topic, auto_offset_reset="earliest", max_partition_fetch_bytes=8 << 20,
+                                 fetch_max_bytes=64 << 20, fetch_max_wait_ms=50) as c:
         n, t0, idle = 0, time.perf_counter(), 0
         while n < expected and idle < 20:
             batch = await c.getmany(timeout_ms=100, max_records=20000)
@@ -80,7 +61,7 @@ def kafka_consume_rate(kafka: str, topic: str, expected: int) -> float:
 async def _receive_times(kafka: str, topic: str, fetch_wait_ms: int, ready: threading.Event, stop: threading.Event,
                          out: list[tuple[float, float]]) -> None:
     """Append `(sent, received - sent)` (ms) of each message of `topic` read from its end until `stop`."""
-    async with _reader(kafka, topic, True, fetch_max_wait_ms=fetch_wait_ms) as c:
+    async with assigned_consumer(kafka, topic, from_end=True, fetch_max_wait_ms=fetch_wait_ms) as c:
         ready.set()
         while not stop.is_set():
             batch = await c.getmany(timeout_ms=50, max_records=5000)
@@ -95,8 +76,6 @@ def kafka_latency_floor(kafka: str, topic: str, rate: float, seconds: float, par
     `fetch_wait`, like Eddy's events feed) on a fresh `topic`, at `rate` messages/s for `seconds`:
     the broker's part of any end-to-end latency on this machine. Messages of 120 bytes, keyed
     like events."""
-    from streams.kafka_io import ensure_topics, make_producer
-
     ensure_topics(kafka, {topic: partitions})
     lat: list[tuple[float, float]] = []
     ready, stop = threading.Event(), threading.Event()

@@ -3,6 +3,8 @@
 - `make_producer`: confluent-kafka producer (batched, fast), with `send` and `flush`.
 - `read_topic`: read every message of a topic from the beginning until it goes quiet, with
   aiokafka and `assign()` (no group join).
+- `assigned_consumer`: the aiokafka consumer `read_topic` reads with (every partition assigned,
+  no group), for readers of their own (the benchmarks).
 - `ensure_topics`: create a pipeline's topics with the right partition counts.
 """
 
@@ -10,7 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
@@ -72,20 +77,38 @@ class Message:
     timestamp: int
 
 
-async def _read_topic(servers: str, topic: str, timeout: float, idle: float) -> list[Message]:
+@asynccontextmanager
+async def assigned_consumer(servers: str, topic: str, *, from_end: bool = False, wait_for_topic: bool = False,
+                            **options: Any) -> AsyncIterator[Any]:
+    """A started aiokafka consumer (no group) assigned every partition of `topic`, at its
+    beginning (or `from_end`); stopped on exit. A topic that does not exist yet gets no
+    assignment, unless `wait_for_topic`: then it waits until the topic has partitions.
+    `options` go to `AIOKafkaConsumer` (with the `EDDY_KAFKA_*` security settings)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False, auto_offset_reset="earliest",
-                                **KafkaSecurity.from_env().aiokafka())
+    consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False,
+                                **KafkaSecurity.from_env().aiokafka(), **options)
     await consumer.start()
     try:
-        await consumer.topics()  # refresh metadata
-        parts = consumer.partitions_for_topic(topic) or set()
+        while True:
+            await consumer.topics()  # refresh metadata
+            parts = consumer.partitions_for_topic(topic) or set()
+            if parts or not wait_for_topic:
+                break
+            await asyncio.sleep(0.2)
         tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        if not tps:
+        if tps:
+            consumer.assign(tps)
+            await (consumer.seek_to_end(*tps) if from_end else consumer.seek_to_beginning(*tps))
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
+async def _read_topic(servers: str, topic: str, timeout: float, idle: float) -> list[Message]:
+    async with assigned_consumer(servers, topic, auto_offset_reset="earliest") as consumer:
+        if not consumer.assignment():
             return []
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
         # The end is where the topic goes quiet: Tansu's ListOffsets(latest) answers the base
         # offset of the last batch + 1, not the high watermark, so end_offsets() undercounts.
         out: list[Message] = []
@@ -102,8 +125,6 @@ async def _read_topic(servers: str, topic: str, timeout: float, idle: float) -> 
                 out.extend(Message(topic, m.partition, m.offset, m.key, m.value, m.timestamp) for m in msgs)
         out.sort(key=lambda m: (m.partition, m.offset))
         return out
-    finally:
-        await consumer.stop()
 
 
 def read_topic(servers: str, topic: str, timeout: float = 120.0, idle: float = 1.0) -> list[Message]:
