@@ -31,6 +31,7 @@ from streams import gc_tuning  # noqa: E402
 from streams.config import PipelineConfig, load_config  # noqa: E402
 from streams.harness import example_config, example_generator, merge_by_time  # noqa: E402
 from streams.kafka_io import assigned_consumer, ensure_topics, make_producer  # noqa: E402
+from streams.pacing import pace  # noqa: E402
 from streams.wiring import Codecs, schema_registry  # noqa: E402
 
 FRAUD = ROOT / "examples" / "fraud"
@@ -94,10 +95,7 @@ class Feeder:
         for kind, rec, value in encoded:
             if kind == "events":
                 n_events += 1
-                if rate > 0:
-                    ahead = n_events / rate - (time.perf_counter() - t0)
-                    if ahead > 0:
-                        time.sleep(ahead)
+                pace(n_events, rate, t0)
                 self.sent_ms[rec["event_id"]] = time.time() * 1000.0
                 if progress is not None and n_events % 500 == 0:
                     progress(500)

@@ -38,6 +38,7 @@ from benchmarks.common import (
     write_config,
 )
 from streams.kafka_io import assigned_consumer, ensure_topics, make_producer
+from streams.pacing import pace
 
 
 async def _consume(kafka: str, topic: str, expected: int) -> tuple[int, float]:
@@ -88,9 +89,7 @@ def kafka_latency_floor(kafka: str, topic: str, rate: float, seconds: float, par
     n = int(rate * seconds)
     t0 = time.perf_counter()
     for i in range(n):
-        ahead = i / rate - (time.perf_counter() - t0)
-        if ahead > 0:
-            time.sleep(ahead)
+        pace(i, rate, t0)
         producer.send(topic, str(i % 1000).encode(), struct.pack("<d", time.time() * 1000.0) + pad)
     producer.flush()
     del producer  # its client is destroyed now, not at exit after the broker stopped (connect errors)

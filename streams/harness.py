@@ -26,6 +26,7 @@ from streams.counters import counters_key
 from streams.endpoints import Endpoints
 from streams.exceptions import StreamsError
 from streams.kafka_io import ensure_topics, make_producer
+from streams.pacing import pace
 from streams.stack import down, up
 from streams.stack.process import terminate
 from streams.wiring import Codecs, redis_client, schema_registry
@@ -228,10 +229,7 @@ def produce_merged(config: PipelineConfig, stack_or_kafka: EmbeddedStack | str, 
     for kind, rec in merge_by_time(events, labels, config.event.time_field):
         producer.send(topics[kind], str(rec[key_of[kind]]).encode(), codecs.encode(kind, rec))
         n += 1
-        if rate > 0:
-            ahead = n / rate - (time.perf_counter() - t0)
-            if ahead > 0:
-                time.sleep(ahead)
+        pace(n, rate, t0)
         if progress is not None and n % 1000 == 0:
             progress(n)
     producer.flush()

@@ -17,6 +17,7 @@ from streams.cli.options import ConfigOpt, HomeOpt, KafkaOpt, RegistryOpt, confi
 from streams.endpoints import resolve_one
 from streams.exceptions import StreamsError
 from streams.kafka_io import ensure_topics, make_producer
+from streams.pacing import pace
 from streams.row_rules import row_checker
 from streams.wiring import Codecs, schema_registry
 
@@ -83,9 +84,7 @@ def produce(
                     done += 1
                     if accept is not None:
                         accept(record, value)
-                        ahead = done / rate - (time.perf_counter() - t0) if rate > 0 else 0.0
-                        if ahead > 0:
-                            time.sleep(ahead)
+                        pace(done, rate, t0)
                 if (done + rejected) % 500 == 0:
                     bar.update(task, completed=done + rejected, rate=done / max(time.perf_counter() - t0, 1e-9))
             bar.update(task, completed=done + rejected, rate=done / max(time.perf_counter() - t0, 1e-9))
