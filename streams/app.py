@@ -121,7 +121,7 @@ class WorkerRuntime:
     """Everything a worker holds besides the Faust app: processor, registry, codecs, counters."""
 
     def __init__(self, config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_id: str,
-                 learner: bool = True) -> None:
+                 learner: bool = True, scorer: bool = True) -> None:
         self.config = config
         self.redis = redis_client(endpoints.redis, config.pipeline)
         self.processor: Processor = live_processor(config, self.redis, run_id, learner=learner)
@@ -136,8 +136,10 @@ class WorkerRuntime:
         self.learning = self.processor.learner.model_set if self.processor.learner is not None else self.processor.models
         if self.processor.learner is not None:
             self.processor.learner.tracks_marks = True  # see `mark_learned`
-        restore(self.registry, self.processor.models)
-        if self.learning is not self.processor.models:
+        #: whether this process scores: a learner apart serves no model, so it loads none to serve
+        self.scorer = scorer
+        restore(self.registry, self.processor.models if scorer else self.learning)
+        if scorer and self.learning is not self.processor.models:
             restore(self.registry, self.learning)
         #: set when labels partitions are assigned: the learner resumes from the newest checkpoint
         #: before it learns anything (`adopt_learning`); until then it holds nothing to learn
@@ -196,10 +198,12 @@ class WorkerRuntime:
             self.marks_due = max(0, self.marks_due - len(ids))
 
     def refresh_models(self) -> dict:
-        """Hot-swap what the registry moved: the served models, and the learner's (CLI rollbacks)."""
-        loaded = refresh(self.registry, self.processor.models)
+        """Hot-swap what the registry moved: the served models (a scorer), and the learner's (CLI
+        rollbacks); returns what the served set loaded (the learner's in a learner apart)."""
+        loaded = refresh(self.registry, self.processor.models) if self.scorer else {}
         if self.learning is not self.processor.models:
-            refresh(self.registry, self.learning)
+            learned = refresh(self.registry, self.learning)
+            loaded = loaded if self.scorer else learned
         return loaded
 
     def count(self, **deltas: int) -> None:
@@ -309,7 +313,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         producer_max_request_size=4_000_000,
     )
     _hook_faust_consumers(max(1, int(wc.batch_window * 1000)))
-    rt = WorkerRuntime(config, endpoints, codecs, run_id, learner="learn" in roles)
+    rt = WorkerRuntime(config, endpoints, codecs, run_id, learner="learn" in roles, scorer="score" in roles)
     if "sink" in roles:  # `eddy status` reads the pipeline's alerts there
         rt.redis.set(sink_database_key(config.pipeline), config.sink.database)
     proc = rt.processor
@@ -417,7 +421,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             rt.mark_learned(rt.marks_due)
             await publish_model_events()
         finally:
-            for _ in refresh_steps(rt.registry, proc.models):
+            for _ in refresh_steps(rt.registry, proc.models) if rt.scorer else ():
                 await asyncio.sleep(0)
 
     ckpt = rt.checkpoints = Checkpointer(checkpoint, wc.publish_every, wc.publish_interval,
@@ -585,7 +589,8 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             versions = rt.registry.save_many(rt.learning.models, learner_meta(), now_ms=now_ms(),
                                              roles=rt.learning.roles)  # no compare-and-set: nothing to compare
             rt.learning.set_versions(versions)
-            refresh(rt.registry, proc.models)
+            if rt.scorer:
+                refresh(rt.registry, proc.models)
         lost_found.clear()  # the registry is whole again; only the alert is left to send
         await publish(alert_records([lost]))
         await publish_model_events()

@@ -38,3 +38,26 @@ def test_marks_cover_the_checkpoint_not_the_labels_learned_after_it(tmp_path: Pa
     assert rt.processor.learner.unmarked() == ["d", "e"]
     rt.mark_learned()  # the next checkpoint's: the rest
     assert rt.processor.snapshots.learned_many(["d", "e"]) == [True, True]
+
+
+def test_a_learner_apart_loads_no_model_to_serve(tmp_path: Path, redis_url: str):
+    """`--roles learn` scores nothing: its checkpoints and hot-swaps load no served copy (a Hoeffding
+    tree unpickles in a few ms, every second), while its own models still follow a CLI rollback."""
+    cfg = load_config(write_config(tmp_path, "learn_apart", partitions=1))
+    eps = Endpoints("127.0.0.1:9", redis_url, "")
+    writer = WorkerRuntime(cfg, eps, codecs=None, run_id="learn_apart-live")
+    writer.adopt_learning()
+    learn(writer, "a")
+    v1 = save_checkpoint(writer.registry, writer.learning, writer.processor.learner.state_json(), now_ms=1_000)
+    learner = WorkerRuntime(cfg, eps, codecs=None, run_id="learn_apart-live", scorer=False)
+    assert learner.learning.versions == v1
+    assert set(learner.processor.models.versions.values()) == {0}
+    name = next(iter(v1))
+    learn(writer, "b")
+    save_checkpoint(writer.registry, writer.learning, writer.processor.learner.state_json(), now_ms=2_000)
+    rolled = writer.registry.rollback(name, v1[name], now_ms=3_000)
+    loaded = learner.refresh_models()
+    assert learner.learning.versions[name] == rolled and name in loaded
+    assert set(learner.processor.models.versions.values()) == {0}
+    scorer = WorkerRuntime(cfg, eps, codecs=None, run_id="learn_apart-live")
+    assert scorer.processor.models.versions[name] == rolled
