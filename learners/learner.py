@@ -118,6 +118,11 @@ class Learner:
         #: learned since it last did are kept for it (`unmarked`, `marked`) and the checkpoint
         self.tracks_marks = False
         self._unmarked: list[str] = []
+        #: True for a live learner, whose saved models another process may replace (a CLI
+        #: rollback): each label learned since the last save is kept as (learned at, x, y), so a
+        #: replaced model is taught again what came after its replacement (`reteach`)
+        self.keeps_unsaved = False
+        self._unsaved: list[tuple[int, dict, Any]] = []
 
     @property
     def join(self) -> JoinConfig:
@@ -238,6 +243,7 @@ class Learner:
         that holds them (this one learns nothing until it resumes from a checkpoint again)."""
         self._pending.clear()
         self._pending_json.clear()
+        self._unsaved.clear()
 
     def knows(self, event_id: str) -> bool:
         """Whether `event_id`'s label was learned within the dedup horizon (in this process, or
@@ -251,6 +257,38 @@ class Learner:
     def marked(self, n: int) -> None:
         """The first `n` ids of `unmarked()` are now marked learned in the snapshot store."""
         del self._unmarked[:n]
+
+    def saved(self) -> None:
+        """The models were just saved with everything learned so far (a checkpoint)."""
+        self._unsaved.clear()
+
+    def reteach(self, name: str, since_ms: int) -> int:
+        """Teach model `name` again the labels learned at or after `since_ms` and not saved yet;
+        returns how many.
+
+        For a model just replaced by a registry version made at `since_ms` by another process
+        (`eddy models rollback`): the labels that reached this learner after that, it taught the
+        copy the rollback replaced. Learning continues on top of the restored content, as if the
+        learner had seen the rollback at once; labels learned before it stay with the copy the
+        user rolled back from. (Learn times are this process's clock, `since_ms` the registry's
+        Redis clock: the same clock on one host.) Needs `keeps_unsaved`.
+
+        >>> from learners.config import ModelsConfig
+        >>> lr = Learner(ModelSet(ModelsConfig(task="binary", champion={"name": "lr", "model": "logreg"})))
+        >>> lr.keeps_unsaved = True
+        >>> for t in (10, 20, 30):
+        ...     _ = lr.learn({"event_id": f"e{t}", "label": 1.0, "ts": t}, {"x": {"a": 1.0}}, now_ms=t)
+        >>> lr.reteach("lr", since_ms=20)
+        2
+        >>> lr.saved(); lr.reteach("lr", since_ms=0)
+        0
+        """
+        n = 0
+        for learned_at, x, y in self._unsaved:
+            if learned_at >= since_ms:
+                self.model_set.learn_model(name, x, y)
+                n += 1
+        return n
 
     def waits_for(self, event_id: str) -> bool:
         """Whether a label of `event_id` waits for its snapshot."""
@@ -274,6 +312,8 @@ class Learner:
         if self.on_learn is not None:
             self.on_learn(event_id, x)
         y = ms.learn_one(x, label["label"], served=served)
+        if self.keeps_unsaved:
+            self._unsaved.append((now_ms, x, y))
         outcome = LearnOutcome(event_id, "learned", label, y=y)
         task, drift, losses, alerts = ms.task, self.drift, outcome.losses, outcome.alerts
         for name, pred in served.items():
@@ -382,6 +422,7 @@ class Learner:
 
     def load_state(self, state: Mapping[str, Any]) -> None:
         """Resume from `state()` as stored with the models that were restored."""
+        self._unsaved.clear()  # (what it held is in no restored model: Kafka delivers it again)
         self.seq = int(state.get("seq", 0))
         self._offsets = {int(p): int(o) for p, o in state.get("offsets", {}).items()}
         self._learned = OrderedDict((e, int(t)) for e, t in state.get("learned", []))

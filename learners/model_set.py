@@ -168,6 +168,15 @@ class ModelSet:
                 learn(task, model, x, y)
         return y
 
+    def learn_model(self, name: str, x: dict, y: Any) -> None:
+        """Teach only model `name` ``(x, y)``, `y` already normalized (as `learn_one` returns it);
+        no metrics (its prediction was accounted when the label was first learned)."""
+        self._check_name(name)
+        model = self._models[name]
+        for hook in self._hooks:
+            hook(name, x, y)
+        learn(self.task, model, x, y)
+
     def observe(self, name: str, y: Any, prediction: Prediction | float) -> None:
         """Account a served prediction of `name` against the (normalized) label `y`."""
         pred = prediction if isinstance(prediction, Prediction) else _as_prediction(prediction)

@@ -43,6 +43,7 @@ from learners import (
     Learner,
     ModelRegistry,
     RegistryConflict,
+    Snapshot,
     latest_meta,
     refresh,
     refresh_steps,
@@ -136,6 +137,7 @@ class WorkerRuntime:
         self.learning = self.processor.learner.model_set if self.processor.learner is not None else self.processor.models
         if self.processor.learner is not None:
             self.processor.learner.tracks_marks = True  # see `mark_learned`
+            self.processor.learner.keeps_unsaved = True  # see `refresh_learning`
         #: whether this process scores: a learner apart serves no model, so it loads none to serve
         self.scorer = scorer
         restore(self.registry, self.processor.models if scorer else self.learning)
@@ -202,8 +204,22 @@ class WorkerRuntime:
         rollbacks); returns what the served set loaded (the learner's in a learner apart)."""
         loaded = refresh(self.registry, self.processor.models) if self.scorer else {}
         if self.learning is not self.processor.models:
-            learned = refresh(self.registry, self.learning)
+            learned = self.refresh_learning()
             loaded = loaded if self.scorer else learned
+        return loaded
+
+    def refresh_learning(self) -> dict[str, Snapshot]:
+        """Adopt what another process moved in the registry for the learner's models (a CLI
+        rollback). A replaced model is taught again the labels that came after its new version
+        was made, which this learner taught the copy it replaced (`Learner.reteach`): they are
+        counted learned, and nothing would teach them to the restored content otherwise."""
+        loaded = refresh(self.registry, self.learning)
+        learner = self.processor.learner
+        if learner is not None:
+            for snap in loaded.values():
+                n = learner.reteach(snap.name, snap.created_ms)
+                log.info("model %s is now v%d (%s): taught it again the %d labels learned since",
+                         snap.name, snap.version, snap.action, n)
         return loaded
 
     def count(self, **deltas: int) -> None:
@@ -398,8 +414,9 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             save_checkpoint(rt.registry, rt.learning, learner_meta(), now_ms=t, actions=resets)
         except RegistryConflict as exc:
             log.info("checkpoint refused (%s): adopting the registry's models and saving again", exc)
-            refresh(rt.registry, rt.learning)
+            rt.refresh_learning()
             save_checkpoint(rt.registry, rt.learning, learner_meta(), now_ms=t, actions=resets)
+        proc.learner.saved()
         # the ids this checkpoint covers are marked learned after it (`after_checkpoint`): a crash
         # in between leaves them in its meta; labels learned meanwhile wait for the next one
         rt.marks_due = len(proc.learner.unmarked())
@@ -589,6 +606,8 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             versions = rt.registry.save_many(rt.learning.models, learner_meta(), now_ms=now_ms(),
                                              roles=rt.learning.roles)  # no compare-and-set: nothing to compare
             rt.learning.set_versions(versions)
+            if proc.learner is not None:
+                proc.learner.saved()
             if rt.scorer:
                 refresh(rt.registry, proc.models)
         lost_found.clear()  # the registry is whole again; only the alert is left to send
