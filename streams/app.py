@@ -64,6 +64,7 @@ from streams.label_outcomes import label_counts, orphan_letters
 from streams.label_rules import LABEL_SCHEMA, label_failure
 from streams.observability import ScorersBehind, WorkerMetrics, attach, instrument
 from streams.processor import Processor, Source
+from streams.run_records import alert_record, model_event_record
 from streams.sink_rows import SinkRouter
 from streams.state_guard import StateGuard
 from streams.time_slices import TimeSlicer
@@ -375,10 +376,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
     def alert_records(alerts: list[dict]) -> list[tuple[faust.TopicT, bytes | None, bytes]]:
         pairs: list[tuple[faust.TopicT, bytes | None, bytes]] = []
         for alert in alerts:
-            rec = {"pipeline": config.pipeline, "run_id": run_id, "model": alert["model"], "kind": alert["kind"],
-                   "ts": int(alert["ts"]), "value": float(alert.get("value") or 0.0),
-                   "action": str(alert.get("action", "none")), "detail": str(alert.get("detail", ""))}
-            pairs.append((alerts_t, alert["model"].encode(), enc("alerts", rec)))
+            pairs.append((alerts_t, alert["model"].encode(), enc("alerts", alert_record(config.pipeline, run_id, alert))))
         return pairs
 
     async def publish_model_events() -> None:
@@ -386,9 +384,8 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         events = rt.registry.drain_events()
         pairs = []
         for ev in events:
-            rec = {"pipeline": config.pipeline, "run_id": run_id, "model": ev["model"], "version": int(ev["version"]),
-                   "action": ev["action"], "ts": int(ev["ts"]), "detail": str(ev.get("detail", ""))}
-            pairs.append((model_events_t, ev["model"].encode(), enc("model_events", rec)))
+            pairs.append((model_events_t, ev["model"].encode(),
+                          enc("model_events", model_event_record(config.pipeline, run_id, ev))))
         try:
             await publish(pairs)
         except BaseException:

@@ -165,9 +165,10 @@ def list_manifests(backend: Any, db: str, pipeline: str | None = None, limit: in
     return [Manifest.from_row(r) for r in rows]
 
 
-def run_exists(backend: Any, db: str, run_id: str) -> bool:
-    rows = backend.query(f"SELECT count() AS n FROM {db}.runs WHERE run_id = {literal(run_id)}")
-    return bool(rows and int(rows[0]["n"]))
+def run_kind(backend: Any, db: str, run_id: str) -> str | None:
+    """The kind (``live`` | ``replay``) of `run_id`'s manifest; None when it has none."""
+    rows = backend.query(f"SELECT kind FROM {db}.runs FINAL WHERE run_id = {literal(run_id)} LIMIT 1")
+    return str(rows[0]["kind"]) if rows else None
 
 
 def live_manifest(cfg: PipelineConfig, run_id: str, *, created_at: int, schema_ids: dict[str, int] | None = None) -> Manifest:

@@ -41,6 +41,7 @@ def _publish(cfg: PipelineConfig, events: list[dict], kafka: str | None, home: A
     if not events:
         return
     from streams.kafka_io import ensure_topics, make_producer
+    from streams.run_records import model_event_record
     from streams.wiring import Codecs, schema_registry
 
     servers = resolve_one("kafka", kafka, home_of(home))
@@ -48,9 +49,7 @@ def _publish(cfg: PipelineConfig, events: list[dict], kafka: str | None, home: A
     ensure_topics(servers, cfg.topics.layout())
     producer = make_producer(servers)
     for ev in events:
-        rec = {"pipeline": cfg.pipeline, "run_id": run_id or f"{cfg.pipeline}-live", "model": ev["model"],
-               "version": int(ev["version"]), "action": ev["action"], "ts": int(ev["ts"]),
-               "detail": str(ev.get("detail", ""))}
+        rec = model_event_record(cfg.pipeline, run_id or f"{cfg.pipeline}-live", ev)
         producer.send(cfg.topics.model_events, ev["model"].encode(), codecs.encode("model_events", rec))
     producer.flush()
 

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from enum import Enum
 from pathlib import Path
@@ -21,7 +22,7 @@ from eddy.errors import EddyError
 from streams.cli.options import ClickhouseOpt, HomeOpt, KafkaOpt, RegistryOpt, fail, home_of
 from streams.config import load_config
 from streams.endpoints import resolve_one
-from streams.manifest import build_manifest, load_manifest, run_exists, save_manifest
+from streams.manifest import build_manifest, load_manifest, run_kind, save_manifest
 from streams.replay.inputs import Selection, read_inputs
 from streams.replay.output import PredictionWriter
 from streams.replay.runner import replay_inputs
@@ -80,7 +81,12 @@ def replay(
         cfg = load_config(config_path)
         db = database or cfg.sink.database
         ensure_schema(backend, db, cfg.sink.ttl_days)
-        if run_exists(backend, db, run_id) and not force:
+        kind = run_kind(backend, db, run_id)
+        live_ids = {f"{cfg.pipeline}-live", os.environ.get("EDDY_RUN_ID") or f"{cfg.pipeline}-live"}
+        if kind == "live" or run_id in live_ids:  # its rows would replace production's, by key
+            fail(EddyError(f"run id {run_id!r} is the live run's: a replay writes under its own "
+                           f"(e.g. --run-id {cfg.pipeline}-replay-1), even with --force"))
+        if kind is not None and not force:
             fail(EddyError(f"run {run_id!r} already exists; pick another --run-id or pass --force"))
         like_inputs = load_manifest(backend, db, like).inputs if like else None
         src = (like_inputs or {}).get("source", source.value)
@@ -105,8 +111,9 @@ def replay(
         n_items = len(inputs.events) + len(inputs.labels)
         with _bar() as bar:
             task = bar.add_task(f"replay {run_id}", total=n_items, rate=0.0)
-            result = replay_inputs(cfg, run_id, inputs, on_scores=writer, batch_size=batch_size,
-                                   progress=_progress_cb(bar, task))
+            result = replay_inputs(cfg, run_id, inputs, on_scores=writer,
+                                   on_drift=lambda alerts, actions: writer.log_drift(run_id, alerts, actions),
+                                   batch_size=batch_size, progress=_progress_cb(bar, task))
         writer.close()
         schema_ids = {"events": codecs.codec.schema_for(codecs.subject("events"))[0],
                       "labels": codecs.codec.schema_for(codecs.subject("labels"))[0]}
@@ -122,7 +129,7 @@ def replay(
     s = result.stats
     typer.echo(f"run {run_id}: {s.events} events ({s.scored} scored, {s.dlq} dlq), {s.labels} labels "
                f"({s.outcomes.get('learned', 0)} learned, {s.outcomes.get('orphan', 0)} orphan), "
-               f"{result.digest.count} predictions, {result.events_per_s:,.0f} events/s")
+               f"{result.digest.count} predictions, {s.alerts} drift alerts, {result.events_per_s:,.0f} events/s")
     typer.echo(f"fingerprint {result.digest.hexdigest()}  config {manifest.config_hash}  code {manifest.code_version}")
 
 

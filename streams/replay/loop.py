@@ -37,6 +37,9 @@ from streams.replay.primed import PrimedEngine
 
 #: ``on_scores(records)``: every score record of a batch (champion, challengers, baseline).
 ScoreSink = Callable[[list[dict[str, Any]]], None]
+#: ``on_drift(alerts, actions)``: the drift monitor's alerts and the actions it took (promote,
+#: reset), as the live learner publishes them on `<p>.alerts` and `<p>.model-events`.
+DriftSink = Callable[[list[dict[str, Any]], list[dict[str, Any]]], None]
 #: ``progress(items_done, events_done)``.
 Progress = Callable[[int, int], None]
 
@@ -53,6 +56,7 @@ class ReplayStats:
     batches: int = 0
     outcomes: dict[str, int] = field(default_factory=lambda: {"learned": 0, "duplicate": 0, "early": 0, "orphan": 0})
     pending_at_end: int = 0
+    alerts: int = 0  # drift alerts raised (logged under the run id by `on_drift`)
     dlq_records: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -68,14 +72,15 @@ class ReplayLoop:
     (give the loop a processor of its own, e.g. from `streams.wiring.memory_processor`).
     """
 
-    def __init__(self, processor: Processor, *, on_scores: ScoreSink | None = None, batch_size: int = 2000,
-                 progress: Progress | None = None, progress_every: int = 5000, feature_chunk: int = 5000,
-                 tune_gc: bool = True) -> None:
+    def __init__(self, processor: Processor, *, on_scores: ScoreSink | None = None, on_drift: DriftSink | None = None,
+                 batch_size: int = 2000, progress: Progress | None = None, progress_every: int = 5000,
+                 feature_chunk: int = 5000, tune_gc: bool = True) -> None:
         if processor.learner is None:
             raise ValueError("replay needs a processor with a learner (streams.wiring.memory_processor)")
         self.p = processor
         processor.served_at_event_ts = True  # the replay clock: see the module doc
         self.on_scores = on_scores
+        self.on_drift = on_drift
         self.batch_size = max(1, int(batch_size))
         self.progress = progress
         self.progress_every = progress_every
@@ -185,6 +190,8 @@ class ReplayLoop:
         s.dlq_records.extend(out.dlq)
         for o in out.learned:
             self._account(o.status, o.event_id, now)
+            if o.alerts or o.actions:
+                self._drift(o.alerts, o.actions)
         records = out.scores + out.shadow if out.shadow else out.scores
         s.predictions += len(records)
         if self.on_scores is not None and records:
@@ -196,6 +203,8 @@ class ReplayLoop:
             out: LearnOutput = self.p.learn([b.record], now_ms=now, positions=[(b.partition, b.offset)])
         else:
             out = self.p.learn([b.record for b in batch], now_ms=now, positions=[(b.partition, b.offset) for b in batch])
+        if out.alerts or out.actions:
+            self._drift(out.alerts, out.actions)
         stats = self.stats
         stats.labels += len(batch)
         counts = stats.outcomes
@@ -212,8 +221,16 @@ class ReplayLoop:
         oldest = next(iter(self._early.values()))
         if now - oldest < self._wait:
             return
-        for o in self.p.retry_pending(now).outcomes:
+        out = self.p.retry_pending(now)
+        for o in out.outcomes:
             self._account(o.status, o.event_id, now)
+        if out.alerts or out.actions:
+            self._drift(out.alerts, out.actions)
+
+    def _drift(self, alerts: list[dict[str, Any]], actions: list[dict[str, Any]]) -> None:
+        self.stats.alerts += len(alerts)
+        if self.on_drift is not None:
+            self.on_drift(alerts, actions)
 
     def _account(self, status: str, event_id: str, now: int) -> None:
         outcomes = self.stats.outcomes

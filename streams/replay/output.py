@@ -1,4 +1,5 @@
-"""Where a replay's predictions go: ClickHouse ``predictions`` (batched) and optionally a topic.
+"""Where a replay's predictions go: ClickHouse ``predictions`` (batched) and optionally a topic; its
+drift alerts and actions: ``alerts`` and ``model_events``.
 
 Rows have exactly the live sink's shape (`streams.sink_rows.SinkRouter`), under the replay's run id.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from analytics import Sink
+from streams.run_records import action_events, alert_record, model_event_record
 
 #: Score-record fields copied into a ``predictions`` row (plus ``pipeline``).
 ROW_FIELDS = ("run_id", "model", "model_version", "role", "shadow", "event_id", "key", "event_ts", "served_ts",
@@ -46,6 +48,18 @@ class PredictionWriter:
             for r in records:
                 self.producer.send(self.topic, str(r["key"]).encode(), self.encode(r))
             self.published += len(records)
+
+    def log_drift(self, run_id: str, alerts: list[dict[str, Any]], actions: list[dict[str, Any]]) -> None:
+        """The replay's drift alerts (``alerts``) and the promotions and resets they caused
+        (``model_events``, version 0: a replay's models are never versioned), under `run_id`:
+        what the live learner publishes on `<p>.alerts` and `<p>.model-events`."""
+        if self.sink is None:
+            return
+        if alerts:
+            self.sink.add("alerts", [alert_record(self.pipeline, run_id, a) for a in alerts])
+        events = [model_event_record(self.pipeline, run_id, e) for a in actions for e in action_events(a)]
+        if events:
+            self.sink.add("model_events", events)
 
     def close(self) -> None:
         """Write what is buffered and flush the producer (raises if anything was not delivered)."""

@@ -16,7 +16,7 @@ from typing import Any
 from streams.config import PipelineConfig
 from streams.replay.digest import PredictionDigest
 from streams.replay.inputs import Inputs
-from streams.replay.loop import Progress, ReplayLoop, ReplayStats
+from streams.replay.loop import DriftSink, Progress, ReplayLoop, ReplayStats
 from streams.replay.merge import merge_inputs
 from streams.replay.snapshots import ReplaySnapshots
 from streams.wiring import memory_processor
@@ -43,9 +43,10 @@ class ReplayResult:
 
 
 def replay_inputs(cfg: PipelineConfig, run_id: str, inputs: Inputs, *,
-                  on_scores: Callable[[list[dict[str, Any]]], None] | None = None, batch_size: int = 2000,
-                  progress: Progress | None = None) -> ReplayResult:
-    """Replay `inputs` through `cfg` under `run_id`; every score record goes to `on_scores`."""
+                  on_scores: Callable[[list[dict[str, Any]]], None] | None = None, on_drift: DriftSink | None = None,
+                  batch_size: int = 2000, progress: Progress | None = None) -> ReplayResult:
+    """Replay `inputs` through `cfg` under `run_id`; every score record goes to `on_scores`, the
+    drift monitor's alerts and actions to `on_drift`."""
     processor = memory_processor(cfg, run_id)
     processor.snapshots = ReplaySnapshots(cfg.labels.snapshot_ttl)  # expire like Redis, on event time
     items = merge_inputs(inputs.events, inputs.labels)
@@ -57,7 +58,7 @@ def replay_inputs(cfg: PipelineConfig, run_id: str, inputs: Inputs, *,
             on_scores(records)
 
     t0 = time.perf_counter()  # wall time for the throughput figure only; the replay clock is event time
-    stats = ReplayLoop(processor, on_scores=sink, batch_size=batch_size, progress=progress).run(items)
+    stats = ReplayLoop(processor, on_scores=sink, on_drift=on_drift, batch_size=batch_size, progress=progress).run(items)
     seconds = time.perf_counter() - t0
     stats.dlq += len(inputs.undecodable)
     return ReplayResult(run_id, stats, digest, seconds)

@@ -161,3 +161,20 @@ def test_add_in_one_thread_while_another_flushes(chdb_backend, fresh_db):
     marks += sink.committable()
     assert count(chdb_backend, fresh_db) == 20_000 and sink.stats.duplicates == 0
     assert marks == list(range(0, 20_000, 100))
+
+
+def test_a_replays_drift_is_written_under_its_run_id(chdb_backend, fresh_db):
+    """`eddy replay` logs its drift alerts and the promotions they made (version 0: a replay's
+    models are never versioned) in the tables the live sink fills from the topics."""
+    from streams.replay.output import PredictionWriter
+
+    writer = PredictionWriter(chdb_backend, fresh_db, "fraud")
+    alert = {"model": "logreg", "kind": "loss_drift", "ts": 1_700_000_000_000, "value": 0.9, "action": "promote",
+             "detail": "mean loss rose; promoted 'tree'"}
+    writer.log_drift("bt-1", [alert], [{"action": "promote", "model": "tree", "previous": "logreg", "ts": alert["ts"]}])
+    writer.close()
+    alerts = chdb_backend.query(f"SELECT run_id, model, kind, action FROM {fresh_db}.alerts FINAL")
+    events = chdb_backend.query(f"SELECT model, version, action FROM {fresh_db}.model_events FINAL "
+                                f"WHERE run_id = 'bt-1' ORDER BY action DESC")
+    assert alerts == [{"run_id": "bt-1", "model": "logreg", "kind": "loss_drift", "action": "promote"}]
+    assert [(e["model"], int(e["version"]), e["action"]) for e in events] == [("tree", 0, "promote"), ("logreg", 0, "demote")]

@@ -92,6 +92,27 @@ def test_an_existing_run_id_is_refused(stack, produced, replayed):
     assert result.exit_code == 2 and "already exists" in result.output
 
 
+def test_the_live_run_id_is_refused_even_with_force(stack, produced, replayed):
+    """A replay writes under its own run id: under the live one (`<p>-live`, whose worker may not
+    have started yet) its rows and the live sink's would replace each other by key."""
+    cfg_path, *_ = produced
+    e = stack.endpoints
+    for extra in ([], ["--force"]):
+        result = CliRunner().invoke(app, ["replay", "-c", str(cfg_path), "--run-id", f"{PIPE}-live", *extra,
+                                          "--kafka", e.kafka, "--clickhouse", e.clickhouse, "--home", str(stack.home)])
+        assert result.exit_code == 2 and "the live run's" in result.output, result.output
+
+
+def test_a_live_sink_refuses_a_replays_run_id(stack, produced, replayed):
+    from streams.exceptions import StreamsError
+    from streams.manifest import live_manifest
+    from streams.sinking import build_sink
+
+    cfg = produced[2]
+    with pytest.raises(StreamsError, match="is a replay run's"):
+        build_sink(cfg, stack.endpoints.clickhouse, live_manifest(cfg, f"{PIPE}-r1", created_at=0))
+
+
 def test_verify_reports_identical(stack, clickhouse, produced, replayed):
     out = eddy(stack, "replay", "--verify", f"{PIPE}-r1")
     assert "IDENTICAL" in out, out

@@ -280,3 +280,27 @@ def test_read_kafka_counts_tombstones_as_undecodable(monkeypatch, tmp_path):
     inputs = read_kafka(FRAUD_CFG, codecs, "127.0.0.1:9")
     assert [e.offset for e in inputs.events] == [0, 1, 2] and inputs.labels == []
     assert [(p, o) for p, o, _ in inputs.undecodable] == [(0, 3)] and "tombstone" in inputs.undecodable[0][2]
+
+
+# ------------------------------------------------------------------ drift
+def test_a_replays_drift_alerts_and_actions_reach_on_drift(tmp_path):
+    """A back-test's drift alerts and the actions they took are what an analyst must see under the
+    run id (`PredictionWriter.log_drift`): the loop hands them over as the live learner publishes
+    them. Here the concept flips halfway and the champion is reset."""
+    from streams.harness import example_config
+
+    cfg = load_config(example_config(tmp_path, "replay_drift", models={
+        "drift": {"action": "reset", "recent_window": 50, "grace_period": 100}}))
+    events, labels = fraud_generator().generate(3000, seed=5)
+    half = events[1500]["ts"]
+    labels = [{**lab, "label": 1.0 - lab["label"]} if lab["ts"] > half else lab for lab in labels]  # the concept flips
+    items = merge_inputs([Item("event", e["ts"], 0, i, dict(e)) for i, e in enumerate(events)],
+                         [Item("label", lab["ts"], 0, i, dict(lab)) for i, lab in enumerate(labels)])
+    got: list[tuple[list, list]] = []
+    stats = ReplayLoop(memory_processor(cfg, "t"), on_drift=lambda a, x: got.append((a, x))).run(items)
+    alerts = [a for a, _ in got for a in a]
+    actions = [x for _, x in got for x in x]
+    assert stats.alerts == len(alerts) > 0
+    acted = [a for a in alerts if a["action"] == "reset"]
+    assert acted and acted[0]["model"] == cfg.models.champion.name and acted[0]["ts"] > half
+    assert [(x["action"], x["model"]) for x in actions] == [("reset", a["model"]) for a in acted]
