@@ -93,7 +93,7 @@ class DriftConfig(_Frozen):
         default_factory=lambda: ["loss_drift"]
     )
     recent_window: int = Field(200, ge=1, description="labels in the recent loss used to rank")
-    cooldown: int | str = Field("0ms", description="minimum time between two actions")
+    cooldown: int | str = Field("0ms", description="minimum time between two actions on one model (a reset, a promotion or demotion), and between two promotions")
 
     @property
     def cooldown_ms(self) -> int:

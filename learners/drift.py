@@ -33,6 +33,8 @@ from river import drift
 from learners.config import DriftConfig
 
 Alert = dict[str, Any]
+#: the cooldown key of promotions (resets are keyed by their model)
+PROMOTE = "promote"
 
 
 class DriftMonitor:
@@ -43,7 +45,9 @@ class DriftMonitor:
         self._loss: dict[str, drift.ADWIN] = {}
         self._pred: dict[str, drift.ADWIN] = {}
         self._recent: dict[str, deque[float]] = {}
-        self._last_action_ms: int | None = None
+        #: when each model was last acted on (reset, promoted or demoted), and the last
+        #: promotion (key ``PROMOTE``: the champion role is one, whoever holds it): the cooldown
+        self._last_action_ms: dict[str, int] = {}
         # a champion's loss-drift alert whose promotion found no better challenger yet:
         # (alert, labels left) — re-ranked on each later label until a challenger wins or it expires
         self._pending: tuple[Alert, int] | None = None
@@ -157,7 +161,10 @@ class DriftMonitor:
             self._pred = {m: d for m, d in state.get("pred", {}).items() if m in keep}
         window = self.config.recent_window
         self._recent = {m: deque(w, maxlen=window) for m, w in state.get("recent", {}).items() if m in keep}
-        self._last_action_ms = state.get("last_action_ms")
+        last = state.get("last_action_ms")
+        if isinstance(last, int):  # (a checkpoint from before cooldowns were per model: for all)
+            last = {**{m: last for m in keep}, PROMOTE: last}
+        self._last_action_ms = dict(last or {})
         pending = state.get("pending")
         self._pending = pending if pending is not None and pending[0].get("model") in keep else None
         self._last_ts = {k: v for k, v in state.get("last_ts", {}).items() if k[0] in keep}
@@ -180,14 +187,17 @@ class DriftMonitor:
         if action == "none":
             return None
         now = int(alert["ts"])
-        cooldown = self.config.cooldown_ms
-        if self._last_action_ms is not None and now - self._last_action_ms < cooldown:
-            return self._skip(alert, f"cooldown: last action at {self._last_action_ms}")
         model = alert["model"]
+        last_ms = self._last_action_ms
+        for key in (PROMOTE, model) if action == "promote" else (model,):
+            last = last_ms.get(key)
+            if last is not None and now - last < self.config.cooldown_ms:
+                what = "promotion" if key == PROMOTE else f"action on {model!r}"
+                return self._skip(alert, f"cooldown: last {what} at {last}")
         if action == "reset":
             model_set.reset(model)
             self.forget(model)
-            self._last_action_ms = now
+            last_ms[model] = now
             return {"action": "reset", "model": model, "ts": now}
         if action == "promote":
             if model_set.roles.get(model) != "champion":
@@ -201,7 +211,7 @@ class DriftMonitor:
                                          f"(re-ranked for the next {self.config.recent_window} labels)")
             best, best_loss, champion_loss = ranked
             previous = model_set.promote(best)
-            self._last_action_ms = now
+            last_ms[PROMOTE] = last_ms[best] = last_ms[model] = now
             self._pending = None
             alert["detail"] += f"; promoted {best!r} (recent loss {best_loss:.6g} < {champion_loss:.6g})"
             return {"action": "promote", "model": best, "previous": previous, "ts": now}

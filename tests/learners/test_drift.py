@@ -300,3 +300,35 @@ def test_a_rise_right_after_the_loss_fell_is_still_seen() -> None:
     assert fell_at is not None and rose_at is not None
     assert fell_at < rose_at < fell_at + 100
     assert not ref_rose  # River's own ADWIN: blind to it
+
+
+def test_the_cooldown_is_per_model_and_one_for_promotions():
+    """A challenger's reset must not hold back the champion's reset (an audit: with a 1 h cooldown
+    the champion kept serving the flipped relation); a promotion cools down both models it
+    touched, and the next promotion."""
+    model_set, mon = champion_a_challenger_b(action="reset", cooldown="1h")
+
+    def alert(model: str, ts: int, action: str = "reset") -> dict:
+        return {"model": model, "kind": "loss_drift", "ts": ts, "value": 1.0, "action": action, "detail": "x"}
+
+    assert mon.apply(alert("b", 1_000), model_set)["model"] == "b"
+    assert mon.apply(alert("a", 2_000), model_set)["model"] == "a"  # another model: not in b's cooldown
+    held = alert("b", 3_000)
+    assert mon.apply(held, model_set) is None and "cooldown: last action on 'b' at 1000" in held["detail"]
+    for i in range(200):
+        mon.update("a", 0.6, None, 10_000 + i)
+        mon.update("b", 0.1, None, 10_000 + i)
+    far = 2_000 + 3_600_000  # an hour after the last action on the champion
+    assert mon.apply(alert("a", far, "promote"), model_set)["model"] == "b"
+    for model, action in (("b", "reset"), ("a", "reset"), ("b", "promote")):
+        late = alert(model, far + 1, action)
+        assert mon.apply(late, model_set) is None and "cooldown" in late["detail"], (model, action)
+
+
+def test_a_checkpoint_with_one_cooldown_for_all_still_loads():
+    model_set, mon = champion_a_challenger_b(action="reset", cooldown="1h")
+    state = mon.state()
+    state["last_action_ms"] = 5_000  # as checkpoints stored it before cooldowns were per model
+    mon.load_state(state, model_set.names)
+    held = {"model": "b", "kind": "loss_drift", "ts": 6_000, "value": 1.0, "action": "reset", "detail": "x"}
+    assert mon.apply(held, model_set) is None and "cooldown" in held["detail"]
