@@ -212,11 +212,14 @@ class Processor:
     def _triage(self, events: list[dict[str, Any]], sources: list[Source], fb: FeatureBatch, now_ms: int,
                 out: ScoreOutput) -> list[int]:
         """Which events to serve now. An id the feature store had already applied is a
-        redelivery (same Kafka position as its snapshot: re-emit what was served), a duplicate
-        (another position: DLQ), or applied without a snapshot: its snapshot expired, or it was
-        applied by a store that does not commit snapshots with the state and the process died
-        before they were written. That one is served the read-only values the state gives now
-        (it is in them already, and so are later events)."""
+        redelivery (same Kafka position as its snapshot: re-emit what was served) or a duplicate
+        (another position: DLQ). Applied without a snapshot, its snapshot expired
+        (``labels.snapshot_ttl`` shorter than ``features.dedup_horizon``) or was evicted: the
+        live store commits a batch's snapshots with its state (`snapshots_with_state`), a replay
+        keeps both in one process, so it was served once. It is a duplicate too: served again,
+        it would get other values (its own and later events are in the state already), a second
+        score record, and its label would be learned with what nobody was served; its label is
+        an orphan instead, as a label past the TTL is."""
         if not _any(fb.seen):  # no id applied before (the usual case): serve them all
             return list(range(len(events)))
         id_of = self._ev.id_field
@@ -233,11 +236,13 @@ class Processor:
                     self._emit((snap,), snap.features[None, :], out)
                     out.redelivered += 1
                     continue
-                if snap is not None or eid in to_score_ids:
-                    out.dlq.append(self._dlq(src, "duplicate", f"event id {eid!r} was already scored (within the "
-                                             "dedup horizon); the first one counts", now_ms))
-                    out.duplicates += 1
-                    continue
+                gone = snap is None and eid not in to_score_ids
+                why = ("; its served snapshot has expired (labels.snapshot_ttl), so its score is not "
+                       "served again and its label will be an orphan") if gone else ""
+                out.dlq.append(self._dlq(src, "duplicate", f"event id {eid!r} was already scored (within the "
+                                         f"dedup horizon); the first one counts{why}", now_ms))
+                out.duplicates += 1
+                continue
             to_score.append(j)
             to_score_ids.add(eid)
         return to_score

@@ -218,3 +218,27 @@ def test_labels_redelivered_below_the_checkpoint_are_not_counted_again(data):
     assert second.learner.counts["duplicate"] == 0, "labels read again were counted as duplicates"
     assert [o.event_id for o in out.outcomes] == [lab["event_id"] for lab in labs[100:]]
     assert out.redelivered == 100
+
+
+def test_a_duplicate_whose_snapshot_expired_is_not_served_again_and_its_label_is_an_orphan(data):
+    """An event id already applied whose snapshot is gone (`labels.snapshot_ttl` shorter than
+    `features.dedup_horizon`): served again, it would get other features (its own and later
+    events are in the state), a second score record, and its label would be learned with values
+    nobody was served. It is a duplicate, and its label an orphan as any label past the TTL."""
+    cfg, events, _labels = data
+    proc = memory_processor(cfg, "t")
+    recorder = LearnRecorder()
+    proc.learner.on_learn = recorder
+    first = events[:30]
+    proc.score(first, [Source("e", 0, i) for i in range(30)], now_ms=first[-1]["ts"])
+    gone = first[3]
+    del proc.snapshots._data[gone["event_id"]]  # expired: the store's TTL ran out
+    out = proc.score([dict(gone)], [Source("e", 0, 99)], now_ms=first[-1]["ts"] + 1)
+    assert not out.scores and not out.snapshots
+    assert [d["error_class"] for d in out.dlq] == ["duplicate"] and "expired" in out.dlq[0]["reason"]
+    again = proc.score([dict(gone)], [Source("e", 0, 3)], now_ms=first[-1]["ts"] + 2)  # its own offset, too
+    assert not again.scores and [d["error_class"] for d in again.dlq] == ["duplicate"]
+    label = {"event_id": gone["event_id"], "label": 1.0, "ts": gone["ts"] + 1}
+    proc.learner.join = proc.learner.join.model_copy(update={"early_label_wait": 0})
+    learned = proc.learn([label], now_ms=first[-1]["ts"] + 3)
+    assert [o.status for o in learned.outcomes] == ["orphan"] and not recorder.records
