@@ -53,12 +53,31 @@ class LabelConfig(_Frozen):
 
     snapshot_ttl: int = Field(default=7 * 86_400_000, description="How long a served feature vector waits for its label (ms).")
     early_label_wait: int = Field(default=600_000, description="How long a label that arrived before its event is retried before it is an orphan (ms).")
-    dedup_horizon: int = Field(default=7 * 86_400_000, description="A second label for the same event within this horizon is a duplicate (ms).")
+    dedup_horizon: int = Field(default=7 * 86_400_000, description="A second label for the same event within this horizon is a duplicate (ms). At least `snapshot_ttl`; default: `snapshot_ttl`.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _horizon_follows_ttl(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "dedup_horizon" not in data and "snapshot_ttl" in data:
+            data = {**data, "dedup_horizon": data["snapshot_ttl"]}
+        return data
 
     @field_validator("snapshot_ttl", "early_label_wait", "dedup_horizon", mode="before")
     @classmethod
     def _duration(cls, v: Any) -> int:
         return parse_duration(v)
+
+    @model_validator(mode="after")
+    def _horizon_covers_ttl(self) -> LabelConfig:
+        # a label is learned only while its event's snapshot lives; a learner that forgets the id
+        # sooner would learn a label sent again in between a second time
+        if self.dedup_horizon < self.snapshot_ttl:
+            raise ValueError(
+                f"labels.dedup_horizon ({self.dedup_horizon} ms) is shorter than labels.snapshot_ttl "
+                f"({self.snapshot_ttl} ms): a label sent again after the learner forgot its event id, while "
+                "the snapshot still lives, would be learned twice. Raise dedup_horizon to at least "
+                "snapshot_ttl (or leave it out: it follows snapshot_ttl), or lower snapshot_ttl")
+        return self
 
 
 class TopicConfig(_Frozen):

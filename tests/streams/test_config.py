@@ -38,6 +38,8 @@ def _write(tmp_path: Path, mutate) -> Path:  # noqa: ANN001
         (lambda r: r["features"]["windows"][0].update(window="7m", bucket="2m"), "windows"),
         (lambda r: r["models"]["champion"].update(model="no_such_model"), "no_such_model"),
         (lambda r: r["labels"].update(snapshot_ttl="soon"), "snapshot_ttl"),
+        # a learner that forgets a learned id while its snapshot lives would learn a re-sent label twice
+        (lambda r: r["labels"].update(snapshot_ttl="10m", dedup_horizon="5s"), "learned twice"),
     ],
 )
 def test_bad_configs_name_the_problem(tmp_path, mutate, needle):
@@ -58,3 +60,12 @@ def test_digest_is_stable_and_sensitive(tmp_path):
     assert a.digest() == b.digest() != c.digest()
     moved = load_config(_write(tmp_path, lambda r: r["event"].update(schema=str(a.schema_file))))
     assert moved.digest() == a.digest()  # where the schema file is does not change results
+
+
+def test_the_labels_dedup_horizon_follows_the_snapshot_ttl(tmp_path):
+    """Left out, `labels.dedup_horizon` is `snapshot_ttl`: a label is learned only while its
+    snapshot lives, so that is as long as the learner must remember it."""
+    cfg = load_config(_write(tmp_path, lambda r: r["labels"].update(snapshot_ttl="14d")))
+    assert cfg.labels.dedup_horizon == cfg.labels.snapshot_ttl == 14 * 86_400_000
+    cfg = load_config(_write(tmp_path, lambda r: r["labels"].update(snapshot_ttl="1h", dedup_horizon="1d")))
+    assert cfg.labels.dedup_horizon == 86_400_000
