@@ -41,7 +41,7 @@ from features.state import Attached, Blobs, CommitResult, EntityKey, LoadResult,
 # 2. look the applied ids up in the two live seen sets (this period's and the previous one);
 # 3. only if every version matches and no id was seen: add the ids to this period's set and
 #    write the states (KEEPTTL, or PXAT now + state_ttl + slack from the server clock) and the
-#    attached values. Else write nothing and return the indexes of the stale keys and of the
+#    attached values (NX: one already there stays). Else write nothing and return the indexes of the stale keys and of the
 #    ids already seen. Every key is read before the first write (the seen sets by step 2, the
 #    attached keys by an EXISTS), so a Redis Cluster node that does not serve one of them now
 #    fails the script before it writes anything.
@@ -105,7 +105,7 @@ for i = 1, n do
   end
 end
 for i = 1, a do
-  redis.call('SET', ARGV[at + 2 + i], ARGV[at + 2 + a + i], 'PX', ARGV[at + 2])
+  redis.call('SET', ARGV[at + 2 + i], ARGV[at + 2 + a + i], 'PX', ARGV[at + 2], 'NX')
 end
 return {bad, seen}
 """

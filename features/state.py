@@ -188,8 +188,9 @@ class LoadResult:
 @dataclass(frozen=True)
 class Attached:
     """Values a commit writes with the state, in the same atomic step and only if it lands:
-    ``SET key value PX ttl_ms`` for each ``(key, value)`` of `items` (the live worker attaches
-    the batch's served snapshots, so an event is never applied without what it was served)."""
+    ``SET key value PX ttl_ms NX`` for each ``(key, value)`` of `items` (the live worker attaches
+    the batch's served snapshots, so an event is never applied without what it was served). A
+    value already there stays: the first one written counts."""
 
     items: Sequence[tuple[bytes, bytes]]
     ttl_ms: int

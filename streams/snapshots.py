@@ -110,8 +110,10 @@ class MemorySnapshots:
         return [e in self._learned for e in event_ids]
 
     def put_many(self, snapshots: list[Snapshot]) -> None:
+        """Keep each snapshot unless its event has one already (the first served counts)."""
+        data = self._data
         for s in snapshots:
-            self._data[s.event_id] = s
+            data.setdefault(s.event_id, s)
 
     def get_many(self, event_ids: list[str]) -> list[Snapshot | None]:
         return [self._data.get(e) for e in event_ids]
@@ -127,8 +129,10 @@ class RedisSnapshots:
         self._ttl = int(ttl_ms)
 
     def put_many(self, snapshots: list[Snapshot]) -> None:
-        """One SET with PX per snapshot, in one round trip."""
-        self._set_px(self.attached(snapshots).items)
+        """One SET with PX and NX per snapshot, in one round trip: an event's first served
+        snapshot stays until it expires (a duplicate older than the dedup horizon, scored again,
+        does not replace what its label must learn with)."""
+        self._set_px(self.attached(snapshots).items, nx=True)
 
     def attached(self, snapshots: list[Snapshot]) -> Attached:
         """The snapshots as values a feature-state commit writes with the state
@@ -141,14 +145,15 @@ class RedisSnapshots:
         prefix = self._learned_prefix.encode()
         self._set_px([(prefix + e.encode(), b"1") for e in event_ids])
 
-    def _set_px(self, items: list[tuple[bytes, bytes]]) -> None:
-        """SET key value PX ttl for each (key, value), framed here and sent in one round trip
+    def _set_px(self, items: list[tuple[bytes, bytes]], nx: bool = False) -> None:
+        """SET key value PX ttl (NX) for each (key, value), framed here and sent in one round trip
         (redis-py's pipeline cost ~25 us of Python per command: more than the pickling)."""
         if not items:
             return
         ttl = str(self._ttl).encode()
-        tail = b"$2\r\nPX\r\n$%d\r\n%b\r\n" % (len(ttl), ttl)
-        frame = [b"*5\r\n$3\r\nSET\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n%b" % (len(key), key, len(value), value, tail)
+        tail = b"$2\r\nPX\r\n$%d\r\n%b\r\n" % (len(ttl), ttl) + (b"$2\r\nNX\r\n" if nx else b"")
+        head = b"*6\r\n" if nx else b"*5\r\n"
+        frame = [head + b"$3\r\nSET\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n%b" % (len(key), key, len(value), value, tail)
                  for key, value in items]
         roundtrip(self._r, [b"".join(frame)], len(items))
 

@@ -54,9 +54,8 @@ class ReplaySnapshots:
         if not data:
             self._quiet_until = -(2**63)  # a new oldest: `advance` looks at it next time
         for s in snapshots:
-            if data.pop(s.event_id, None) is not None:
-                self._quiet_until = -(2**63)  # the oldest may have moved
-            data[s.event_id] = s
+            if s.event_id not in data:  # the first served counts, as in Redis (SET NX)
+                data[s.event_id] = s
 
     def get_many(self, event_ids: list[str]) -> list[Snapshot | None]:
         return [self._data.get(e) for e in event_ids]

@@ -119,3 +119,31 @@ def test_only_stores_that_can_ride_in_the_commit_are_accepted(tmp_path, redis_cl
     memory = memory_processor(live.config, "run")
     with pytest.raises(ValueError, match="MemoryStateStore cannot commit snapshots"):
         Processor(live.config, memory.engine, live.models, None, live.snapshots, "run", snapshots_with_state=True)
+
+
+def test_a_duplicate_older_than_the_dedup_horizon_keeps_the_first_snapshot(tmp_path, redis_client, namespace, batches):
+    """Past `features.dedup_horizon` (its id forgotten) a duplicate is applied and scored again
+    (docs/operations.md), but its snapshot, which its label learns with, stays the one first
+    served (SET NX in the commit): what ClickHouse holds for the event, not a vector served later."""
+    proc = processor(tmp_path, redis_client, namespace)
+    first = score_all(proc, batches)
+    event = batches[0][5]
+    before = proc.snapshots.get_many([event["event_id"]])[0]
+    redis_client.delete(*redis_client.keys(f"eddy:{{{namespace}}}:seen*"))  # the horizon passed
+    again = proc.score([dict(event)], [Source("p.events", PARTITION, 999)], int(batches[-1][-1]["ts"]))
+    assert again.scores and again.scores[0]["features"] != next(r for r in first if r[0] == event["event_id"])[4]
+    after = proc.snapshots.get_many([event["event_id"]])[0]
+    assert after.pack() == before.pack()
+
+
+@pytest.mark.parametrize("store", ["memory", "replay"])
+def test_in_process_stores_keep_the_first_snapshot_too(store):
+    from streams.replay.snapshots import ReplaySnapshots
+    from streams.snapshots import Snapshot
+
+    snaps = MemorySnapshots() if store == "memory" else ReplaySnapshots(ttl_ms=10_000)
+    a = Snapshot.__new__(Snapshot, *[None] * len(Snapshot._fields))._replace(event_id="e1", served_ts=1)
+    b = a._replace(served_ts=2)
+    snaps.put_many([a])
+    snaps.put_many([b])
+    assert snaps.get_many(["e1"])[0] is a
