@@ -30,8 +30,8 @@ def _p(p: float) -> str:
 def compare(
     run_a: Annotated[str, typer.Argument(help="Reference run (e.g. production).")],
     run_b: Annotated[str, typer.Argument(help="Run to compare (e.g. a challenger back-test).")],
-    model_a: Annotated[str | None, typer.Option("--model-a", help="Model of run A (default: its champion).")] = None,
-    model_b: Annotated[str | None, typer.Option("--model-b", help="Model of run B (default: its champion).")] = None,
+    model_a: Annotated[str | None, typer.Option("--model-a", help="Model of run A (default: its champion as served, event by event).")] = None,
+    model_b: Annotated[str | None, typer.Option("--model-b", help="Model of run B (default: its champion as served, event by event).")] = None,
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples.")] = 500,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 42,
     min_segment: Annotated[int, typer.Option(help="Smallest segment (events) to report.")] = 30,

@@ -1,6 +1,7 @@
 """Back-testing: compare two runs' predictions on the events both scored, with confidence intervals.
 
-For each run, one model's predictions (default: the run's champion) are joined with the labels;
+For each run, one model's predictions (default: the run's champion as served, event by event,
+also across a promotion during the run) are joined with the labels;
 on the events labelled in both runs, accuracy (at `threshold`), log loss and ROC AUC are computed
 overall and per segment value, and the difference (run B - run A) gets a confidence interval:
 
@@ -109,20 +110,28 @@ def compare_arrays(y: np.ndarray, pa: np.ndarray, pb: np.ndarray, *, segment: st
 
 
 def champion_of(backend: Any, db: str, run_id: str) -> str:
-    """The model that served most of the run's events as champion."""
-    rows = backend.query(f"SELECT model, count() AS n FROM {db}.predictions WHERE run_id = {literal(run_id)} "
-                         f"AND role = 'champion' GROUP BY model ORDER BY n DESC, model LIMIT 1")
+    """Who served the run's events as champion: the model's name, or ``champion as served (a n,
+    b m)`` when a promotion changed it during the run (`labelled` with no model follows it)."""
+    rows = backend.query(f"SELECT model, count() AS n FROM {db}.predictions FINAL WHERE run_id = {literal(run_id)} "
+                         f"AND role = 'champion' GROUP BY model ORDER BY n DESC, model")
     if not rows:
         raise ReplayError(f"run {run_id!r} has no champion predictions in {db}.predictions; check the run id (`eddy runs ls`)")
-    return rows[0]["model"]
+    if len(rows) == 1:
+        return rows[0]["model"]
+    return "champion as served (" + ", ".join(f"{r['model']} {int(r['n'])}" for r in rows) + ")"
 
 
-def labelled(backend: Any, db: str, run_id: str, model: str, label_pipeline: str) -> dict[str, tuple[float, float, dict]]:
-    """``event_id -> (prediction, label, segments)`` of one model of a run, labelled events only."""
+def labelled(backend: Any, db: str, run_id: str, model: str | None, label_pipeline: str) -> dict[str, tuple[float, float, dict]]:
+    """``event_id -> (prediction, label, segments)`` of one model of a run, labelled events only.
+
+    `model` None: the champion's prediction of each event, whichever model was champion when it
+    was served (what the run's consumers got; a promotion during the run changes the model)."""
+    which = f"model = {literal(model)}" if model is not None else "role = 'champion'"
     rows = backend.query(
         f"SELECT p.event_id AS event_id, p.prediction AS prediction, p.segments AS segments, l.label AS label "
-        f"FROM (SELECT event_id, prediction, segments FROM {db}.predictions FINAL WHERE run_id = {literal(run_id)} "
-        f"AND model = {literal(model)}) AS p INNER JOIN (SELECT event_id, label FROM {db}.labels FINAL "
+        f"FROM (SELECT event_id, argMin(prediction, served_ts) AS prediction, argMin(segments, served_ts) AS segments "
+        f"FROM {db}.predictions FINAL WHERE run_id = {literal(run_id)} AND {which} GROUP BY event_id) AS p "
+        f"INNER JOIN (SELECT event_id, label FROM {db}.labels FINAL "
         f"WHERE pipeline = {literal(label_pipeline)}) AS l ON p.event_id = l.event_id")
     return {r["event_id"]: (float(r["prediction"]), float(r["label"]), r.get("segments") or {}) for r in rows}
 
@@ -131,12 +140,11 @@ def compare_runs(backend: Any, db: str, run_a: str, run_b: str, *, label_pipelin
                  model_b: str | None = None, threshold: float = 0.5, n_boot: int = 500, seed: int = 42,
                  min_segment: int = 30) -> tuple[list[MetricDiff], dict[str, Any]]:
     """Overall and per-segment metric differences of run B vs run A (see the module doc)."""
-    model_a = model_a or champion_of(backend, db, run_a)
-    model_b = model_b or champion_of(backend, db, run_b)
     a = labelled(backend, db, run_a, model_a, label_pipeline)
     b = labelled(backend, db, run_b, model_b, label_pipeline)
     ids = sorted(set(a) & set(b))
-    info = {"model_a": model_a, "model_b": model_b, "events": len(ids), "only_a": len(set(a) - set(b)),
+    info = {"model_a": model_a or champion_of(backend, db, run_a), "model_b": model_b or champion_of(backend, db, run_b),
+            "events": len(ids), "only_a": len(set(a) - set(b)),
             "only_b": len(set(b) - set(a))}
     if not ids:
         return [], info
