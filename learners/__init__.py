@@ -10,6 +10,7 @@ from learners.config import (
     JoinConfig,
     ModelsConfig,
     ModelSpec,
+    VersionsConfig,
 )
 from learners.drift import DriftMonitor
 from learners.durations import parse_duration_ms
@@ -58,6 +59,7 @@ __all__ = [
     "Snapshot",
     "VersionInfo",
     "VersionNotFound",
+    "VersionsConfig",
     "baseline_for",
     "build_catalog_model",
     "build_model",

@@ -107,6 +107,32 @@ class DriftConfig(_Frozen):
         return value
 
 
+class VersionsConfig(_Frozen):
+    """Which model versions the registry keeps: the last `keep_last` (quick rollbacks), and the
+    first version of every `keep_every` for `keep_for` (rollback to "yesterday's model", and the
+    snapshot a score of that time names). A learner saves a version per checkpoint
+    (`worker.publish_interval`, 1 s by default): 20 versions alone reach back 20 s.
+    """
+
+    keep_last: int = Field(20, ge=0, description="the newest versions kept per model (0: keep every version)")
+    keep_every: int | str = Field("1h", description="also keep the first version of every such period (0: none)")
+    keep_for: int | str = Field("1d", description="for this long")
+
+    @field_validator("keep_every", "keep_for")
+    @classmethod
+    def _check_duration(cls, value: int | str) -> int | str:
+        parse_duration_ms(value)
+        return value
+
+    @property
+    def keep_every_ms(self) -> int:
+        return parse_duration_ms(self.keep_every)
+
+    @property
+    def keep_for_ms(self) -> int:
+        return parse_duration_ms(self.keep_for)
+
+
 class JoinConfig(_Frozen):
     """Delayed-label join settings used by `Learner`.
 
@@ -146,6 +172,7 @@ class ModelsConfig(_Frozen):
     threshold: float = Field(0.5, ge=0.0, le=1.0)
     seed: int = DEFAULT_SEED
     drift: DriftConfig = Field(default_factory=DriftConfig)
+    versions: VersionsConfig = Field(default_factory=VersionsConfig)
 
     @model_validator(mode="after")
     def _unique_names(self) -> ModelsConfig:

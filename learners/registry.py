@@ -7,12 +7,16 @@ Keys (``ns`` = namespace, ``<name>`` = model name)::
     eddy:<ns>:model:<name>:current   int   the version scorers should serve
     eddy:<ns>:model:<name>:blobs     hash  version -> pickle of the estimator
     eddy:<ns>:model:<name>:info      hash  version -> JSON {created_ms, action, source_version, meta}
+    eddy:<ns>:model:<name>:kept      zset  version -> created_ms: the first version of each
+                                           `keep_every` period, kept for `keep_for`
 
 A commit (one model or a whole checkpoint of several) is one Lua script: versions are allocated,
 blobs and info written and ``current`` moved in one atomic step, optionally only if ``current``
 still equals what the writer last saw (compare-and-set, so a rollback made with the CLI is never
 overwritten by a learner that has not noticed it). Versions only grow: a rollback writes a NEW
-version whose content is the old one. The last `keep` versions of each model are retained.
+version whose content is the old one. The last `keep` versions of each model are retained, and
+(with `keep_every_ms`) the first version of each such period for `keep_for_ms`: a learner saves
+a version per checkpoint, so the last 20 alone reach back 20 s at the default 1 s.
 
 Every change produces a model-event dict ``{model, version, action, ts, detail}`` with action
 ``created | snapshot | rollback | promote | demote | reset``; events go to `on_event` when given,
@@ -36,13 +40,18 @@ from learners.exceptions import RegistryConflict, RegistryError, VersionNotFound
 
 ModelEvent = dict[str, Any]
 
+# KEYS: roles, then per model seq, current, blobs, info, kept. ARGV: n, keep, keep_every_ms,
+# keep_for_ms, now_ms, then per model name, expected ('*' = any), blob, info, role.
 _COMMIT = """
 local n = tonumber(ARGV[1])
 local keep = tonumber(ARGV[2])
+local every = tonumber(ARGV[3])
+local keep_for = tonumber(ARGV[4])
+local now = tonumber(ARGV[5])
 for i = 0, n - 1 do
-  local expected = ARGV[3 + i * 5 + 1]
+  local expected = ARGV[6 + i * 5 + 1]
   if expected ~= '*' then
-    local cur = redis.call('GET', KEYS[3 + i * 4]) or '0'
+    local cur = redis.call('GET', KEYS[3 + i * 5]) or '0'
     if cur ~= expected then
       return {-1, i, cur}
     end
@@ -50,18 +59,36 @@ for i = 0, n - 1 do
 end
 local out = {}
 for i = 0, n - 1 do
-  local k = 2 + i * 4
-  local a = 3 + i * 5
+  local k = 2 + i * 5
+  local a = 6 + i * 5
+  local blobs, infos, kept = KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
   local v = redis.call('INCR', KEYS[k])
-  redis.call('HSET', KEYS[k + 2], v, ARGV[a + 2])
-  redis.call('HSET', KEYS[k + 3], v, ARGV[a + 3])
+  redis.call('HSET', blobs, v, ARGV[a + 2])
+  redis.call('HSET', infos, v, ARGV[a + 3])
   redis.call('SET', KEYS[k + 1], v)
   if ARGV[a + 4] ~= '' then
     redis.call('HSETNX', KEYS[1], ARGV[a], ARGV[a + 4])
   end
-  if keep > 0 and v - keep > 0 then
-    redis.call('HDEL', KEYS[k + 2], v - keep)
-    redis.call('HDEL', KEYS[k + 3], v - keep)
+  if keep > 0 then
+    if every > 0 then
+      -- v is kept for keep_for if it is the first version of its period
+      local last = redis.call('ZREVRANGE', kept, 0, 0, 'WITHSCORES')
+      if #last == 0 or math.floor(tonumber(last[2]) / every) < math.floor(now / every) then
+        redis.call('ZADD', kept, now, v)
+      end
+      for _, old in ipairs(redis.call('ZRANGEBYSCORE', kept, '-inf', '(' .. string.format('%.0f', now - keep_for))) do
+        redis.call('ZREM', kept, old)
+        if tonumber(old) <= v - keep then
+          redis.call('HDEL', blobs, old)
+          redis.call('HDEL', infos, old)
+        end
+      end
+    end
+    local old = v - keep
+    if old > 0 and not redis.call('ZSCORE', kept, old) then
+      redis.call('HDEL', blobs, old)
+      redis.call('HDEL', infos, old)
+    end
   end
   out[i + 1] = v
 end
@@ -179,13 +206,18 @@ class ModelRegistry:
         namespace: str,
         *,
         keep: int = 20,
+        keep_every_ms: int = 0,
+        keep_for_ms: int = 0,
         on_event: Callable[[ModelEvent], None] | None = None,
     ):
-        if keep < 0:
-            raise RegistryError(f"keep={keep} is negative: give 0 (keep all) or a positive count")
+        if keep < 0 or keep_every_ms < 0 or keep_for_ms < 0:
+            raise RegistryError(f"keep={keep}, keep_every_ms={keep_every_ms}, keep_for_ms={keep_for_ms}: give "
+                                "0 (keep all / none) or a positive value")
         self.redis = redis_client
         self.namespace = namespace
         self.keep = keep
+        self.keep_every_ms = keep_every_ms
+        self.keep_for_ms = keep_for_ms
         self.on_event = on_event
         self._events: list[ModelEvent] = []
         self._commit = redis_client.register_script(_COMMIT)
@@ -202,7 +234,11 @@ class ModelRegistry:
         return f"eddy:{self.namespace}:model:{name}:{part}"
 
     def _model_keys(self, name: str) -> list[str]:
-        return [self.key(name, p) for p in ("seq", "current", "blobs", "info")]
+        return [self.key(name, p) for p in ("seq", "current", "blobs", "info", "kept")]
+
+    def _retention(self, ts: int) -> list[Any]:
+        """The commit script's retention arguments (after the count of models)."""
+        return [self.keep, self.keep_every_ms, self.keep_for_ms, int(ts)]
 
     # --- events -------------------------------------------------------------------------------
     def _emit(self, name: str, version: int, action: str, ts: int, detail: str) -> None:
@@ -301,7 +337,7 @@ class ModelRegistry:
         else:
             first = {n: expected.get(n, None) == 0 for n in names}
         keys = [self.roles_key]
-        args: list[Any] = [len(names), self.keep]
+        args: list[Any] = [len(names), *self._retention(ts)]
         actions: dict[str, str] = {}
         try:  # once for all models: a learner's meta (its bookkeeping) is most of a checkpoint's JSON
             meta_json = meta if isinstance(meta, str) else json.dumps(dict(meta or {}))
@@ -349,7 +385,7 @@ class ModelRegistry:
         meta = dict(cur_info.get("meta", {}))
         result = self._commit(
             keys=[self.roles_key, *self._model_keys(name)],
-            args=[1, self.keep, name, "*", blob, _info_json(ts, "rollback", int(version), json.dumps(meta)), ""],
+            args=[1, *self._retention(ts), name, "*", blob, _info_json(ts, "rollback", int(version), json.dumps(meta)), ""],
         )
         new = int(result[0])
         self._emit(name, new, "rollback", ts, f"rollback to the content of v{version} (was v{cur})")

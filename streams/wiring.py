@@ -176,4 +176,6 @@ def memory_processor(config: PipelineConfig, run_id: str) -> Processor:
 
 
 def model_registry(config: PipelineConfig, client: redis.Redis) -> ModelRegistry:
-    return ModelRegistry(client, namespace(config))
+    versions = config.models.versions
+    return ModelRegistry(client, namespace(config), keep=versions.keep_last, keep_every_ms=versions.keep_every_ms,
+                         keep_for_ms=versions.keep_for_ms)

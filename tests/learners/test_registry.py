@@ -129,6 +129,25 @@ def test_keep_prunes_old_versions_but_versions_keep_growing(redis_client, namesp
         reg.load("lr", 1)
 
 
+def test_the_first_version_of_each_period_is_kept_for_keep_for(redis_client, namespace):
+    """A learner saves a version per checkpoint (1 s): the last `keep` alone reach back seconds.
+    The first version of every `keep_every_ms` stays for `keep_for_ms` too: a rollback to an hour
+    ago, and the snapshot a score of then names."""
+    reg = ModelRegistry(redis_client, namespace, keep=3, keep_every_ms=10_000, keep_for_ms=50_000)
+    model = trained(20)
+    for i in range(100):  # version i + 1 at i s
+        reg.save("m", model, now_ms=i * 1_000)
+    kept = [v.version for v in reg.list()]
+    assert kept == [51, 61, 71, 81, 91, 98, 99, 100]  # 10 s periods from 50 s on, and the last 3
+    assert reg.snapshot("m", 61).created_ms == 60_000
+    assert score(reg.load("m", reg.rollback("m", 61, now_ms=100_000))) == score(model)
+    with pytest.raises(VersionNotFound):
+        reg.load("m", 41)  # its period is older than keep_for
+    for i in range(100, 160):  # once a minute: each version is its period's first, kept for 50 s
+        reg.save("m", model, now_ms=i * 60_000)
+    assert [v.version for v in reg.list()] == [159, 160, 161]
+
+
 def test_compare_and_set_refuses_to_overwrite_a_rollback(redis_client, namespace):
     config = ModelsConfig(task="binary", champion={"name": "lr", "model": "logreg"})
     learner_set = ModelSet(config)
