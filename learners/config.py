@@ -138,12 +138,15 @@ class JoinConfig(_Frozen):
 
     `early_label_wait`: how long a label without a served snapshot waits (it may have arrived
     before its event) before it is declared an orphan. `dedupe_horizon`: how long a learned event
-    id is remembered to drop redelivered labels.
+    id is remembered to drop redelivered labels. `max_learned`: at most this many of those ids in
+    memory (~190 B each) for a learner whose ids are also marked in the snapshot store
+    (`Learner.tracks_marks`): older ones are looked up there (0: no bound).
     """
 
     early_label_wait: int | str = "10m"
     dedupe_horizon: int | str = "7d"
     max_pending: int = Field(100_000, ge=0)
+    max_learned: int = Field(1_000_000, ge=0)
 
     @field_validator("early_label_wait", "dedupe_horizon")
     @classmethod

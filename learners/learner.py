@@ -118,6 +118,9 @@ class Learner:
         #: learned since it last did are kept for it (`unmarked`, `marked`) and the checkpoint
         self.tracks_marks = False
         self._unmarked: list[str] = []
+        #: learn time of the newest id dropped from memory by ``join.max_learned`` (None: none
+        #: was): a label of an event served up to then may have been learned, its mark says
+        self.forgot_until_ms: int | None = None
         #: True for a live learner, whose saved models another process may replace (a CLI
         #: rollback): each label learned since the last save is kept as (learned at, x, y), so a
         #: replaced model is taught again what came after its replacement (`reteach`)
@@ -134,6 +137,7 @@ class Learner:
         self._join = join
         self._wait_ms = join.early_label_wait_ms
         self._horizon_ms = join.dedupe_horizon_ms
+        self._max_learned = join.max_learned
 
     # --- the join -----------------------------------------------------------------------------
     def learn(
@@ -257,6 +261,8 @@ class Learner:
     def marked(self, n: int) -> None:
         """The first `n` ids of `unmarked()` are now marked learned in the snapshot store."""
         del self._unmarked[:n]
+        if len(self._learned) > self._max_learned > 0:
+            self._forget_oldest()
 
     def saved(self) -> None:
         """The models were just saved with everything learned so far (a checkpoint)."""
@@ -338,15 +344,26 @@ class Learner:
                 more, actions = drift.follow_up(ms, now_ms)
                 alerts.extend(more)
                 outcome.actions.extend(actions)
-        self._learned[event_id] = now_ms
+        learned = self._learned
+        learned[event_id] = now_ms
         if self.tracks_marks:
             self._unmarked.append(event_id)
+            if len(learned) > self._max_learned > 0:
+                self._forget_oldest()
         self.counts["learned"] += 1  # = self._count(outcome)
         return outcome
 
     def _count(self, outcome: LearnOutcome) -> LearnOutcome:
         self.counts[outcome.status] += 1
         return outcome
+
+    def _forget_oldest(self) -> None:
+        """Drop the oldest learned ids beyond ``join.max_learned`` (their marks are in the store:
+        an id is dropped only once marked, the unmarked being the newest)."""
+        learned, keep = self._learned, max(self._max_learned, len(self._unmarked))
+        while len(learned) > keep:
+            _, at = learned.popitem(last=False)
+            self.forgot_until_ms = at if self.forgot_until_ms is None else max(self.forgot_until_ms, at)
 
     def _prune(self, now_ms: int) -> None:
         learned = self._learned
@@ -426,6 +443,7 @@ class Learner:
         self.seq = int(state.get("seq", 0))
         self._offsets = {int(p): int(o) for p, o in state.get("offsets", {}).items()}
         self._learned = OrderedDict((e, int(t)) for e, t in state.get("learned", []))
+        self.forgot_until_ms = None  # (the caller asks the marks for what came before the checkpoint)
         if self.tracks_marks:  # (a crash may have come between a save and its marks)
             self._unmarked = list(self._learned)
         self._pending = OrderedDict(

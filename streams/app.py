@@ -63,7 +63,7 @@ from streams.label_feed import LabelFeed
 from streams.label_outcomes import label_counts, orphan_letters
 from streams.label_rules import LABEL_SCHEMA, label_failure
 from streams.observability import ScorersBehind, WorkerMetrics, attach, instrument
-from streams.processor import Processor, Source
+from streams.processor import MARKS_CLOCK_MARGIN_MS, Processor, Source
 from streams.run_records import alert_record, model_event_record
 from streams.sink_rows import SinkRouter
 from streams.state_guard import StateGuard
@@ -75,9 +75,6 @@ log = logging.getLogger("eddy.worker")
 #: Learned event ids carried in each checkpoint (duplicates by id across a restart; older ones
 #: are found by their learned marks in the snapshot store, see `WorkerRuntime.mark_learned`).
 CHECKPOINT_LEARNED_IDS = 1_000
-#: Events served up to this long after the checkpoint a learner resumed from may have been learned
-#: by the process that wrote it (clocks of different hosts).
-MARKS_CLOCK_MARGIN_MS = 60_000
 
 
 def _hook_faust_consumers(wait_ms: int) -> None:

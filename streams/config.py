@@ -54,6 +54,7 @@ class LabelConfig(_Frozen):
     snapshot_ttl: int = Field(default=7 * 86_400_000, description="How long a served feature vector waits for its label (ms).")
     early_label_wait: int = Field(default=600_000, description="How long a label that arrived before its event is retried before it is an orphan (ms).")
     dedup_horizon: int = Field(default=7 * 86_400_000, description="A second label for the same event within this horizon is a duplicate (ms). At least `snapshot_ttl`; default: `snapshot_ttl`.")
+    max_learned_ids: int = Field(default=1_000_000, ge=0, description="Learned event ids a live learner keeps in memory for that (~190 B each); older ones are looked up in their learned marks in Redis, kept as long as the snapshots. 0: no bound (memory grows with the label rate times dedup_horizon).")
 
     @model_validator(mode="before")
     @classmethod

@@ -28,6 +28,10 @@ from streams.snapshots import Served, Snapshot, SnapshotStore
 log = logging.getLogger(__name__)
 
 
+#: Events served up to this long after a label was learned may have been learned then (the
+#: scorers' clocks against the learner's, different hosts): their labels ask the learned marks.
+MARKS_CLOCK_MARGIN_MS = 60_000
+
 @dataclass(frozen=True)
 class Source:
     """Where a message came from (replay from an archive uses topic '' and offset -1)."""
@@ -381,10 +385,17 @@ class Processor:
 
         Only events served before `marks_before_ms` (the checkpoint this learner resumed from, plus
         a minute) can have been (later ones were learned, if at all, by this process, which
-        remembers them): the labels of newer events never ask.
+        remembers them), or before the newest id this learner dropped from its memory
+        (`Learner.forgot_until_ms`, ``labels.max_learned_ids``), plus a minute: the labels of
+        newer events never ask.
         """
         since, learner = self.marks_before_ms, self.learner
-        if since is None or learner is None:
+        if learner is None:
+            return set()
+        if learner.forgot_until_ms is not None:  # ids it learned up to then left its memory
+            forgot = learner.forgot_until_ms + MARKS_CLOCK_MARGIN_MS
+            since = forgot if since is None else max(since, forgot)
+        if since is None:
             return set()
         ask = [lab["event_id"] for lab, snap in zip(labels, snaps)
                if snap is not None and snap.served_ts < since and not learner.knows(lab["event_id"])]

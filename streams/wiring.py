@@ -153,7 +153,8 @@ def build_models(config: PipelineConfig) -> ModelSet:
 
 
 def build_learner(config: PipelineConfig, models: ModelSet) -> Learner:
-    join = JoinConfig(early_label_wait=config.labels.early_label_wait, dedupe_horizon=config.labels.dedup_horizon)
+    join = JoinConfig(early_label_wait=config.labels.early_label_wait, dedupe_horizon=config.labels.dedup_horizon,
+                      max_learned=config.labels.max_learned_ids)
     drift = DriftMonitor(config.models.drift) if config.models.drift.enabled else None
     return Learner(models, join, drift=drift)
 

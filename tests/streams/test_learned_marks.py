@@ -61,3 +61,29 @@ def test_a_learner_apart_loads_no_model_to_serve(tmp_path: Path, redis_url: str)
     assert set(learner.processor.models.versions.values()) == {0}
     scorer = WorkerRuntime(cfg, eps, codecs=None, run_id="learn_apart-live")
     assert scorer.processor.models.versions[name] == rolled
+
+
+def test_a_learner_keeps_max_learned_ids_in_memory_and_asks_the_marks_for_older_ones(tmp_path: Path, redis_url: str):
+    """The learned ids of a dedup horizon (7 d by default, ~190 B each) would outgrow a live
+    learner's memory at any real label rate: it keeps `labels.max_learned_ids` and looks older
+    ones up in their learned marks, which the checkpoints wrote. A label sent again long after is
+    still a duplicate, never learned twice."""
+    from streams.processor import Source
+    from tests.integration.fixtures import fraud_generator
+
+    cfg = load_config(write_config(tmp_path, "max_learned", partitions=1, labels={"max_learned_ids": 5}))
+    rt = WorkerRuntime(cfg, Endpoints("127.0.0.1:9", redis_url, ""), codecs=None, run_id="max_learned-live")
+    rt.adopt_learning()
+    proc, learner = rt.processor, rt.processor.learner
+    events, labels = fraud_generator().generate(40, seed=2)
+    now = events[-1]["ts"] + 1_000
+    proc.score(events, [Source("e", 0, i) for i in range(40)], now_ms=now)
+    for i in range(0, 40, 10):  # four checkpoints' worth, each marked after it
+        out = proc.learn(labels[i:i + 10], now + i, [(0, i + k) for k in range(10)])
+        assert {o.status for o in out.outcomes} == {"learned"}
+        rt.mark_learned()
+        assert len(learner._learned) <= 5
+    assert learner.forgot_until_ms is not None and not learner.knows(labels[0]["event_id"])
+    again = proc.learn([labels[0], labels[17]], now + 100, [(0, 500), (0, 501)])  # sent again, new offsets
+    assert [o.status for o in again.outcomes] == ["duplicate", "duplicate"]
+    assert learner.counts["learned"] == 40
