@@ -57,7 +57,7 @@ class ColumnPlan:
             entities=tuple(fs.entities),
             numeric_fields=tuple(dict.fromkeys(numeric)),  # type: ignore[arg-type]
             distinct_fields=tuple(dict.fromkeys(distinct)),  # type: ignore[arg-type]
-            passthrough=tuple((p.field, p.default) for p in fs.passthrough),
+            passthrough=tuple((p.field, p.default, p.exact) for p in fs.passthrough),
         )
 
 
@@ -87,8 +87,8 @@ def extract(events: Sequence[Mapping], plan: ColumnPlan, hash_cache: dict | None
             hash_cache = {}
     hashes = {f: _hash_column([e.get(f) for e in events], f, bad, hash_cache) for f in plan.distinct_fields}
     passthrough = np.zeros((m, len(plan.passthrough)), dtype=np.float64)
-    for j, (fname, default) in enumerate(plan.passthrough):
-        passthrough[:, j] = _passthrough_column([e.get(fname) for e in events], fname, default, bad)
+    for j, (fname, default, exact) in enumerate(plan.passthrough):
+        passthrough[:, j] = _passthrough_column([e.get(fname) for e in events], fname, default, bad, exact)
     return Columns(ts=ts, ids=ids, keys=keys, numeric=numeric, hashes=hashes, passthrough=passthrough, problems=problems)
 
 
@@ -192,13 +192,21 @@ def _hash_column(values: list, name: str, bad, cache: dict) -> np.ndarray:
     return out
 
 
-def _passthrough_column(values: list, name: str, default: float | None, bad) -> np.ndarray:
+#: The largest integer from which every smaller one is a distinct float64.
+_EXACT = 2**53
+
+
+def _beyond_exact(values: list) -> bool:
+    return any(type(v) is int and not -_EXACT <= v <= _EXACT for v in values)
+
+
+def _passthrough_column(values: list, name: str, default: float | None, bad, exact: bool = False) -> np.ndarray:
     if set(map(type, values)) <= _NUMBER_TYPES:
         try:
             arr = np.array(values, dtype=np.float64)
         except OverflowError:
             arr = None
-        if arr is not None and np.isfinite(arr).all():
+        if arr is not None and np.isfinite(arr).all() and not (exact and _beyond_exact(values)):
             return arr
     out = np.zeros(len(values), dtype=np.float64)
     for i, v in enumerate(values):
@@ -215,6 +223,9 @@ def _passthrough_column(values: list, name: str, default: float | None, bad) -> 
             continue
         if not math.isfinite(x):
             bad(i, f"passthrough field {name!r} is not finite ({v!r})")
+        elif exact and x != v:  # (an int a float64 cannot hold)
+            bad(i, f"passthrough field {name!r} is {v!r}, an id beyond 2**53 that a float64 feature would merge "
+                   "with its neighbours: give ids below 2**53 (e.g. a dense index)")
         else:
             out[i] = x
     return out

@@ -87,13 +87,17 @@ class WindowFeature(BaseModel):
 
 
 class PassthroughFeature(BaseModel):
-    """A raw event field copied as a float (bool -> 1.0/0.0); `default` when missing or None."""
+    """A raw event field copied as a float (bool -> 1.0/0.0); `default` when missing or None.
+
+    `exact`: the value is an id (a recommendation's user and item): an integer a float64 cannot
+    hold exactly (beyond 2**53) is refused, never merged with its neighbours."""
 
     model_config = _FROZEN
 
     name: str = Field(min_length=1)
     field: str = Field(min_length=1)
     default: float | None = None
+    exact: bool = False
 
 
 class DerivedFeature(BaseModel):

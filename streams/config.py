@@ -163,6 +163,22 @@ class PipelineConfig(_Frozen):
     sink: SinkConfig = SinkConfig()
     base_dir: str = Field(default=".", exclude=True, description="Folder of the config file (set by load_config).")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _reco_ids_exact(cls, data: Any) -> Any:
+        """A recommendation's `user` and `item` features are ids: exact (`PassthroughFeature`)."""
+        try:
+            reco = data["models"]["task"] == "recommendation"
+            passthrough = data["features"]["passthrough"]
+        except (KeyError, TypeError):
+            return data
+        if reco and isinstance(passthrough, list):
+            feats = {**data["features"], "passthrough": [
+                {**p, "exact": p.get("exact", True)} if isinstance(p, dict) and p.get("name") in ("user", "item") else p
+                for p in passthrough]}
+            data = {**data, "features": feats}
+        return data
+
     @field_validator("pipeline")
     @classmethod
     def _name(cls, v: str) -> str:
@@ -176,6 +192,13 @@ class PipelineConfig(_Frozen):
             if ":" not in spec.model and spec.model not in CATALOG:
                 raise ValueError(f"models: {spec.name!r} uses unknown model {spec.model!r}; use one of "
                                  f"{', '.join(sorted(CATALOG))} or an import path 'package.module:factory'")
+        if self.models.task == "recommendation":
+            missing = [k for k in ("user", "item") if k not in self.features.names]
+            if missing:
+                raise ValueError(
+                    f"features: a recommendation pipeline's models read features named 'user' and 'item' "
+                    f"(the ids); {' and '.join(repr(m) for m in missing)} missing: add a passthrough, e.g. "
+                    f"{{name: {missing[0]}, field: <the event's {missing[0]} id field>}}")
         return self
 
     @property

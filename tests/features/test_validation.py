@@ -135,3 +135,27 @@ def test_distinct_counts_integers_beyond_float_precision_exactly():
         eng = FeatureEngine(fs, MemoryStateStore(), "ts", "id")
         last = [eng.process(b).values[-1, 0] for b in batches][-1]
         assert last == 6.0  # 2**60 and float(2**60) are one value
+
+
+def test_an_exact_passthrough_refuses_ids_a_float64_would_merge():
+    """A recommendation's user and item are ids: two 64-bit ids 1 apart would reach the model as
+    one float64 (one latent vector for two users). `exact` refuses them with a reason; an id a
+    float64 holds exactly passes, and a plain passthrough still takes any number."""
+    fs = FeatureSet(passthrough=[{"name": "user", "field": "u", "exact": True}, {"name": "big", "field": "u"}])
+    eng = FeatureEngine(fs, MemoryStateStore(), "ts", "id")
+    evs = [{"id": f"e{i}", "ts": 1000, "u": u} for i, u in enumerate([2**53, 2**60, 2**53 + 1, -(2**53) - 1])]
+    problems = eng.validate(evs)
+    assert [i for i, _ in problems] == [2, 3] and all("beyond 2**53" in text for _, text in problems)
+    plain = FeatureEngine(FeatureSet(passthrough=[{"name": "big", "field": "u"}]), MemoryStateStore(), "ts", "id")
+    assert plain.validate(evs) == []
+
+
+def test_a_recommendation_configs_user_and_item_are_exact():
+    from streams.config import PipelineConfig
+
+    cfg = PipelineConfig.model_validate({
+        "pipeline": "reco_ids", "event": {"schema": "x.avsc", "id_field": "id", "key_field": "u", "time_field": "ts"},
+        "features": {"passthrough": [{"name": "user", "field": "u"}, {"name": "item", "field": "i"},
+                                     {"name": "pos", "field": "p"}]},
+        "models": {"task": "recommendation", "champion": {"name": "mf", "model": "funk_mf"}}})
+    assert [p.exact for p in cfg.features.passthrough] == [True, True, False]

@@ -69,3 +69,15 @@ def test_the_labels_dedup_horizon_follows_the_snapshot_ttl(tmp_path):
     assert cfg.labels.dedup_horizon == cfg.labels.snapshot_ttl == 14 * 86_400_000
     cfg = load_config(_write(tmp_path, lambda r: r["labels"].update(snapshot_ttl="1h", dedup_horizon="1d")))
     assert cfg.labels.dedup_horizon == 86_400_000
+
+
+def test_a_recommendation_pipeline_needs_user_and_item_features(tmp_path):
+    """Its models read `x["user"]` and `x["item"]`: without them the first event would stop the
+    worker (an audit), so the config is refused when loaded, with what to add."""
+    raw = yaml.safe_load((ROOT / "examples" / "reco" / "config.yaml").read_text())
+    raw["event"]["schema"] = str(ROOT / "examples" / "reco" / raw["event"]["schema"])
+    raw["features"]["passthrough"] = [p for p in raw["features"]["passthrough"] if p["name"] != "item"]
+    p = tmp_path / "reco.yaml"
+    p.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match="'item' missing: add a passthrough"):
+        load_config(p)
