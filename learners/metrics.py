@@ -1,7 +1,8 @@
 """Online prequential metrics of one model, from the prediction that was served and the label.
 
 binary: log loss, accuracy (score >= threshold), ROC AUC; multiclass: accuracy; regression and
-recommendation: MAE and RMSE; anomaly: ROC AUC of the score against ``label != 0``.
+recommendation: MAE and RMSE; anomaly: ROC AUC of the score against ``label != 0`` (any real
+score: binned after an order-keeping map into [0, 1], `_unit`).
 
 Updates are a few arithmetic operations (they run for every model on every label): ROC AUC is
 computed from per-class score histograms (`AUC_BINS` equal-width bins on [0, 1], ties within a
@@ -50,6 +51,21 @@ class _BinnedAUC:
         return area / (n_pos * n_neg)
 
 
+def _unit(score: float) -> float:
+    """An anomaly score (any real: a distance, River's LOF ~1 for inliers, an SVM margin) mapped
+    into [0, 1] for the AUC's bins, keeping its order: [0, 1] to [0.25, 0.75] (half the bins, for
+    the detectors that score there), above 1 to (0.75, 1), below 0 to (0, 0.25).
+
+    >>> [_unit(s) for s in (-1.0, 0.0, 0.5, 1.0, 3.0)]
+    [0.125, 0.25, 0.5, 0.75, 0.9166666666666666]
+    """
+    if score > 1.0:
+        return 1.0 - 0.25 / score
+    if score < 0.0:
+        return 0.25 / (1.0 - score)
+    return 0.25 + 0.5 * score if score == score else 0.0  # noqa: PLR0124 - NaN
+
+
 class ModelMetrics:
     """Prequential metrics for one model and one task."""
 
@@ -79,7 +95,7 @@ class ModelMetrics:
             self._loss += abs(err)
             self._sq += err * err
         elif self.task == "anomaly":
-            self._auc.update(bool(y != 0), score)
+            self._auc.update(bool(y != 0), _unit(score))
 
     def values(self) -> dict[str, float]:
         """Current metric values by name."""

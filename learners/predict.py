@@ -73,11 +73,12 @@ def normalize_label(task: str, label: Any) -> Any:
 def label_problem(task: str, label: Any) -> str | None:
     """Why `label` cannot be learned under `task` (None: it can): the reason of its dead letter.
 
-    A binary label is 0 or 1 (or a bool): the models learn ``label != 0`` and analytics read
-    ``label >= 0.5``, which agree only there. Every numeric label is finite.
+    A binary or anomaly label is 0 or 1 (or a bool): the models and metrics read ``label != 0``
+    and analytics ``label >= 0.5``, which agree only there (sklearn's -1 for an outlier would be
+    an anomaly to one and normal to the other). Every numeric label is finite.
 
-    >>> label_problem("binary", 1.0), label_problem("binary", 2.0), label_problem("regression", float("nan"))
-    (None, 'binary label 2.0 is not 0 or 1', 'regression label nan is not finite')
+    >>> label_problem("binary", 1.0), label_problem("anomaly", -1), label_problem("regression", float("nan"))
+    (None, 'anomaly label -1 is not 0 or 1', 'regression label nan is not finite')
     """
     try:
         normalize_label(task, label)
@@ -87,8 +88,8 @@ def label_problem(task: str, label: Any) -> str | None:
         return None
     if not math.isfinite(label):
         return f"{task} label {label!r} is not finite"
-    if task == "binary" and label not in (0, 1):
-        return f"binary label {label!r} is not 0 or 1"
+    if task in ("binary", "anomaly") and label not in (0, 1):
+        return f"{task} label {label!r} is not 0 or 1"
     return None
 
 

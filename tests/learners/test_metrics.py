@@ -50,3 +50,22 @@ def test_regression_metrics_match_river():
         rmse.update(y, p)
     assert ours.values()["mae"] == pytest.approx(mae.get(), rel=1e-9)
     assert ours.values()["rmse"] == pytest.approx(rmse.get(), rel=1e-9)
+
+
+def test_the_anomaly_auc_ranks_scores_outside_zero_one():
+    """Detectors score on any scale (a distance of 7.7-144, River's LOF ~1 for inliers, an SVM
+    margin below 0): clipped into [0, 1], every score >= 1 fell into one bin and the AUC read 0.5
+    (an audit). The bins now take an order-keeping map of the score."""
+    import itertools
+
+    from learners.metrics import ModelMetrics
+    from learners.predict import Prediction
+
+    scores = [1.5, 2.0, 3.0, 4.0, 10.0, 12.0, 0.2, 0.4, -3.0, -0.5, 144.0, 7.7]
+    ys = [0, 0, 0, 0, 1, 1, 0, 0, 0, 1, 1, 0]
+    pairs = list(itertools.product([s for s, y in zip(scores, ys) if y], [s for s, y in zip(scores, ys) if not y]))
+    exact = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p, n in pairs) / len(pairs)
+    m = ModelMetrics("anomaly")
+    for s, y in zip(scores, ys):
+        m.update(float(y), Prediction(s))
+    assert abs(m.values()["roc_auc"] - exact) < 1e-9

@@ -26,6 +26,7 @@ OK = {"event_id": "e1", "label": 1.0, "ts": 1767225600000}
     ("binary", {"label": 2.0}, "is not 0 or 1"),
     ("binary", {"label": -1.0}, "is not 0 or 1"),
     ("binary", {"label": 0.5}, "is not 0 or 1"),
+    ("anomaly", {"label": -1.0}, "anomaly label -1.0 is not 0 or 1"),  # sklearn's outlier: normal to analytics
     ("binary", {"label": math.nan}, "not finite"),
     ("binary", {"label": "fraud"}, "is a string"),
     ("binary", {"label": None}, "label is null"),
