@@ -107,7 +107,7 @@ def _comparison(c: Mapping[str, Any]) -> str:
             f"<p class=\"note\">{c['events']} events labelled in both runs (only A: {c['only_a']}, only B: "
             f"{c['only_b']}). B - A with a 95% confidence interval: DeLong's method for ROC AUC "
             f"(paired, with its p-value for equal AUCs), a paired percentile bootstrap "
-            f"({c['n_boot']} resamples, seed {c['seed']}) for accuracy and log loss. "
+            f"({c['n_boot']} resamples, seed {c['seed']}) for the other metrics ({', '.join(c.get('metrics', ['accuracy', 'log_loss', 'roc_auc']))}). "
             "Red: the interval excludes 0.</p>")
     if not rows:
         return head + '<p class="note">No labelled events common to both runs.</p>'

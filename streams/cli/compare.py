@@ -39,18 +39,18 @@ def compare(
     home: HomeOpt = None,
     database: Annotated[str, typer.Option("--database", help="ClickHouse database.")] = "eddy",
 ) -> None:
-    """Accuracy, log loss and ROC AUC of B minus A, overall and per segment, with 95% CIs (DeLong for AUC)."""
+    """The task's metrics of B minus A (binary: accuracy, log loss, ROC AUC; regression: MAE, RMSE; ...), overall and per segment, with 95% CIs (DeLong for AUC)."""
     try:
         backend = connect(resolve_one("clickhouse", clickhouse, home_of(home)))
-        label_pipeline, threshold = reference_of(backend, database, run_a, run_b)
+        label_pipeline, threshold, task = reference_of(backend, database, run_a, run_b)
         rows, info = compare_runs(backend, database, run_a, run_b, label_pipeline=label_pipeline,
                                   model_a=model_a, model_b=model_b, threshold=threshold, n_boot=bootstrap,
-                                  seed=seed, min_segment=min_segment)
+                                  seed=seed, min_segment=min_segment, task=task)
     except EddyError as exc:
         fail(exc)
         return
     console = Console(width=None if sys.stdout.isatty() else 160)
-    console.print(f"A = {run_a} ({info['model_a']}), B = {run_b} ({info['model_b']}): {info['events']} labelled events "
+    console.print(f"A = {run_a} ({info['model_a']}), B = {run_b} ({info['model_b']}), {info['task']}: {info['events']} labelled events "
                   f"in both (only A: {info['only_a']}, only B: {info['only_b']}); CI: DeLong for ROC AUC (with its "
                   f"p-value), {bootstrap} paired bootstrap resamples (seed {seed}) for the others")
     if not rows:
