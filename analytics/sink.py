@@ -20,7 +20,7 @@ backend returns. Nothing is dropped: a write error that is not an outage is rais
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,7 +64,7 @@ class Sink:
     def __init__(self, backend: Backend, db: str = "eddy", *, max_batch_rows: int = 1000,
                  max_batch_age_ms: int = 1000, max_buffered_rows: int = 100_000,
                  retry_initial_ms: int = 100, retry_max_ms: int = 30_000,
-                 dedup: bool = True) -> None:
+                 dedup: bool = True, prepare: Callable[[], None] | None = None) -> None:
         if max_batch_rows < 1 or max_buffered_rows < max_batch_rows:
             raise ValueError("need 1 <= max_batch_rows <= max_buffered_rows")
         self.backend = backend
@@ -83,6 +83,9 @@ class Sink:
         self._marks: deque[tuple[int, Hashable]] = deque()
         self._seq = 0
         self._retry_at: int | None = None
+        #: run once before the first write, retried like one while the backend is down (creating
+        #: the tables: a sink can start while ClickHouse is down)
+        self._prepare = prepare
 
     # -- state ---------------------------------------------------------------------------
     @property
@@ -192,7 +195,14 @@ class Sink:
             delay = self.retry_initial_ms * 2 ** min(self.stats.consecutive_failures - 1, 30)
             self._retry_at = now_ms + min(self.retry_max_ms, delay)
 
+    def prepare(self) -> None:
+        """Run the `prepare` step now if it has not succeeded yet (BackendUnavailable if down)."""
+        if self._prepare is not None:
+            self._prepare()
+            self._prepare = None
+
     def _flush_batch(self, table: str, buf: deque[_Item]) -> int:
+        self.prepare()
         batch = [buf[i] for i in range(min(self.max_batch_rows, len(buf)))]
         unique: dict[tuple[Any, ...], _Item] = {}
         for item in batch:

@@ -146,6 +146,8 @@ class WorkerRuntime:
         self.adopt_pending = False
         #: how many of the learner's unmarked ids the last checkpoint covers (`mark_learned`)
         self.marks_due = 0
+        #: set when the app begins to stop
+        self.stopping = False
 
     def adopt_learning(self) -> None:
         """This process now owns the labels partitions: resume the learner from the newest
@@ -690,6 +692,13 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
 
         app.on_start = on_start  # mode calls it on every (re)start of the app
         app.on_stop = on_stop
+    stop_hook = app.on_stop
+
+    async def stopping() -> None:
+        rt.stopping = True  # first: a sink retrying an outage lets go of its batch (`sink_agent`)
+        await stop_hook()
+
+    app.on_stop = stopping
     if roles & {"score", "learn"}:
         app.timer(interval=wc.model_refresh)(housekeeping)
 
@@ -715,6 +724,8 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                 t_flush = time.perf_counter()
                 while not await loop.run_in_executor(None, router.flush_blocking, now_ms()):
                     metrics.clickhouse_error("sink flush failed")
+                    if rt.stopping:  # not acked: Kafka gives the batch to the next sink
+                        raise asyncio.CancelledError("stopping while ClickHouse is down")
                     await asyncio.sleep(delay)  # ClickHouse down: hold the batch (not acked), retry
                     delay = min(delay * 2, 5.0)
                 metrics.observe_sink_batch([ev.message.topic for ev in batch], flush_s=time.perf_counter() - t_flush)

@@ -22,14 +22,20 @@ class ConnectBackend(Backend):
 
         self.url = redact_url(dsn)
         self.readonly = readonly
-        opts = parse_dsn(dsn)
-        settings = {"readonly": 2} if readonly else {}
-        try:
-            import clickhouse_connect
+        self._opts = parse_dsn(dsn)
+        self._settings = {"readonly": 2} if readonly else {}
+        self._conn: Any = None  # connected on first use: a sink starts while the server is down
 
-            self._client = clickhouse_connect.get_client(**opts, settings=settings)
-        except Exception as exc:  # clickhouse_connect raises OperationalError & co
-            raise BackendUnavailable(f"cannot connect to {self.url}: {type(exc).__name__}") from exc
+    @property
+    def _client(self) -> Any:
+        if self._conn is None:
+            try:
+                import clickhouse_connect
+
+                self._conn = clickhouse_connect.get_client(**self._opts, settings=self._settings)
+            except Exception as exc:  # clickhouse_connect raises OperationalError & co
+                raise BackendUnavailable(f"cannot connect to {self.url}: {type(exc).__name__}") from exc
+        return self._conn
 
     def _wrap(self, exc: Exception) -> Exception:
         from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
@@ -56,7 +62,8 @@ class ConnectBackend(Backend):
             raise self._wrap(exc) from exc
 
     def close(self) -> None:
-        self._client.close()
+        if self._conn is not None:
+            self._conn.close()
 
     def __repr__(self) -> str:
         return f"ConnectBackend({self.url!r})"

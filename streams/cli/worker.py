@@ -52,6 +52,7 @@ def worker(
         eps = endpoints(kafka, redis, clickhouse, home)
         codecs = Codecs.build(cfg, schema_registry(registry, home_of(home)))
         ensure_topics(eps.kafka, cfg.topics.layout())
+        wait_for_redis(eps.redis, cfg.pipeline)
         wanted = frozenset(r.strip() for r in roles.split(",") if r.strip())
         if "score" in wanted:
             from features import warm_up
@@ -103,3 +104,27 @@ def worker(
     # to DEBUG so it spins on every record: aiokafka then built a LogRecord per fetch and send.
     faust_worker.spinner = None
     faust_worker.execute_from_commandline()
+
+
+def wait_for_redis(url: str, pipeline: str, max_delay: float = 10.0) -> None:
+    """Return once Redis answers: a worker started while Redis is down (a restart, a deploy
+    ahead of it) waits for it, with a warning per attempt, instead of exiting into a crash loop."""
+    import time
+
+    import redis
+
+    from streams.wiring import redis_client
+
+    delay = 0.5
+    while True:
+        try:
+            client = redis_client(url, pipeline)
+            client.ping()
+            client.close()
+            return
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            logging.getLogger("eddy.worker").warning(
+                "Redis does not answer (%s: %s): the worker starts when it does; retrying in %.1f s",
+                type(exc).__name__, exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, max_delay)

@@ -141,3 +141,58 @@ def test_sink_outage_is_counted_and_ready_follows_clickhouse(stack, tmp_path):
     finally:
         chdb.terminate()
         chdb.wait(20)
+
+
+def test_a_worker_starts_without_redis_and_clickhouse_scores_without_clickhouse_and_stops_promptly(stack, tmp_path):
+    """DESIGN: scoring never waits on analytics. A default worker (score, learn, sink) started
+    while Redis and ClickHouse are both down waits for Redis (it used to exit: a crash loop),
+    scores with ClickHouse still down (it used to exit: the sink created its tables at start),
+    writes everything once ClickHouse answers, and a SIGTERM while ClickHouse is down again stops
+    it within seconds (its sink used to retry the held batch for ever)."""
+    import signal
+    import time
+
+    cfg_path = write_config(tmp_path, PIPELINE + "_start", partitions=1)
+    cfg = load_config(cfg_path)
+    events, labels = fraud_generator().generate(200, seed=6)
+    redis_port, ch_port, port = free_port(), free_port(), free_port()
+    base = f"http://127.0.0.1:{port}"
+    worker = WorkerProcess(cfg_path, stack, log_path=tmp_path / "worker.log",
+                           extra_args=["--metrics-port", str(port)],
+                           env={"EDDY_REDIS": f"redis://127.0.0.1:{redis_port}/0",
+                                "EDDY_CLICKHOUSE": f"http://127.0.0.1:{ch_port}"})
+    redis_proc = chdb = None
+
+    def metric(name: str) -> float:
+        try:
+            return total(scrape(base), name)
+        except OSError:  # its metrics server starts with the app
+            return 0.0
+
+    try:
+        worker.start()
+        time.sleep(3)
+        assert worker.alive(), worker.log_tail()
+        assert "Redis does not answer" in worker.log_tail()
+        redis_proc = start_redis(redis_port, tmp_path)
+        produce_merged(cfg, stack, events, labels)
+        wait_until(lambda: metric("eddy_events_scored_total") >= 200, 180, "scoring without ClickHouse")
+        assert "ClickHouse unavailable at start" in worker.log_tail(20_000)
+
+        chdb = start_chdb(ch_port, tmp_path / "chdb", tmp_path / "chdb.log")
+        wait_until(lambda: metric("eddy_sink_records_total") >= 400, 120, "the held rows written")
+        chdb.terminate()
+        chdb.wait(20)
+        more, _ = fraud_generator().generate(50, seed=7)
+        produce_merged(cfg, stack, more)
+        wait_until(lambda: metric("eddy_clickhouse_errors_total") > 0, 60, "the sink to hold a batch")
+        t0 = time.monotonic()
+        worker.proc.send_signal(signal.SIGTERM)
+        worker.proc.wait(45)
+        assert time.monotonic() - t0 < 45 and not worker.alive()
+    finally:
+        worker.kill()
+        for proc in (redis_proc, chdb):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                proc.wait(20)
