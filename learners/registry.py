@@ -336,6 +336,13 @@ class ModelRegistry:
             first = {n: s is None for n, s in zip(names, seqs)}
         else:
             first = {n: expected.get(n, None) == 0 for n in names}
+            fresh = [n for n in names if first[n]]
+            if fresh:  # a fresh model over counted versions (the registry was lost, `continue_from`): a reset
+                for n, seq in zip(fresh, self.redis.mget([self.key(n, "seq") for n in fresh])):
+                    if seq is not None:
+                        first[n] = False
+                        if not (isinstance(action, Mapping) and action.get(n)) and not isinstance(action, str):
+                            action = {**(action or {}), n: "reset"}
         keys = [self.roles_key]
         args: list[Any] = [len(names), *self._retention(ts)]
         actions: dict[str, str] = {}
@@ -432,6 +439,16 @@ class ModelRegistry:
                 pipe.hset(self.roles_key, name, role)
         pipe.execute()
         return self.roles()
+
+    def continue_from(self, versions: Mapping[str, int]) -> None:
+        """Let each model's next version follow `versions` (name -> the highest version it ever
+        had, e.g. from its model events) if the registry has not counted that far: after Redis
+        lost the registry, a version must never name a second snapshot."""
+        for name, version in versions.items():
+            seq = self.key(name, "seq")
+            current = self.redis.get(seq)
+            if current is None or int(current) < int(version):
+                self.redis.set(seq, int(version))
 
     def purge(self) -> int:
         """Delete every registry key of this namespace (replays, tests); returns keys deleted."""

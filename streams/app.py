@@ -62,6 +62,7 @@ from streams.keyspace import sink_database_key
 from streams.label_feed import LabelFeed
 from streams.label_outcomes import label_counts, orphan_letters
 from streams.label_rules import LABEL_SCHEMA, label_failure
+from streams.lost_state import last_versions
 from streams.observability import ScorersBehind, WorkerMetrics, attach, instrument
 from streams.processor import MARKS_CLOCK_MARGIN_MS, Processor, Source
 from streams.run_records import alert_record, model_event_record
@@ -130,6 +131,10 @@ class WorkerRuntime:
         self.counters = Counters(partial(roundtrip, self.redis), counters_key(config.pipeline))
         refill = max((f.window for f in config.features.windows), default=0)
         self.guard = StateGuard(self.redis, config.pipeline, refill)
+        #: the `state_lost` alert of a loss found at start (Redis emptied while no worker ran)
+        self.lost_at_start: dict | None = None
+        if codecs is not None:  # (no codecs: the runtime alone, in tests)
+            self._continue_versions(endpoints, codecs)
         self.guard.start()
         #: the models the learner trains (its own copy when it shares the process with scoring)
         self.learning = self.processor.learner.model_set if self.processor.learner is not None else self.processor.models
@@ -148,6 +153,21 @@ class WorkerRuntime:
         self.marks_due = 0
         #: set when the app begins to stop
         self.stopping = False
+
+    def _continue_versions(self, endpoints: Endpoints, codecs: Codecs) -> None:
+        """At start: a model the registry has no version counter for (a first run, or Redis
+        emptied while no learner ran, `streams.lost_state`) continues from the highest version
+        its model events name; no epoch marker as well means the state was lost: alert."""
+        unmarked = not self.guard.marked()
+        names = self.processor.models.names
+        counted = self.redis.mget([self.registry.key(n, "seq") for n in names])
+        if not unmarked and all(c is not None for c in counted):
+            return
+        versions = last_versions(endpoints.kafka, self.config.topics.model_events, codecs.codec.decode)
+        if versions:
+            self.registry.continue_from(versions)
+            if unmarked:
+                self.lost_at_start = self.guard.lost_at_start(now_ms(), versions)
 
     def adopt_learning(self) -> None:
         """This process now owns the labels partitions: resume the learner from the newest
@@ -578,6 +598,9 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             proc.mark_state_lost(rt.guard.refill_ms)
             lost_found.append(lost)
 
+    if rt.lost_at_start is not None:
+        found_lost(rt.lost_at_start)  # handled by the first `check_state`, as a loss while running
+
     if isinstance(proc.engine.store, RedisStateStore):
         # the epoch marker as read with each batch's states: gone means that batch is the first
         # on an empty state, and its scores are flagged
@@ -597,8 +620,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         log.error("%s", lost["detail"])
         if proc.learner is not None:
             # The registry is gone too: continue its versions from what we hold, republish.
-            for name, version in rt.learning.versions.items():
-                rt.redis.set(rt.registry.key(name, "seq"), version)
+            rt.registry.continue_from(rt.learning.versions)
             versions = rt.registry.save_many(rt.learning.models, learner_meta(), now_ms=now_ms(),
                                              roles=rt.learning.roles)  # no compare-and-set: nothing to compare
             rt.learning.set_versions(versions)

@@ -41,6 +41,22 @@ class StateGuard:
         """Write or adopt the epoch marker (call once at worker start)."""
         self.epoch = self._adopt()
 
+    def marked(self) -> bool:
+        """Whether Redis holds an epoch marker (False on a first run, or after a loss while no
+        worker ran: `streams.lost_state` tells them apart)."""
+        return self.client.get(self.key) is not None
+
+    def lost_at_start(self, now_ms: int, versions: dict[str, int]) -> dict[str, Any]:
+        """The `state_lost` alert of a loss found at start (`versions`: the highest the models had)."""
+        return {
+            "model": "*", "kind": "state_lost", "ts": now_ms, "value": float(self.refill_ms), "action": "degrade",
+            "detail": (f"Redis lost pipeline {self.pipeline!r}'s state while no worker ran (no epoch marker, but "
+                       f"{self.pipeline}.model-events names versions {versions}): windows restart empty; scores are "
+                       f"flagged degraded until the windows ({self.refill_ms // 1000}s of event time) refill; model "
+                       "versions continue from those, but the models restart from the config (what they had "
+                       "learned was only in Redis)"),
+        }
+
     def check(self, now_ms: int) -> dict[str, Any] | None:
         """None while the marker is intact; else re-mark and return a `state_lost` alert."""
         return self.observe(self.client.get(self.key), now_ms)
