@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from features import Attached, FeatureBatch, FeatureEngine
-from learners import Learner, LearnOutcome, ModelSet, Prediction
+from learners import Learner, LearnOutcome, ModelSet, Prediction, predict
 from schemas import check_rules, make_dlq_record, sure_pass
 from streams.config import PipelineConfig
 from streams.snapshots import Served, Snapshot, SnapshotStore
@@ -264,7 +264,16 @@ class Processor:
         # (FeatureEngine.rows' dicts: a model never sees the dict a record holds)
         finite = _all_finite(values, vals)
         rows = [dict(zip(names, row)) for row in vals]
-        preds = self.models.predict_many_full([r.copy() for r in rows] if finite else rows)
+        try:
+            preds = self.models.predict_many_full([r.copy() for r in rows] if finite else rows)
+        except Exception:  # noqa: BLE001 - a model failing on some event must not stop scoring
+            preds, failed = self._predict_each([r.copy() for r in rows] if finite else rows)
+            if failed:
+                for n, reason in failed.items():
+                    out.dlq.append(self._dlq(sources[to_score[n]], "model_error", reason, now_ms))
+                keep = [n for n in range(len(rows)) if n not in failed]
+                to_score, rows, values = [to_score[n] for n in keep], [rows[n] for n in keep], values[keep]
+                preds = {m: [p[n] for n in keep] for m, p in preds.items()}
         # each event's Served tuple, one per model in served_by() order
         served = list(zip(*[[Served(m, v, r, float(p.score), p.label) for p in preds[m]]
                             for m, v, r in self.models.served_by()]))
@@ -289,6 +298,24 @@ class Processor:
         out.late += n_late
         out.snapshots.extend(snaps)
         self._emit(snaps, values, out, rows if finite else None)
+
+    def _predict_each(self, rows: list[dict[str, float]]) -> tuple[dict[str, list[Prediction]], dict[int, str]]:
+        """`predict_many_full` one event and model at a time, after a model raised on the batch:
+        the predictions (a failed one is 0.0, its event left out by the caller) and, by row, why
+        a model failed. The event's features are in the windows already: it is dead-lettered
+        (``model_error``), not scored, and its label becomes an orphan."""
+        task, models = self.models.task, self.models.models
+        preds: dict[str, list[Prediction]] = {name: [] for name in models}
+        failed: dict[int, str] = {}
+        for n, x in enumerate(rows):
+            for name, model in models.items():
+                try:
+                    preds[name].append(predict(task, model, dict(x)))
+                except Exception as exc:  # noqa: BLE001 - any error of a user's model
+                    preds[name].append(Prediction(0.0))
+                    failed.setdefault(n, f"model {name!r} failed on this event ({type(exc).__name__}: {exc}); "
+                                         "its features are counted in the windows, it was not scored")
+        return preds, failed
 
     def _learn_waiting(self, out: ScoreOutput, now_ms: int) -> None:
         """Learn the pending labels whose events were just served (their snapshots stored)."""

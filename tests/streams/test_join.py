@@ -242,3 +242,37 @@ def test_a_duplicate_whose_snapshot_expired_is_not_served_again_and_its_label_is
     proc.learner.join = proc.learner.join.model_copy(update={"early_label_wait": 0})
     learned = proc.learn([label], now_ms=first[-1]["ts"] + 3)
     assert [o.status for o in learned.outcomes] == ["orphan"] and not recorder.records
+
+
+class _FailsOnLargeAmounts:
+    """A user's model (an import path) with a bug: it raises on some inputs."""
+
+    def __init__(self, inner) -> None:  # noqa: ANN001
+        self.inner = inner
+
+    def predict_proba_one(self, x: dict) -> dict:
+        if x["amount"] > 100:
+            raise ValueError("amount out of the range I was written for")
+        return self.inner.predict_proba_one(x)
+
+    def learn_one(self, x: dict, y) -> None:  # noqa: ANN001
+        self.inner.learn_one(x, y)
+
+
+def test_a_model_that_raises_on_an_event_dead_letters_that_event_and_scores_the_rest(data):
+    """A model that fails on one input must not stop scoring (the worker crashed on every restart
+    over the same batch). That event is dead-lettered (`model_error`, naming the model and the
+    error), every other event of the batch is scored by every model, and its label is an orphan."""
+    cfg, events, _labels = data
+    proc = memory_processor(cfg, "t")
+    champion = proc.models.champion_name
+    proc.models._models[champion] = _FailsOnLargeAmounts(proc.models.model(champion))  # as a custom model would be
+    batch = events[:60]
+    bad = [e["event_id"] for e in batch if e["amount"] > 100]
+    assert bad and len(bad) < len(batch)
+    out = proc.score(batch, [Source("e", 0, i) for i in range(len(batch))], now_ms=batch[-1]["ts"])
+    assert [d["error_class"] for d in out.dlq] == ["model_error"] * len(bad)
+    assert all(champion in d["reason"] and "ValueError" in d["reason"] for d in out.dlq)
+    scored = {s.event_id for s in out.snapshots}
+    assert scored == {e["event_id"] for e in batch} - set(bad)
+    assert len(out.scores) == len(scored) and len(out.shadow) == len(scored) * (len(proc.models.names) - 1)
