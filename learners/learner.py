@@ -190,12 +190,13 @@ class Learner:
             # a first label waits for this snapshot: it is the one learned (the first label wins,
             # as in ClickHouse's labels table), this copy is a duplicate (callers that count
             # outcomes resolve the waiting one first with `on_snapshot`, see `Processor.learn`)
-            first = pending.pop(event_id)[0]
-            outcome = self._learn(event_id, first, snapshot, now_ms)
+            first, _since, first_position = pending.pop(event_id)
+            outcome = self._learn(event_id, first, snapshot, now_ms, first_position)
             self.counts["duplicate"] += 1
-            outcome.detail = "the first label, learned when a second copy came with the snapshot"
+            if outcome.status == "learned":
+                outcome.detail = "the first label, learned when a second copy came with the snapshot"
             return outcome
-        return self._learn(event_id, label, snapshot, now_ms)
+        return self._learn(event_id, label, snapshot, now_ms, position)
 
     def on_snapshot(
         self, event_id: str, snapshot: Mapping[str, Any], now_ms: int
@@ -204,7 +205,7 @@ class Learner:
         entry = self._pending.pop(event_id, None)
         if entry is None:
             return None
-        return self._learn(event_id, entry[0], snapshot, now_ms)
+        return self._learn(event_id, entry[0], snapshot, now_ms, entry[2])
 
     def retry(self, now_ms: int, fetch: Fetch) -> list[LearnOutcome]:
         """Fetch snapshots of all pending labels once; learn found ones, expire stale ones."""
@@ -307,7 +308,8 @@ class Learner:
 
     # --- internals ----------------------------------------------------------------------------
     def _learn(
-        self, event_id: str, label: dict[str, Any], snapshot: Mapping[str, Any], now_ms: int
+        self, event_id: str, label: dict[str, Any], snapshot: Mapping[str, Any], now_ms: int,
+        position: tuple[int, int] | None = None,
     ) -> LearnOutcome:
         try:
             x = snapshot["x"]
@@ -317,7 +319,15 @@ class Learner:
         served = snapshot.get("predictions") or {}
         if self.on_learn is not None:
             self.on_learn(event_id, x)
-        y = ms.learn_one(x, label["label"], served=served)
+        try:
+            y = ms.learn_one(x, label["label"], served=served)
+        except ModelInputError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a user's model failing on one label must not stop learning
+            return self._count(LearnOutcome(
+                event_id, "orphan", label, position=position,
+                detail=f"a model failed to learn it ({type(exc).__name__}: {exc}); the models before it in the "
+                       "set may have"))
         if self.keeps_unsaved:
             self._unsaved.append((now_ms, x, y))
         outcome = LearnOutcome(event_id, "learned", label, y=y)

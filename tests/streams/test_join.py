@@ -276,3 +276,37 @@ def test_a_model_that_raises_on_an_event_dead_letters_that_event_and_scores_the_
     scored = {s.event_id for s in out.snapshots}
     assert scored == {e["event_id"] for e in batch} - set(bad)
     assert len(out.scores) == len(scored) and len(out.shadow) == len(scored) * (len(proc.models.names) - 1)
+
+
+class _FailsToLearnLargeAmounts(_FailsOnLargeAmounts):
+    def predict_proba_one(self, x: dict) -> dict:
+        return self.inner.predict_proba_one(x)
+
+    def learn_one(self, x: dict, y) -> None:  # noqa: ANN001
+        if x["amount"] > 100:
+            raise ValueError("cannot learn that")
+        self.inner.learn_one(x, y)
+
+
+def test_a_model_that_raises_while_learning_a_label_makes_it_an_orphan_with_the_reason(data):
+    """The labels agent stopped on such a label, on every restart. It is now an orphan (not
+    learned; dead-lettered as `orphan_label` at its position, the reason naming the error), and
+    the labels after it are learned."""
+    from streams.label_outcomes import orphan_letters
+
+    cfg, events, labels = data
+    proc = memory_processor(cfg, "t")
+    learning = proc.learner.model_set
+    champion = learning.champion_name
+    learning._models[champion] = _FailsToLearnLargeAmounts(learning.model(champion))
+    batch = events[:60]
+    proc.score(batch, [Source("e", 0, i) for i in range(len(batch))], now_ms=batch[-1]["ts"])
+    ids = {e["event_id"] for e in batch}
+    labs = [lab for lab in labels if lab["event_id"] in ids]
+    out = proc.learn(labs, batch[-1]["ts"] + 1, [(0, i) for i in range(len(labs))])
+    amount = {e["event_id"]: e["amount"] for e in batch}
+    statuses = {o.event_id: o.status for o in out.outcomes}
+    assert {e for e, st in statuses.items() if st == "orphan"} == {e for e in statuses if amount[e] > 100} != set()
+    assert all(st == "learned" for e, st in statuses.items() if amount[e] <= 100)
+    letters = orphan_letters(cfg.pipeline, cfg.topics.labels, out.outcomes, lambda rec: b"label", 0)
+    assert len(letters) == sum(a > 100 for a in amount.values()) and "ValueError" in letters[0]["reason"]
