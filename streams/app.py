@@ -151,8 +151,6 @@ class WorkerRuntime:
         self.adopt_pending = False
         #: how many of the learner's unmarked ids the last checkpoint covers (`mark_learned`)
         self.marks_due = 0
-        #: set when the app begins to stop
-        self.stopping = False
 
     def _continue_versions(self, endpoints: Endpoints, codecs: Codecs) -> None:
         """At start: a model the registry has no version counter for (a first run, or Redis
@@ -714,13 +712,6 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
 
         app.on_start = on_start  # mode calls it on every (re)start of the app
         app.on_stop = on_stop
-    stop_hook = app.on_stop
-
-    async def stopping() -> None:
-        rt.stopping = True  # first: a sink retrying an outage lets go of its batch (`sink_agent`)
-        await stop_hook()
-
-    app.on_stop = stopping
     if roles & {"score", "learn"}:
         app.timer(interval=wc.model_refresh)(housekeeping)
 
@@ -746,8 +737,6 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                 t_flush = time.perf_counter()
                 while not await loop.run_in_executor(None, router.flush_blocking, now_ms()):
                     metrics.clickhouse_error("sink flush failed")
-                    if rt.stopping:  # not acked: Kafka gives the batch to the next sink
-                        raise asyncio.CancelledError("stopping while ClickHouse is down")
                     await asyncio.sleep(delay)  # ClickHouse down: hold the batch (not acked), retry
                     delay = min(delay * 2, 5.0)
                 metrics.observe_sink_batch([ev.message.topic for ev in batch], flush_s=time.perf_counter() - t_flush)

