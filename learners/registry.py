@@ -57,6 +57,10 @@ for i = 0, n - 1 do
     end
   end
 end
+local function drop(blobs, infos, version)
+  redis.call('HDEL', blobs, version)
+  redis.call('HDEL', infos, version)
+end
 local out = {}
 for i = 0, n - 1 do
   local k = 2 + i * 5
@@ -79,15 +83,13 @@ for i = 0, n - 1 do
       for _, old in ipairs(redis.call('ZRANGEBYSCORE', kept, '-inf', '(' .. string.format('%.0f', now - keep_for))) do
         redis.call('ZREM', kept, old)
         if tonumber(old) <= v - keep then
-          redis.call('HDEL', blobs, old)
-          redis.call('HDEL', infos, old)
+          drop(blobs, infos, old)
         end
       end
     end
     local old = v - keep
     if old > 0 and not redis.call('ZSCORE', kept, old) then
-      redis.call('HDEL', blobs, old)
-      redis.call('HDEL', infos, old)
+      drop(blobs, infos, old)
     end
   end
   out[i + 1] = v
@@ -331,18 +333,18 @@ class ModelRegistry:
         """
         ts = self._now(now_ms)
         names = list(models)
-        if expected is None:
-            seqs = self.redis.mget([self.key(n, "seq") for n in names])
-            first = {n: s is None for n, s in zip(names, seqs)}
-        else:
-            first = {n: expected.get(n, None) == 0 for n in names}
-            fresh = [n for n in names if first[n]]
-            if fresh:  # a fresh model over counted versions (the registry was lost, `continue_from`): a reset
-                for n, seq in zip(fresh, self.redis.mget([self.key(n, "seq") for n in fresh])):
-                    if seq is not None:
-                        first[n] = False
-                        if not (isinstance(action, Mapping) and action.get(n)) and not isinstance(action, str):
-                            action = {**(action or {}), n: "reset"}
+        # the default action: `created` for a model the registry never counted, `reset` for a fresh
+        # model (expected 0) over counted versions (a lost registry, `continue_from`), else `snapshot`
+        fresh = names if expected is None else [n for n in names if expected.get(n) == 0]
+        seqs = dict(zip(fresh, self.redis.mget([self.key(n, "seq") for n in fresh]))) if fresh else {}
+        defaults: dict[str, str] = {}
+        for name in names:
+            if name not in seqs:
+                defaults[name] = "snapshot"
+            elif seqs[name] is None:
+                defaults[name] = "created"
+            else:
+                defaults[name] = "snapshot" if expected is None else "reset"
         keys = [self.roles_key]
         args: list[Any] = [len(names), *self._retention(ts)]
         actions: dict[str, str] = {}
@@ -352,7 +354,7 @@ class ModelRegistry:
             raise RegistryError(f"meta of {', '.join(names)} is not JSON-able: {exc}") from exc
         for name in names:
             given = action.get(name) if isinstance(action, Mapping) else action
-            actions[name] = given or ("created" if first[name] else "snapshot")
+            actions[name] = given or defaults[name]
             try:
                 blob = pickle.dumps(models[name], protocol=pickle.HIGHEST_PROTOCOL)
             except Exception as exc:  # pickling errors have many types
