@@ -622,8 +622,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             versions = rt.registry.save_many(rt.learning.models, learner_meta(), now_ms=now_ms(),
                                              roles=rt.learning.roles)  # no compare-and-set: nothing to compare
             rt.learning.set_versions(versions)
-            if proc.learner is not None:
-                proc.learner.saved()
+            proc.learner.saved()
             if rt.scorer:
                 refresh(rt.registry, proc.models)
         lost_found.clear()  # the registry is whole again; only the alert is left to send

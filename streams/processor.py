@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 #: scorers' clocks against the learner's, different hosts): their labels ask the learned marks.
 MARKS_CLOCK_MARGIN_MS = 60_000
 
+
 @dataclass(frozen=True)
 class Source:
     """Where a message came from (replay from an archive uses topic '' and offset -1)."""
@@ -264,10 +265,11 @@ class Processor:
         # (FeatureEngine.rows' dicts: a model never sees the dict a record holds)
         finite = _all_finite(values, vals)
         rows = [dict(zip(names, row)) for row in vals]
+        xs = [r.copy() for r in rows] if finite else rows
         try:
-            preds = self.models.predict_many_full([r.copy() for r in rows] if finite else rows)
+            preds = self.models.predict_many_full(xs)
         except Exception:  # noqa: BLE001 - a model failing on some event must not stop scoring
-            preds, failed = self._predict_each([r.copy() for r in rows] if finite else rows)
+            preds, failed = self._predict_each(xs)
             if failed:
                 for n, reason in failed.items():
                     out.dlq.append(self._dlq(sources[to_score[n]], "model_error", reason, now_ms))
@@ -310,7 +312,7 @@ class Processor:
         for n, x in enumerate(rows):
             for name, model in models.items():
                 try:
-                    preds[name].append(predict(task, model, dict(x)))
+                    preds[name].append(predict(task, model, x))
                 except Exception as exc:  # noqa: BLE001 - any error of a user's model
                     preds[name].append(Prediction(0.0))
                     failed.setdefault(n, f"model {name!r} failed on this event ({type(exc).__name__}: {exc}); "

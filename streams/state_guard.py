@@ -48,13 +48,15 @@ class StateGuard:
 
     def lost_at_start(self, now_ms: int, versions: dict[str, int]) -> dict[str, Any]:
         """The `state_lost` alert of a loss found at start (`versions`: the highest the models had)."""
+        return self._alert(now_ms, f"while no worker ran (no epoch marker, but {self.pipeline}.model-events names "
+                                   f"versions {versions})", "model versions continue from those, but the models "
+                                   "restart from the config (what they had learned was only in Redis)")
+
+    def _alert(self, now_ms: int, how: str, models: str) -> dict[str, Any]:
         return {
             "model": "*", "kind": "state_lost", "ts": now_ms, "value": float(self.refill_ms), "action": "degrade",
-            "detail": (f"Redis lost pipeline {self.pipeline!r}'s state while no worker ran (no epoch marker, but "
-                       f"{self.pipeline}.model-events names versions {versions}): windows restart empty; scores are "
-                       f"flagged degraded until the windows ({self.refill_ms // 1000}s of event time) refill; model "
-                       "versions continue from those, but the models restart from the config (what they had "
-                       "learned was only in Redis)"),
+            "detail": (f"Redis lost pipeline {self.pipeline!r}'s state {how}: windows restart empty; scores are "
+                       f"flagged degraded until the windows ({self.refill_ms // 1000}s of event time) refill; {models}"),
         }
 
     def check(self, now_ms: int) -> dict[str, Any] | None:
@@ -69,10 +71,4 @@ class StateGuard:
         if current == self.epoch:
             return None
         self.epoch = current if current is not None else self._adopt()
-        return {
-            "model": "*", "kind": "state_lost", "ts": now_ms, "value": float(self.refill_ms),
-            "action": "degrade",
-            "detail": (f"Redis lost pipeline {self.pipeline!r}'s state (epoch marker gone): windows restart empty; "
-                       f"scores are flagged degraded until the windows ({self.refill_ms // 1000}s of event time) refill; "
-                       "models were republished from the learner's memory"),
-        }
+        return self._alert(now_ms, "(epoch marker gone)", "models were republished from the learner's memory")
