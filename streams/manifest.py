@@ -165,6 +165,16 @@ def list_manifests(backend: Any, db: str, pipeline: str | None = None, limit: in
     return [Manifest.from_row(r) for r in rows]
 
 
+def live_run_id(pipeline: str, given: str | None = None) -> str:
+    """The run id of `pipeline`'s live run: `given` (``--run-id``, ``EDDY_RUN_ID``), else ``<p>-live``,
+    stable across restarts so redeliveries dedup.
+
+    >>> live_run_id("fraud"), live_run_id("fraud", "prod-7")
+    ('fraud-live', 'prod-7')
+    """
+    return given or f"{pipeline}-live"
+
+
 def run_kind(backend: Any, db: str, run_id: str) -> str | None:
     """The kind (``live`` | ``replay``) of `run_id`'s manifest; None when it has none."""
     rows = backend.query(f"SELECT kind FROM {db}.runs FINAL WHERE run_id = {literal(run_id)} LIMIT 1")

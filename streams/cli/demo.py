@@ -30,6 +30,7 @@ from streams.harness import (
     produce_merged,
     wait_until,
 )
+from streams.manifest import live_run_id
 from streams.stack import status as stack_status
 
 console = Console()
@@ -74,7 +75,7 @@ def demo(
             stack.__enter__()
         eps = stack.endpoints
         console.print(f"stack: kafka {eps.kafka}  redis {eps.redis}  clickhouse {eps.clickhouse}")
-        run_id = f"{cfg.pipeline}-live"
+        run_id = live_run_id(cfg.pipeline)
         cleared = _forget_previous_demo(connect(eps.clickhouse), cfg.sink.database, cfg.pipeline)
         if cleared:
             console.print(f"removed the rows of the previous demo (pipeline {cfg.pipeline}) from {cleared} ClickHouse tables")

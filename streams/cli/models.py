@@ -41,6 +41,7 @@ def _publish(cfg: PipelineConfig, events: list[dict], kafka: str | None, home: A
     if not events:
         return
     from streams.kafka_io import ensure_topics, make_producer
+    from streams.manifest import live_run_id
     from streams.run_records import model_event_record
     from streams.wiring import Codecs, schema_registry
 
@@ -49,7 +50,7 @@ def _publish(cfg: PipelineConfig, events: list[dict], kafka: str | None, home: A
     ensure_topics(servers, cfg.topics.layout())
     producer = make_producer(servers)
     for ev in events:
-        rec = model_event_record(cfg.pipeline, run_id or f"{cfg.pipeline}-live", ev)
+        rec = model_event_record(cfg.pipeline, live_run_id(cfg.pipeline, run_id), ev)
         producer.send(cfg.topics.model_events, ev["model"].encode(), codecs.encode("model_events", rec))
     producer.flush()
 

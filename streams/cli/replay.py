@@ -22,7 +22,7 @@ from eddy.errors import EddyError
 from streams.cli.options import ClickhouseOpt, HomeOpt, KafkaOpt, RegistryOpt, fail, home_of
 from streams.config import load_config
 from streams.endpoints import resolve_one
-from streams.manifest import build_manifest, load_manifest, run_kind, save_manifest
+from streams.manifest import build_manifest, live_run_id, load_manifest, run_kind, save_manifest
 from streams.replay.inputs import Selection, read_inputs
 from streams.replay.output import PredictionWriter
 from streams.replay.runner import replay_inputs
@@ -82,7 +82,7 @@ def replay(
         db = database or cfg.sink.database
         ensure_schema(backend, db, cfg.sink.ttl_days)
         kind = run_kind(backend, db, run_id)
-        live_ids = {f"{cfg.pipeline}-live", os.environ.get("EDDY_RUN_ID") or f"{cfg.pipeline}-live"}
+        live_ids = {live_run_id(cfg.pipeline), live_run_id(cfg.pipeline, os.environ.get("EDDY_RUN_ID"))}
         if kind == "live" or run_id in live_ids:  # its rows would replace production's, by key
             fail(EddyError(f"run id {run_id!r} is the live run's: a replay writes under its own "
                            f"(e.g. --run-id {cfg.pipeline}-replay-1), even with --force"))

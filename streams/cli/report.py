@@ -14,6 +14,7 @@ from analytics.report.build import build_report
 from streams.cli.options import ClickhouseOpt, ConfigOpt, HomeOpt, config, fail, home_of
 from streams.endpoints import resolve_one
 from streams.exceptions import StreamsError
+from streams.manifest import live_run_id
 from streams.replay.compare import comparison
 
 
@@ -24,8 +25,8 @@ def default_run(runs: list[str], pipeline: str) -> str | None:
     >>> default_run(["fraud-live", "replay-1"], "fraud"), default_run(["r1"], "fraud"), default_run([], "fraud")
     ('fraud-live', 'r1', None)
     """
-    if f"{pipeline}-live" in runs:
-        return f"{pipeline}-live"
+    if live_run_id(pipeline) in runs:
+        return live_run_id(pipeline)
     if len(runs) <= 1:
         return runs[0] if runs else None
     raise StreamsError(f"pipeline {pipeline!r} has {len(runs)} runs ({', '.join(runs[:5])}"

@@ -43,6 +43,7 @@ def worker(
 
     from streams.app import build_app
     from streams.kafka_io import ensure_topics
+    from streams.manifest import live_run_id
     from streams.sinking import build_sink
     from streams.wiring import Codecs, schema_registry
 
@@ -61,7 +62,7 @@ def worker(
             # would otherwise spend with its partitions assigned (a backlog at start, labels
             # overtaking their events)
             warm_up()
-        live_run = run_id or f"{cfg.pipeline}-live"
+        live_run = live_run_id(cfg.pipeline, run_id)
         the_sink = None
         if "sink" in wanted:  # the sink owns the ClickHouse connection: it records the live run's manifest
             import time
@@ -82,7 +83,7 @@ def worker(
     try:
         log_config = logging_config(log_format, loglevel)
         setup_logging(log_format, loglevel)
-        log_start(_rt.metrics, eps, run_id or f"{cfg.pipeline}-live")
+        log_start(_rt.metrics, eps, live_run)
         if metrics_port is not None:
             serve_worker(_rt.metrics, eps, the_sink, metrics_host, metrics_port)
     except ValueError as exc:
