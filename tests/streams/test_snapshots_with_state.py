@@ -147,3 +147,21 @@ def test_in_process_stores_keep_the_first_snapshot_too(store):
     snaps.put_many([a])
     snaps.put_many([b])
     assert snaps.get_many(["e1"])[0] is a
+
+
+def test_a_model_error_in_the_live_commit_dead_letters_only_that_event(tmp_path, redis_client, namespace, batches):
+    """On real Redis, where the models predict inside the feature-state commit (`attach`): an event
+    a model raises on is dead-lettered (`model_error`), gets no snapshot, and every other event of
+    the batch is served and stored."""
+    from tests.streams.test_join import _FailsOnLargeAmounts
+
+    proc = processor(tmp_path, redis_client, namespace)
+    champion = proc.models.champion_name
+    proc.models._models[champion] = _FailsOnLargeAmounts(proc.models.model(champion))
+    batch = batches[0]
+    bad = {e["event_id"] for e in batch if e["amount"] > 100}
+    assert bad and len(bad) < len(batch)
+    out = proc.score(batch, sources(batch, 0), int(batch[-1]["ts"]))
+    assert [d["error_class"] for d in out.dlq] == ["model_error"] * len(bad)
+    stored = proc.snapshots.get_many([e["event_id"] for e in batch])
+    assert {e["event_id"] for e, s in zip(batch, stored) if s is not None} == {e["event_id"] for e in batch} - bad
