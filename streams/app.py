@@ -3,17 +3,16 @@
 ```
 <p>.events  --score agent-->  <p>.scores (champion), <p>.shadow-scores, <p>.dlq
 <p>.labels  --learn agent-->  model versions (Redis registry), <p>.model-events, <p>.alerts
-<p>.scores, .shadow-scores, .labels, .model-events, .alerts, .dlq  --sink agent-->  ClickHouse
+<p>.events, .scores, .shadow-scores, .labels, .model-events, .alerts, .dlq  --sink agent-->  ClickHouse
 ```
 
-Events and labels come in micro-batches from consumer-group members of the worker's own, not
-Faust's per-message path: the `EventFeed` (`<group>.events`) and the `LabelFeed`
-(`<group>.labels`), both aiokafka `getmany`; the sink's topics from Faust's
-`take_events(batch_size, within=batch_window)`. Each batch is decoded, scored and published as a
-whole (one Redis round trip for features, one for snapshots, produce futures awaited together)
-and committed / acknowledged only after its outputs are written: at least once, made
-exactly-once in effect by event-id dedup in the feature store, snapshots keyed by source offset,
-and id-keyed ClickHouse tables. Faust keeps the producer, timers, the web views and the sink.
+Every input comes in micro-batches from consumer-group members of the worker's own, not Faust's
+per-message path: the `EventFeed` (`<group>.events`), the `LabelFeed` (`<group>.labels`) and the
+`SinkFeed` (`<group>.sink`), all aiokafka `getmany`. Each batch is decoded, scored and published
+(or written to ClickHouse) as a whole (one Redis round trip for features, one for snapshots,
+produce futures awaited together) and committed only after its outputs are written: at least
+once, made exactly-once in effect by event-id dedup in the feature store, snapshots keyed by
+source offset, and id-keyed ClickHouse tables. Faust keeps the producer, timers and the web views.
 
 Learning: the labels topic has one partition, so exactly one worker of a group owns it and is the
 learner. It saves a checkpoint (a model version of every model plus its bookkeeping) at most every
@@ -66,6 +65,7 @@ from streams.lost_state import last_versions
 from streams.observability import ScorersBehind, WorkerMetrics, attach, instrument
 from streams.processor import MARKS_CLOCK_MARGIN_MS, Processor, Source
 from streams.run_records import alert_record, model_event_record
+from streams.sink_feed import SinkFeed
 from streams.sink_rows import SinkRouter
 from streams.state_guard import StateGuard
 from streams.time_slices import TimeSlicer
@@ -687,6 +687,14 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         events_behind = rt.feed.behind if "score" in roles else ScorersBehind(
             rt.redis, config.pipeline, topics.events, slack=wc.batch_size)
         rt.labels_feed.hold = partial(labels_wait, events_behind, proc.learner, wc.labels_ahead, wc.batch_size)
+    if "sink" in roles:
+        sink_topics = (topics.events, topics.scores, topics.shadow_scores, topics.labels, topics.model_events,
+                       topics.alerts, topics.dlq)
+        feeds.append(SinkFeed(endpoints.kafka, sink_topics, f"{app.conf.id}.sink", SinkRouter(config, codecs, sink),
+                              metrics, clock=now_ms, batch_size=config.sink.batch_rows,
+                              batch_window=config.sink.flush_interval, fetch_wait=wc.fetch_wait,
+                              session_timeout=wc.session_timeout, on_lag=metrics.set_lag,
+                              on_assigned=partial(feed_assigned, feed="sink")))
     if feeds:
         faust_on_start, faust_on_stop = app.on_start, app.on_stop
 
@@ -721,23 +729,4 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
                 rt.counters.flush()
             except redis.RedisError as exc:  # kept for the next write
                 log.debug("counters not written (%s)", type(exc).__name__)
-    if "sink" in roles:
-        router = SinkRouter(config, codecs, sink)
-        sink_t = app.topic(topics.events, topics.scores, topics.shadow_scores, topics.labels, topics.model_events, topics.alerts,
-                           topics.dlq, key_type=bytes, value_type=bytes)
-
-        @app.agent(sink_t, name="sink")
-        async def sink_agent(stream: faust.StreamT) -> None:
-            loop = asyncio.get_running_loop()
-            async for batch in stream.take_events(config.sink.batch_rows, within=config.sink.flush_interval):
-                router.route([(ev.message.topic, ev.message.partition, ev.message.offset, ev.message.value or b"")
-                              for ev in batch], now_ms())
-                delay = 0.2
-                t_flush = time.perf_counter()
-                while not await loop.run_in_executor(None, router.flush_blocking, now_ms()):
-                    metrics.clickhouse_error("sink flush failed")
-                    await asyncio.sleep(delay)  # ClickHouse down: hold the batch (not acked), retry
-                    delay = min(delay * 2, 5.0)
-                metrics.observe_sink_batch([ev.message.topic for ev in batch], flush_s=time.perf_counter() - t_flush)
-
     return app, rt

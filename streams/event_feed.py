@@ -91,7 +91,8 @@ def leave_in_any_generation(consumer: AIOKafkaConsumer) -> None:
 
 
 class EventFeed:
-    """Consume `topic` in micro-batches as a member of `group`; commit after `handle` and its tail.
+    """Consume `topic` (or several topics) in micro-batches as a member of `group`; commit after
+    `handle` and its tail.
 
     `run()` until `stop()` (or cancelled); `commit(offsets)` commits partition -> next offset.
     """
@@ -103,13 +104,14 @@ class EventFeed:
     #: at `stop()`, how long the batch in flight may take to finish before it is cancelled
     stop_grace = 10.0
 
-    def __init__(self, servers: str, topic: str, group: str, handle: Handler, *, batch_size: int,
+    def __init__(self, servers: str, topic: str | Sequence[str], group: str, handle: Handler, *, batch_size: int,
                  batch_window: float, session_timeout: float, fetch_wait: float | None = None,
                  on_assigned: Callable[[list[TopicPartition]], None] | None = None,
                  on_lag: Callable[[str, int, int | None, int | None], None] | None = None,
                  depth: int = 0) -> None:
         self.servers = servers
-        self.topic = topic
+        self.topics = [topic] if isinstance(topic, str) else list(topic)
+        self.topic = ", ".join(self.topics)  # for the logs
         self.group = group
         self.handle = handle
         self.batch_size = batch_size
@@ -150,7 +152,7 @@ class EventFeed:
         first batch is handled."""
         self._task = asyncio.current_task()
         self.consumer = consumer = self._consumer()
-        consumer.subscribe([self.topic], listener=_Rebalance(self))
+        consumer.subscribe(self.topics, listener=_Rebalance(self))
         try:
             await consumer.start()
             leave_in_any_generation(consumer)

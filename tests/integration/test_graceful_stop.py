@@ -136,7 +136,7 @@ def sinks(stack, clickhouse, tmp_path_factory):
         a.stop()
         b.stop()
     return {"a_log": a.log_path.read_text(errors="replace"), "b_log": b.log_path.read_text(errors="replace"),
-            "a_parts": a_parts, "group": app_id(cfg.pipeline, frozenset({"sink"})), "archived": archived()}
+            "a_parts": a_parts, "group": app_id(cfg.pipeline, frozenset({"sink"})) + ".sink", "archived": archived()}
 
 
 def test_the_stopped_sink_left_the_group(sinks):

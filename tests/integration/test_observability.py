@@ -100,7 +100,10 @@ def run(stack, clickhouse, tmp_path_factory):
             return q["p"] >= N * 3 and q["d"] >= N_GARBAGE
 
         wait_until(sunk, 120, "the sink to write every prediction and dead letter")
-        time.sleep(1.5)  # one more gauge tick (lag, model versions)
+        # the gauges follow within a tick or two: the served version after the next hot-swap, the lag
+        wait_until(lambda: total(scrape(base), "eddy_model_version", model="logreg") > 1, 30,
+                   "the served model version to show the learner's checkpoint")
+        time.sleep(1.5)  # one more gauge tick (lag)
         yield {"cfg": cfg, "base": base, "worker": worker, "during": during, "tmp": tmp,
                "events": events, "labels": labels}
 

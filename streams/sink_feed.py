@@ -1,0 +1,90 @@
+"""`SinkFeed`: the sink's input, a pipeline's topics read like the events (`EventFeed`), committed
+once ClickHouse holds them.
+
+The sink reads about five records per event (the event for the archive, a score per model, the
+label), and Faust's per-message path (`take_events`: a processor call, an event object and an ack
+per message) caps an agent at ~14-15k messages/s on the benchmark machine. The feed is an aiokafka
+consumer-group member of its own (`<faust group>.sink`) instead: `getmany` batches of up to
+`sink.batch_rows` records, gathered for up to `sink.flush_interval` s, decoded by the
+`SinkRouter` and written in one flush; their offsets are committed only after the flush.
+
+ClickHouse down: the batch in hand is held (not committed) and its flush retried with backoff
+(0.2 s doubling to 5 s); the feed reads nothing more meanwhile, so Kafka keeps the records
+(backpressure). A stop during the outage does not wait for ClickHouse: the held batch is left
+uncommitted and read again by the partitions' next owner or after a restart. Rows ClickHouse
+already has are skipped on the second write (the sink's id-keyed dedup), so a batch written half
+before a crash is written once too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from streams.event_feed import EventFeed
+
+log = logging.getLogger("eddy.sink")
+
+#: first and longest wait between two flushes of a held batch (s)
+RETRY_FIRST, RETRY_MAX = 0.2, 5.0
+
+
+class SinkFeed(EventFeed):
+    """Consume `topics` as a member of `group`; write each batch through `router`, then commit it.
+
+    `router` is a `streams.sink_rows.SinkRouter` (`route(messages, now_ms)`, `flush_blocking(now_ms)`:
+    False while ClickHouse is down); `metrics` a `WorkerMetrics` (sink batches, ClickHouse errors).
+    """
+
+    fill = True
+
+    def __init__(self, servers: str, topics: Sequence[str], group: str, router: Any, metrics: Any, *,
+                 clock: Callable[[], int], **kwargs: Any) -> None:
+        super().__init__(servers, topics, group, self.write, depth=1, **kwargs)
+        self.router = router
+        self.metrics = metrics
+        self.clock = clock
+        #: ClickHouse refused a batch: it is held and retried
+        self.holding = False
+        self._flushing: asyncio.Future | None = None  # the last batch's flush (flushes run one at a time)
+
+    async def write(self, messages: list[Any]) -> Awaitable[None]:
+        """Route `messages` to table rows; returns their flush (the batch's tail), which starts once
+        the previous batch's flush is done. The feed reads and routes the next batch meanwhile
+        (`depth` 1) and commits each batch after its flush."""
+        self.router.route([(m.topic, m.partition, m.offset, m.value or b"") for m in messages], self.clock())
+        self._flushing = asyncio.ensure_future(self._flush(self._flushing, [m.topic for m in messages]))
+        return self._flushing
+
+    async def _flush(self, before: asyncio.Future | None, topics: list[str]) -> None:
+        """Write what is buffered (in a thread: ClickHouse I/O must not block the loop), retrying
+        until ClickHouse takes it."""
+        if before is not None:
+            await before  # its failure (a cancelled stop) fails this one too: neither is committed
+        loop = asyncio.get_running_loop()
+        delay = RETRY_FIRST
+        t_flush = time.perf_counter()
+        while not await loop.run_in_executor(None, self.router.flush_blocking, self.clock()):
+            self.holding = True
+            self.metrics.clickhouse_error("sink flush failed")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX)
+        self.holding = False
+        self.metrics.observe_sink_batch(topics, flush_s=time.perf_counter() - t_flush)
+
+    async def stop(self) -> None:
+        """Stop; batches held for ClickHouse are dropped uncommitted at once (they are read again)."""
+        task = self._task
+        if self.holding and task is not None and not task.done() and task is not asyncio.current_task():
+            log.warning("sink stopping while ClickHouse is unavailable: %d buffered rows not written; their "
+                        "records are not committed and are written after a restart", self.router.sink.buffered)
+            for pending in (*self._tails, self._flushing):
+                if pending is not None:
+                    pending.cancel()
+            task.cancel()
+            await asyncio.wait([task])
+            return
+        await super().stop()
