@@ -691,7 +691,8 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         sink_topics = (topics.events, topics.scores, topics.shadow_scores, topics.labels, topics.model_events,
                        topics.alerts, topics.dlq)
         feeds.append(SinkFeed(endpoints.kafka, sink_topics, f"{app.conf.id}.sink", SinkRouter(config, codecs, sink),
-                              metrics, clock=now_ms, batch_size=config.sink.batch_rows,
+                              metrics, clock=now_ms, yield_to=rt.feed.busy if "score" in roles else None,
+                              batch_size=config.sink.batch_rows,
                               batch_window=config.sink.flush_interval, fetch_wait=wc.fetch_wait,
                               session_timeout=wc.session_timeout, on_lag=metrics.set_lag,
                               on_assigned=partial(feed_assigned, feed="sink")))

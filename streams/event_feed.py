@@ -248,6 +248,11 @@ class EventFeed:
             log.warning("%s: %d batch(es) in flight not committed at stop (redelivered after a restart and deduped)",
                         self.topic, len(pending) + len(failed))
 
+    def busy(self) -> bool:
+        """A batch is being handled, or its tail (acks, commit) is outstanding (a finished tail
+        stays queued until the next batch: not busy)."""
+        return self.lock.locked() or any(not t.done() for t in self._tails)
+
     async def behind(self) -> bool:
         """Whether records wait in the topic beyond what this feed consumed (as of the last
         fetch's high watermarks): a backlog. False before the consumer runs."""

@@ -30,6 +30,10 @@ log = logging.getLogger("eddy.sink")
 
 #: first and longest wait between two flushes of a held batch (s)
 RETRY_FIRST, RETRY_MAX = 0.2, 5.0
+#: records decoded per turn of the event loop (~5 ms of work), so a batch never holds it for long
+ROUTE_SLICE = 200
+#: in a process that also scores: how long a slice waits for the scorer to be idle, in steps (s)
+YIELD_MAX, YIELD_STEP = 1.0, 0.005
 
 
 class SinkFeed(EventFeed):
@@ -42,11 +46,13 @@ class SinkFeed(EventFeed):
     fill = True
 
     def __init__(self, servers: str, topics: Sequence[str], group: str, router: Any, metrics: Any, *,
-                 clock: Callable[[], int], **kwargs: Any) -> None:
+                 clock: Callable[[], int], yield_to: Callable[[], bool] | None = None, **kwargs: Any) -> None:
         super().__init__(servers, topics, group, self.write, depth=1, **kwargs)
         self.router = router
         self.metrics = metrics
         self.clock = clock
+        #: True while work that comes first is in hand (a scorer of the same process: `EventFeed.busy`)
+        self.yield_to = yield_to
         #: ClickHouse refused a batch: it is held and retried
         self.holding = False
         self._flushing: asyncio.Future | None = None  # the last batch's flush (flushes run one at a time)
@@ -55,9 +61,22 @@ class SinkFeed(EventFeed):
         """Route `messages` to table rows; returns their flush (the batch's tail), which starts once
         the previous batch's flush is done. The feed reads and routes the next batch meanwhile
         (`depth` 1) and commits each batch after its flush."""
-        self.router.route([(m.topic, m.partition, m.offset, m.value or b"") for m in messages], self.clock())
+        for i in range(0, len(messages), ROUTE_SLICE):
+            await self._make_way()
+            self.router.route([(m.topic, m.partition, m.offset, m.value or b"")
+                               for m in messages[i:i + ROUTE_SLICE]], self.clock())
         self._flushing = asyncio.ensure_future(self._flush(self._flushing, [m.topic for m in messages]))
         return self._flushing
+
+    async def _make_way(self) -> None:
+        """Let the loop run what waits (a slice at a time), and a scorer of this process first: its
+        latency never waits on analytics. While it is busy (a backlog) the slice waits up to
+        `YIELD_MAX` s, so the sink still moves, slowly, and stays a live member of its group."""
+        waited = 0.0
+        while self.yield_to is not None and waited < YIELD_MAX and self.yield_to():
+            await asyncio.sleep(YIELD_STEP)
+            waited += YIELD_STEP
+        await asyncio.sleep(0)
 
     async def _flush(self, before: asyncio.Future | None, topics: list[str]) -> None:
         """Write what is buffered (in a thread: ClickHouse I/O must not block the loop), retrying

@@ -103,6 +103,22 @@ def test_depth_bounds_the_outstanding_tails():
     asyncio.run(go())
 
 
+def test_busy_while_a_batch_or_its_tail_is_outstanding_not_after():
+    async def go() -> None:
+        feed, tails, consumer = make(depth=2)
+        assert not feed.busy()
+        await feed._process(consumer, batch(P0, 0, 5))
+        assert feed.busy()  # its tail (acks, commit) is outstanding
+        tails.gates[0].set()
+        await settle()
+        assert consumer.commits == [{P0: 5}] and feed._tails  # done, queued until the next batch ...
+        assert not feed.busy()  # ... and idle: a sink of the same process may go on
+        async with feed.lock:
+            assert feed.busy()  # a batch in hand
+
+    asyncio.run(go())
+
+
 def test_depth_zero_commits_each_batch_before_the_next():
     async def go() -> None:
         feed, tails, consumer = make(depth=0)

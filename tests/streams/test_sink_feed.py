@@ -134,3 +134,28 @@ def test_a_stop_while_clickhouse_is_down_returns_at_once_and_commits_nothing():
         assert task.cancelled() and all(t.cancelled() for t in feed._tails) and consumer.commits == []
 
     asyncio.run(go())
+
+
+def test_a_busy_scorer_of_the_same_process_goes_first_but_the_sink_still_moves(monkeypatch):
+    monkeypatch.setattr(sink_feed, "ROUTE_SLICE", 2)
+    monkeypatch.setattr(sink_feed, "YIELD_STEP", 0.001)
+
+    async def go() -> None:
+        feed, router, _metrics, consumer = make(0)
+        busy = {"left": 5}
+
+        def scorer_busy() -> bool:  # busy for five looks, then idle
+            busy["left"] -= 1
+            return busy["left"] >= 0
+
+        feed.yield_to = scorer_busy
+        await feed._process(consumer, batch(0, 4))
+        assert busy["left"] < 0 and len(router.routed) == 4  # routed only once the scorer was idle
+
+        monkeypatch.setattr(sink_feed, "YIELD_MAX", 0.01)
+        feed.yield_to = lambda: True  # a scorer that is never idle (a long backlog)
+        await asyncio.wait_for(feed._process(consumer, batch(4, 4)), 5)
+        await feed.drain()
+        assert len(router.routed) == 8 and consumer.commits[-1] == {P0: 8}
+
+    asyncio.run(go())
