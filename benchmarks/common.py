@@ -292,11 +292,12 @@ class PeerProcess:
 
 
 def start_system(kind: str, config_path: Path, stack: EmbeddedStack, scorers: int = 1,
-                 loglevel: str = "warning") -> list[Any]:
+                 loglevel: str = "warning", roles: str = "score,learn") -> list[Any]:
     """Start `kind` (eddy | faust | quix).
 
-    Eddy: `scorers=1` is one `--roles score,learn` process; `scorers=0` is one `--roles score` and
-    one `--roles learn` process; `scorers=n>1` is n score processes and one learn process (first).
+    Eddy: `scorers=1` is one `--roles <roles>` process (`score,learn`, or with `sink` too: the
+    default `eddy worker`); `scorers=0` is one `--roles score` and one `--roles learn` process;
+    `scorers=n>1` is n score processes and one learn process (first).
     `loglevel` info logs each process's partition assignments (`WorkerProcess.assigned`).
     """
     if kind == "eddy":
@@ -308,7 +309,7 @@ def start_system(kind: str, config_path: Path, stack: EmbeddedStack, scorers: in
                                  ["--roles", roles, "--loglevel", loglevel], env).start()
 
         if scorers == 1:
-            return [worker("score,learn", "")]
+            return [worker(roles, "")]
         return [worker("learn", "-learn"), *(worker("score", f"-score{i}") for i in range(max(scorers, 1)))]
     module = {"faust": "faust_peer", "quix": "quix_peer"}[kind]
     return [PeerProcess(module, config_path, stack).start()]
@@ -331,9 +332,35 @@ def wait_joined(procs: Sequence[WorkerProcess], cfg: PipelineConfig, alive: Call
                            + " | ".join(p.log_tail(300) for p in procs))
 
 
+def sink_progress(stack: EmbeddedStack, cfg: PipelineConfig, phases: Phases, settle_s: float = 60.0) -> str:
+    """How far an Eddy sink is behind once the last score is out: its rows in ClickHouse then
+    (events archived, predictions, labels), and how long it took to write the rest (up to `settle_s`)."""
+    from analytics import connect
+    from analytics.exceptions import QueryError
+
+    backend = connect(stack.endpoints.clickhouse)
+    n_events = phases.n_backlog + phases.n_paced
+    n_labels = sum(1 for kind, _r in phases.backlog + phases.paced if kind == "labels")
+    n_models = 1 + len(cfg.models.challengers) + int(cfg.models.baseline)
+    expected = n_events * (1 + n_models) + n_labels
+
+    def written() -> int:
+        try:
+            return sum(int(backend.query(f"SELECT count() AS n FROM {cfg.sink.database}.{table} FINAL "
+                                         f"WHERE pipeline = '{cfg.pipeline}'")[0]["n"])
+                       for table in ("events_archive", "predictions", "labels"))
+        except QueryError:  # the sink has not made its tables yet
+            return 0
+
+    at_end, t0 = written(), time.monotonic()
+    done = ScoreWatcher.wait_for(lambda: written() >= expected, settle_s)
+    rest = f"the rest {time.monotonic() - t0:.1f}s later" if done else f"{written():,} after {settle_s:.0f}s more"
+    return f"sink: {at_end:,}/{expected:,} rows in ClickHouse at the last score, {rest}"
+
+
 def measure(kind: str, stack: EmbeddedStack, pipeline: str, phases: Phases, *, rate: float, timeout: float,
             progress: Any = None, scorers: int = 1, label: str | None = None,
-            config_overrides: dict | None = None, joined_first: bool = False) -> Result:
+            config_overrides: dict | None = None, joined_first: bool = False, roles: str = "score,learn") -> Result:
     """Backlog throughput, then latency at `rate` events/s, of one system on its own topics.
 
     `joined_first` (Eddy): start the processes, wait until every scorer holds events partitions
@@ -350,13 +377,13 @@ def measure(kind: str, stack: EmbeddedStack, pipeline: str, phases: Phases, *, r
     task = progress.add_task(f"{res.name}: produce backlog", total=phases.n_backlog) if progress else None
     adv = (lambda k: progress.advance(task, k)) if progress else None
     if joined_first:
-        procs = start_system(kind, config_path, stack, scorers, loglevel="info")
+        procs = start_system(kind, config_path, stack, scorers, loglevel="info", roles=roles)
         alive = lambda: all(p.alive() for p in procs)  # noqa: E731
         wait_joined(procs, cfg, alive)
         feeder.send(phases.backlog, progress=adv)
     else:
         feeder.send(phases.backlog, progress=adv)
-        procs = start_system(kind, config_path, stack, scorers)
+        procs = start_system(kind, config_path, stack, scorers, roles=roles)
         alive = lambda: all(p.alive() for p in procs)  # noqa: E731
     try:
         with ScoreWatcher(stack.endpoints.kafka, cfg.topics.scores) as watcher:
@@ -404,6 +431,8 @@ def measure(kind: str, stack: EmbeddedStack, pipeline: str, phases: Phases, *, r
                     res.timeline = timeline(lat[:, 4], lat[:, 0])
                 if not ok:
                     res.notes.append(f"paced: {len(paced)}/{phases.n_paced} scored in time")
+            if "sink" in roles.split(","):
+                res.notes.append(sink_progress(stack, cfg, phases))
     finally:
         for p in procs:
             p.stop()

@@ -9,14 +9,15 @@ For each system, on its own topics of one embedded stack (Tansu, redis-server, c
 
 Eddy runs as one `eddy worker --roles score,learn` process (features in Redis, three models,
 snapshots, learning); `--systems eddy-split` adds the two-process deployment (`--roles score` and
-`--roles learn`). The peers do the same work one event at a time (benchmarks/peers/).
+`--roles learn`), `eddy-all` the default one-process `eddy worker`, which also sinks every topic
+into ClickHouse on the same core (its throughput counts scores; the sink may trail behind). The peers do the same work one event at a time (benchmarks/peers/).
 The ceilings of benchmarks/limits.py (raw aiokafka consume, River in memory) are measured on the
 same data and printed in the same table (`--no-limits` skips them), and so is the latency floor,
 measured first in every run with a paced phase (send -> aiokafka `getmany` on the same broker at
 the same rate and for as long): a system's p99 reads against it.
 
     .venv/bin/python benchmarks/e2e.py [--events 200000] [--paced-seconds 10] [--rate 2000]
-                                       [--systems eddy,eddy-split,faust,quix] [--timeout 240]
+                                       [--systems eddy,eddy-split,eddy-all,faust,quix] [--timeout 240]
 """
 
 from __future__ import annotations
@@ -42,12 +43,13 @@ from benchmarks.limits import kafka_consume_rate, kafka_latency_floor, river_rat
 from streams.harness import EmbeddedStack
 
 NAMES = {"eddy": "Eddy (score+learn, 1 process)", "eddy-split": "Eddy (score | learn, 2 processes)",
-         "faust": "naive Faust agent", "quix": "Quix Streams"}
+         "eddy-all": "Eddy (score+learn+sink, 1 process)", "faust": "naive Faust agent", "quix": "Quix Streams"}
 #: legend names in the latency plot
-SHORT = {NAMES["eddy"]: "Eddy", NAMES["eddy-split"]: "Eddy split"}
-#: system -> (what `measure` starts, Eddy scorer processes: 1 = one score,learn process, 0 = one
-#: score and one learn process)
-STARTS = {"eddy": ("eddy", 1), "eddy-split": ("eddy", 0), "faust": ("faust", 1), "quix": ("quix", 1)}
+SHORT = {NAMES["eddy"]: "Eddy", NAMES["eddy-split"]: "Eddy split", NAMES["eddy-all"]: "Eddy + sink"}
+#: system -> (what `measure` starts, Eddy scorer processes: 1 = one process of the roles, 0 = one
+#: score and one learn process, the roles of the one process)
+STARTS = {"eddy": ("eddy", 1, "score,learn"), "eddy-split": ("eddy", 0, "score,learn"),
+          "eddy-all": ("eddy", 1, "score,learn,sink"), "faust": ("faust", 1, ""), "quix": ("quix", 1, "")}
 
 
 def progress_bar() -> Progress:
@@ -150,10 +152,10 @@ def main() -> None:
                                             cfg.topics.partitions, cfg.worker.fetch_wait)
         with progress_bar() as progress:
             for system in [s.strip() for s in args.systems.split(",") if s.strip()]:
-                kind, scorers = STARTS[system]
+                kind, scorers, roles = STARTS[system]
                 res = measure(kind, stack, f"e2e_{system.replace('-', '_')}", phases, rate=args.rate,
                               timeout=args.timeout, progress=progress, label=NAMES[system], scorers=scorers,
-                              config_overrides=overrides if kind == "eddy" else None)
+                              config_overrides=overrides if kind == "eddy" else None, roles=roles)
                 results.append(res)
                 progress.console.print(f"{res.name}: {fmt(res.throughput)} ev/s, p99 {fmt(res.p99, '.1f')} ms "
                                        f"{'; '.join(res.notes)[:300]}")
