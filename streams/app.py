@@ -79,8 +79,8 @@ CHECKPOINT_LEARNED_IDS = 1_000
 
 
 def _hook_faust_consumers(wait_ms: int) -> None:
-    """Tune the aiokafka consumers Faust's driver builds for a worker (the sink's topics; in every
-    role, the leader assignor's topic).
+    """Tune the aiokafka consumers Faust's driver builds for a worker (the leader assignor's topic:
+    every input has a feed of its own).
 
     - Long-poll for at most `wait_ms` instead of a hardcoded 1500 ms. Tansu answers a fetch only
       when that wait expires, so an event waited ~0.4 s (p50) to 0.75 s (p99) in the broker before
@@ -88,7 +88,7 @@ def _hook_faust_consumers(wait_ms: int) -> None:
       at the micro-batch window: the worker never waits longer for a batch than it would to fill one.
     - Leave the group at stop in generation 0 too (`leave_in_any_generation`, as the events and
       labels feeds do): Tansu numbers a group's first generation 0, in which aiokafka sends no
-      LeaveGroup, and a stopped sink's partitions waited for the session timeout (~10 s).
+      LeaveGroup, and a stopped member's partitions waited for the session timeout (~10 s).
 
     Idempotent; affects only consumers created afterwards.
     """
@@ -111,6 +111,16 @@ def _hook_faust_consumers(wait_ms: int) -> None:
 
     thread_cls._eddy_original_create = original
     thread_cls._create_worker_consumer = create
+
+
+async def every(interval: float, fn: Callable[[], Awaitable[None]], *,
+                ready: Callable[[], Awaitable[Any]] | None = None) -> None:
+    """Await `fn()` every `interval` s (after `ready()`), until cancelled; `fn` handles its errors."""
+    if ready is not None:
+        await ready()
+    while True:
+        await asyncio.sleep(interval)
+        await fn()
 
 
 def now_ms() -> int:
@@ -693,23 +703,32 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         feeds.append(SinkFeed(endpoints.kafka, sink_topics, f"{app.conf.id}.sink", SinkRouter(config, codecs, sink),
                               metrics, clock=now_ms, yield_to=rt.feed.busy if "score" in roles else None,
                               batch_size=config.sink.batch_rows,
-                              batch_window=config.sink.flush_interval, fetch_wait=wc.fetch_wait,
+                              batch_window=config.sink.flush_interval,
                               session_timeout=wc.session_timeout, on_lag=metrics.set_lag,
                               on_assigned=partial(feed_assigned, feed="sink")))
     if feeds:
         faust_on_start, faust_on_stop = app.on_start, app.on_stop
 
+        periodic: list[asyncio.Future] = []
+
         async def on_start() -> None:
             # The feeds join their groups while Faust joins its own (a join takes ~session_timeout/2
             # with Tansu), not after Faust's assignment as an `app.task` would; they handle batches
-            # only once Faust's producer (which publishes their outputs) has started.
+            # only once Faust's producer (which publishes their outputs) has started. So does the
+            # housekeeping (hot-swaps, checkpoints): a Faust timer would start after Faust's join,
+            # and a scorer would serve the models it started with while the learner moved on.
             await faust_on_start()
             for feed in feeds:
                 app.add_future(feed.run(ready=app.producer._started.wait))
+            if roles & {"score", "learn"}:
+                periodic[:] = [app.add_future(every(wc.model_refresh, housekeeping, ready=app.producer._started.wait))]
 
         async def on_stop() -> None:
-            # Before Faust stops its producer: the events stop first (no more early labels), then
-            # the labels feed saves the final checkpoint, publishes its model events and commits.
+            # Before Faust stops its producer: the housekeeping stops, the events stop (no more
+            # early labels), then the labels feed saves the final checkpoint, publishes its model
+            # events and commits.
+            for task in periodic:
+                task.cancel()
             for feed in feeds:
                 await feed.stop()
             try:
@@ -721,8 +740,6 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         app.on_start = on_start  # mode calls it on every (re)start of the app
         app.on_stop = on_stop
     if roles & {"score", "learn"}:
-        app.timer(interval=wc.model_refresh)(housekeeping)
-
         @app.timer(interval=rt.counters.interval)
         async def write_counters() -> None:
             """What the last batches counted, also once traffic has stopped."""

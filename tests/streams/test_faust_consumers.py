@@ -1,5 +1,5 @@
 """`streams.app._hook_faust_consumers`: the aiokafka consumers Faust's driver builds for the worker
-(the sink's topics) long-poll for the batch window and leave their group at stop in Tansu's
+(the leader assignor's topic) long-poll for the batch window and leave their group at stop in Tansu's
 generation 0 too, as the events and labels feeds do; nothing changes in Kafka's generations (from
 1) nor for a member that never joined. The broker side runs in tests/integration/test_graceful_stop.py."""
 
