@@ -96,9 +96,14 @@ def encode_row(table: str, row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: one encoder for every row (`json.dumps` with a non-default option builds one per call)
+_ROW_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
 def json_each_row(rows: Iterable[Mapping[str, Any]]) -> bytes:
     """Serialize already-encoded rows as JSONEachRow bytes (NaN and inf kept, as ClickHouse reads them)."""
-    lines = [json.dumps(r, ensure_ascii=False) for r in rows]
+    encode = _ROW_ENCODER.encode
+    lines = [encode(r) for r in rows]
     return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
 
 
