@@ -37,8 +37,10 @@ def build_sink(config: PipelineConfig, url: str, manifest: Any | None = None) ->
                     f"{manifest.kind} run its own (eddy worker --run-id, or EDDY_RUN_ID)")
             save_manifest(backend, db, manifest)
 
+    # the sink feed buffers one batch while the one before it is flushed (or held): room for both
     sink = Sink(backend, db, max_batch_rows=config.sink.batch_rows,
-                max_batch_age_ms=int(config.sink.flush_interval * 1000), prepare=prepare)
+                max_batch_age_ms=int(config.sink.flush_interval * 1000),
+                max_buffered_rows=max(100_000, 3 * config.sink.batch_rows), prepare=prepare)
     try:
         sink.prepare()
     except BackendUnavailable as exc:

@@ -159,3 +159,13 @@ def test_a_busy_scorer_of_the_same_process_goes_first_but_the_sink_still_moves(m
         assert len(router.routed) == 8 and consumer.commits[-1] == {P0: 8}
 
     asyncio.run(go())
+
+
+def test_the_sink_has_room_for_the_batch_held_and_the_next_one(tmp_path):
+    from streams.config import load_config
+    from streams.harness import example_config
+    from streams.sinking import build_sink
+
+    cfg = load_config(example_config(tmp_path, "p", "fraud", sink={"batch_rows": 60_000}))
+    sink = build_sink(cfg, "http://127.0.0.1:9")  # nothing answers there: prepared at the first flush
+    assert sink.max_batch_rows == 60_000 and sink.max_buffered_rows >= 2 * 60_000
