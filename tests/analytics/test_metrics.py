@@ -72,15 +72,18 @@ def test_auc_with_ties_and_extreme_predictions(chdb_backend, fresh_db):
 
 
 def test_class_accuracy_compares_the_predicted_class_with_the_labels(chdb_backend, fresh_db):
-    """Multiclass: the label's class is the learner's text of it (2.0 -> '2'); no class is wrong;
-    a task whose rows carry no predicted_label has no class accuracy."""
+    """Multiclass: the label's class is the learner's text of it (2.0 -> '2', 2.5e-05 -> '2.5e-05',
+    1e22 -> '10000000000000000000000', which ClickHouse's toString writes otherwise); no class is
+    wrong; a task whose rows carry no predicted_label has no class accuracy."""
     from analytics.sink import Sink
+    from learners.predict import normalize_label
 
     rng = np.random.default_rng(5)
     labels = rng.integers(0, 3, 300).astype(float)
-    labels[:3] = [2.5, -1.0, 0.0]
-    predicted = [str(int(v)) if v.is_integer() else repr(v) for v in labels]
+    labels[:9] = [0.0, 2.5, -1.0, 2.5e-05, 1e22, 0.1, 1 / 3, -7.25e-300, 123456789.125]
+    predicted = [normalize_label("multiclass", float(v)) for v in labels]
     wrong = rng.random(300) < 0.3
+    wrong[1:9] = False
     predicted = [None if i % 50 == 0 else ("9" if w else c) for i, (w, c) in enumerate(zip(wrong, predicted))]
     base = {"run_id": "r", "pipeline": "p", "role": "champion", "shadow": False, "key": "k",
             "latency_ms": 1.0, "prediction": 0.5}
@@ -93,7 +96,7 @@ def test_class_accuracy_compares_the_predicted_class_with_the_labels(chdb_backen
                          "label_ts": 1767225700000} for i in range(300)])
     sink.flush()
     rows = {r["model"]: r for r in M.model_metrics(chdb_backend, fresh_db)}
-    expected = np.mean([p is not None and p == (str(int(v)) if v.is_integer() else repr(v))
+    expected = np.mean([p is not None and p == normalize_label("multiclass", float(v))
                         for p, v in zip(predicted, labels)])
     assert 0.5 < expected < 0.8
     assert abs(rows["multi"]["class_accuracy"] - expected) < TOL

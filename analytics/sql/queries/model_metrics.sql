@@ -11,10 +11,13 @@
 --   mae        = mean(|prediction - label|), rmse = sqrt(mean((prediction - label)^2)): the
 --                figures of regression tasks (where y, accuracy, log loss and AUC mean nothing);
 --                for a binary task rmse^2 is the Brier score
---   class_accuracy = mean(predicted_label = the label's class): the figure of multiclass tasks,
---                where the label's class is the text the learner gives it (2.0 -> '2', 2.5 ->
---                '2.5') and a row predicted no class counts as wrong; NULL when no row of the
---                group has a predicted_label (binary and regression tasks)
+--   class_accuracy = mean(predicted_label is the label's class): the figure of multiclass tasks.
+--                The learner's text of a class is its number's shortest exact text (2.0 -> '2',
+--                2.5e-05 -> '2.5e-05', 1e22 -> '10000000000000000000000'), so a predicted class
+--                is read back as a number and compared with the label: ClickHouse's toString
+--                writes some numbers otherwise ('0.000025', '1e22'). A row predicted no class
+--                counts as wrong; NULL when no row of the group has a predicted_label (binary
+--                and regression tasks)
 SELECT
     run_id,
     model,
@@ -27,7 +30,7 @@ SELECT
     avg(abs(prediction - label)) AS mae,
     sqrt(avg((prediction - label) * (prediction - label))) AS rmse,
     avg(yhat = y) AS accuracy,
-    if(countIf(predicted_label IS NOT NULL) = 0, NULL, avg(ifNull(predicted_label = label_class, 0))) AS class_accuracy,
+    if(countIf(predicted_label IS NOT NULL) = 0, NULL, avg(ifNull(toFloat64OrNull(predicted_label) = label, 0))) AS class_accuracy,
     -avg(y * log(pc) + (1 - y) * log(1 - pc)) AS log_loss,
     arrayAUC(groupArray(prediction), groupArray(y)) AS roc_auc,
     countIf(yhat = 1 AND y = 1) AS tp,
@@ -41,8 +44,6 @@ FROM
 (
     SELECT
         run_id, model, event_ts, prediction, predicted_label, label, y,
-        if(isFinite(label) AND label = round(label) AND abs(label) < 9.2e18,
-           toString(toInt64(label)), toString(label)) AS label_class,
         greatest(least(prediction, 1 - 1e-15), 1e-15) AS pc,
         toUInt8(prediction >= {threshold:Float64}) AS yhat
     FROM {db}.labelled_predictions
