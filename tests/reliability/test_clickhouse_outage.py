@@ -17,20 +17,28 @@ from tests.integration.fixtures import fraud_generator, write_config
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
+def drill(tmp_path, pipeline: str, n: int, seed: int, first: int):  # noqa: ANN001, ANN201 - test helper
+    """(config path, config, events, labels, before, after) of a fraud run on 2 partitions;
+    `before` holds the first `first` events and the labels before them, `after` the rest (each
+    an (events, labels) pair for `produce_merged`)."""
+    cfg_path = write_config(tmp_path, pipeline, partitions=2)
+    events, labels = fraud_generator().generate(n, seed=seed)
+    cut = events[first]["ts"]
+    before = (events[:first], [lab for lab in labels if lab["ts"] < cut])
+    after = (events[first:], [lab for lab in labels if lab["ts"] >= cut])
+    return cfg_path, load_config(cfg_path), events, labels, before, after
+
+
 def test_clickhouse_outage_loses_nothing(own_stack, tmp_path):
-    cfg_path = write_config(tmp_path, "drill_ch", partitions=2)
-    cfg = load_config(cfg_path)
-    events, labels = fraud_generator().generate(3000, seed=5)
-    half = len(events) // 2
-    cut = events[half]["ts"]
+    cfg_path, cfg, events, labels, before, after = drill(tmp_path, "drill_ch", 3000, seed=5, first=1500)
     redis_url = own_stack.endpoints.redis
     with WorkerGroup.per_role(cfg_path, own_stack) as group:
-        produce_merged(cfg, own_stack, events[:half], [lab for lab in labels if lab["ts"] < cut])
-        wait_until(lambda: counters(cfg, redis_url).get("scored", 0) >= half, 120, "the first half scored")
+        produce_merged(cfg, own_stack, *before)
+        wait_until(lambda: counters(cfg, redis_url).get("scored", 0) >= len(before[0]), 120, "the first half scored")
 
         stop_service(own_stack.home, "clickhouse")
         down_at = time.monotonic()
-        produce_merged(cfg, own_stack, events[half:], [lab for lab in labels if lab["ts"] >= cut])
+        produce_merged(cfg, own_stack, *after)
         wait_until(lambda: counters(cfg, redis_url).get("scored", 0) >= len(events), 120,
                    "scoring to go on while ClickHouse is down")
         wait_until(lambda: labels_done(counters(cfg, redis_url)) >= len(labels), 120, "learning to go on")
@@ -57,11 +65,7 @@ def test_a_sink_stopped_during_the_outage_exits_at_once_and_its_successor_writes
     """SIGTERM of the sink (a rolling deploy) while ClickHouse is down: it stops without waiting for
     ClickHouse and commits nothing it has not written; a new sink, started once ClickHouse is
     back, writes every record exactly once."""
-    cfg_path = write_config(tmp_path, "drill_ch_stop", partitions=2)
-    cfg = load_config(cfg_path)
-    events, labels = fraud_generator().generate(1500, seed=17)
-    third = len(events) // 3
-    cut = events[third]["ts"]
+    cfg_path, cfg, events, labels, before, after = drill(tmp_path, "drill_ch_stop", 1500, seed=17, first=500)
     redis_url = own_stack.endpoints.redis
     p = cfg.pipeline
     ch = connect(own_stack.endpoints.clickhouse)
@@ -72,11 +76,11 @@ def test_a_sink_stopped_during_the_outage_exits_at_once_and_its_successor_writes
     group = WorkerGroup.per_role(cfg_path, own_stack)
     with group:
         group.wait_consuming(cfg)
-        produce_merged(cfg, own_stack, events[:third], [lab for lab in labels if lab["ts"] < cut])
-        wait_until(lambda: archived() >= third, 120, "the first third in ClickHouse")
+        produce_merged(cfg, own_stack, *before)
+        wait_until(lambda: archived() >= len(before[0]), 120, "the first third in ClickHouse")
         stop_service(own_stack.home, "clickhouse")
         try:
-            produce_merged(cfg, own_stack, events[third:], [lab for lab in labels if lab["ts"] >= cut])
+            produce_merged(cfg, own_stack, *after)
             wait_until(lambda: counters(cfg, redis_url).get("scored", 0) >= len(events)
                        and labels_done(counters(cfg, redis_url)) >= len(labels), 120, "scoring and learning")
             sink = group.workers["sink"]
