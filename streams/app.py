@@ -317,10 +317,10 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
               web_port: int | None = None, home: Path | None = None) -> tuple[faust.App, WorkerRuntime]:
     """A Faust app with the agents of `roles` (score, learn, sink) of `config`.
 
-    One process with every role is the simplest deployment. Under a backlog, Faust delivers
-    all topics through one conductor, so a busy score agent delays the learn agent; running
-    the roles as separate processes (`eddy worker --roles score`, `--roles learn`,
-    `--roles sink`) removes that coupling and uses more cores. Scorers then hot-swap the
+    One process with every role is the simplest deployment: its feeds share one event loop (the
+    sink's decoding waits while the events feed has a batch in hand). Running the roles as
+    separate processes (`eddy worker --roles score`, `--roles learn`, `--roles sink`) removes
+    that coupling and uses more cores. Scorers then hot-swap the
     learner's published versions every `worker.model_refresh` seconds. Faust's data folder is
     `<home>/faust/<app id>` (home: the stack home, `$EDDY_HOME` or `./.eddy`), not the cwd.
     """
