@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -23,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from streams.config import load_config
 from streams.harness import WorkerProcess, produce_merged, wait_for_counters, wait_until
 from streams.kafka_io import make_producer
+from streams.stack.ports import free_port
 from tests.integration.fixtures import fraud_generator, write_config
 
 pytestmark = pytest.mark.integration
@@ -33,10 +33,6 @@ N_GARBAGE = 40
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:

@@ -13,8 +13,9 @@ import pytest
 from streams.config import load_config
 from streams.harness import WorkerProcess, produce_merged, wait_until
 from streams.stack.binaries import redis_binary
+from streams.stack.ports import free_port
 from tests.integration.fixtures import fraud_generator, write_config
-from tests.integration.test_observability import free_port, get, scrape, total
+from tests.integration.test_observability import get, scrape, total
 
 pytestmark = pytest.mark.integration
 
