@@ -332,29 +332,32 @@ def wait_joined(procs: Sequence[WorkerProcess], cfg: PipelineConfig, alive: Call
                            + " | ".join(p.log_tail(300) for p in procs))
 
 
+def sink_rows(backend: Any, cfg: PipelineConfig) -> int:
+    """Rows of `cfg`'s pipeline in the sink's three big tables (events archived, predictions,
+    labels; duplicates counted once); 0 before the sink made its tables."""
+    from analytics.exceptions import QueryError
+
+    try:
+        return sum(int(backend.query(f"SELECT count() AS n FROM {cfg.sink.database}.{table} FINAL "
+                                     f"WHERE pipeline = '{cfg.pipeline}'")[0]["n"])
+                   for table in ("events_archive", "predictions", "labels"))
+    except QueryError:  # the sink has not made its tables yet
+        return 0
+
+
 def sink_progress(stack: EmbeddedStack, cfg: PipelineConfig, phases: Phases, settle_s: float = 60.0) -> str:
     """How far an Eddy sink is behind once the last score is out: its rows in ClickHouse then
     (events archived, predictions, labels), and how long it took to write the rest (up to `settle_s`)."""
     from analytics import connect
-    from analytics.exceptions import QueryError
 
     backend = connect(stack.endpoints.clickhouse)
     n_events = phases.n_backlog + phases.n_paced
     n_labels = sum(1 for kind, _r in phases.backlog + phases.paced if kind == "labels")
-    n_models = 1 + len(cfg.models.challengers) + int(cfg.models.baseline)
-    expected = n_events * (1 + n_models) + n_labels
-
-    def written() -> int:
-        try:
-            return sum(int(backend.query(f"SELECT count() AS n FROM {cfg.sink.database}.{table} FINAL "
-                                         f"WHERE pipeline = '{cfg.pipeline}'")[0]["n"])
-                       for table in ("events_archive", "predictions", "labels"))
-        except QueryError:  # the sink has not made its tables yet
-            return 0
-
-    at_end, t0 = written(), time.monotonic()
-    done = ScoreWatcher.wait_for(lambda: written() >= expected, settle_s)
-    rest = f"the rest {time.monotonic() - t0:.1f}s later" if done else f"{written():,} after {settle_s:.0f}s more"
+    expected = n_events * (1 + cfg.models.n_models) + n_labels
+    at_end, t0 = sink_rows(backend, cfg), time.monotonic()
+    done = ScoreWatcher.wait_for(lambda: sink_rows(backend, cfg) >= expected, settle_s)
+    rest = (f"the rest {time.monotonic() - t0:.1f}s later" if done
+            else f"{sink_rows(backend, cfg):,} after {settle_s:.0f}s more")
     return f"sink: {at_end:,}/{expected:,} rows in ClickHouse at the last score, {rest}"
 
 
@@ -440,5 +443,5 @@ def measure(kind: str, stack: EmbeddedStack, pipeline: str, phases: Phases, *, r
 
 
 __all__ = ["FRAUD", "ROOT", "Feeder", "PeerProcess", "Phases", "Result", "ScoreWatcher", "bench_env", "fraud_data",
-           "latencies", "load_config", "machine", "measure", "percentiles", "split_phases", "start_system",
+           "latencies", "load_config", "machine", "measure", "percentiles", "sink_rows", "split_phases", "start_system",
            "throughput", "timeline", "write_config"]

@@ -13,7 +13,6 @@ and the consumer-group join outside the window. Rows are `events_archive` + `pre
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import tempfile
 import time
@@ -25,7 +24,6 @@ from rich.console import Console
 from rich.table import Table
 
 from analytics import connect
-from analytics.exceptions import QueryError
 from benchmarks.common import (
     Feeder,
     ScoreWatcher,
@@ -33,21 +31,12 @@ from benchmarks.common import (
     fraud_data,
     load_config,
     machine,
+    sink_rows,
     split_phases,
     write_config,
 )
 from benchmarks.e2e import progress_bar
 from streams.harness import EmbeddedStack, WorkerProcess, counters, labels_done
-
-
-def rows(backend, cfg) -> int:  # noqa: ANN001 - an analytics Backend, a PipelineConfig
-    """Rows of `cfg`'s pipeline in the three big tables (duplicates counted once); 0 before the sink
-    made its tables."""
-    db, p = cfg.sink.database, cfg.pipeline
-    with contextlib.suppress(QueryError):
-        return sum(backend.query(f"SELECT count() AS n FROM {db}.{table} FINAL WHERE pipeline = '{p}'")[0]["n"]
-                   for table in ("events_archive", "predictions", "labels"))
-    return 0
 
 
 def run(stack: EmbeddedStack, pipeline: str, n_events: int, timeout: float, progress) -> tuple[int, float, float]:  # noqa: ANN001
@@ -70,8 +59,7 @@ def run(stack: EmbeddedStack, pipeline: str, n_events: int, timeout: float, prog
     finally:
         scorer.stop()
     backend = connect(stack.endpoints.clickhouse)
-    n_models = 1 + len(cfg.models.challengers) + int(cfg.models.baseline)
-    expected = n_events * (2 + n_models)  # archive, label, one prediction per model
+    expected = n_events * (2 + cfg.models.n_models)  # archive, label, one prediction per model
     progress.update(task, description=f"{pipeline}: sink", total=expected, completed=0)
     sink = WorkerProcess(config_path, stack, logs / f"{pipeline}-sink.log", ["--roles", "sink"], bench_env()).start()
     t_start = time.monotonic()
@@ -80,7 +68,7 @@ def run(stack: EmbeddedStack, pipeline: str, n_events: int, timeout: float, prog
     try:
         deadline = t_start + timeout
         while time.monotonic() < deadline and sink.alive():
-            n = rows(backend, cfg)
+            n = sink_rows(backend, cfg)
             now = time.monotonic()
             progress.update(task, completed=n)
             if n and first is None:

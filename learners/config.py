@@ -197,6 +197,11 @@ class ModelsConfig(_Frozen):
         return [self.champion, *self.challengers]
 
     @property
+    def n_models(self) -> int:
+        """How many models score each event: champion, challengers and the baseline (if any)."""
+        return len(self.specs) + int(self.baseline)
+
+    @property
     def baseline_name(self) -> str | None:
         """The baseline's model name, or None when `baseline` is false."""
         return BASELINE_NAME if self.baseline else None

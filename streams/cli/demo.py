@@ -110,12 +110,11 @@ def demo(
             db = cfg.sink.database
             champion = cfg.models.champion.name
 
-            n_models = 1 + len(cfg.models.challengers) + int(cfg.models.baseline)
 
             def in_clickhouse() -> bool:
                 rows = backend.query(f"SELECT count() AS n FROM {db}.predictions FINAL WHERE pipeline = '{cfg.pipeline}' "
                                      f"AND run_id = '{run_id}'")
-                return rows[0]["n"] >= len(evs) * n_models
+                return rows[0]["n"] >= len(evs) * cfg.models.n_models
 
             with console.status("waiting for the ClickHouse sink..."):
                 wait_until(in_clickhouse, timeout, "the scores in ClickHouse")

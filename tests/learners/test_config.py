@@ -59,6 +59,13 @@ def test_baseline_name_is_reserved_unless_baseline_off():
     assert cfg.baseline_name is None
 
 
+def test_n_models_counts_champion_challengers_and_the_baseline():
+    champion = {"name": "a", "model": "logreg"}
+    assert ModelsConfig(task="binary", champion=champion).n_models == 2
+    cfg = ModelsConfig(task="binary", champion=champion, challengers=[{"name": "b", "model": "arf"}], baseline=False)
+    assert cfg.n_models == 2
+
+
 def test_unknown_task_and_keys_are_rejected():
     with pytest.raises(ValidationError):
         ModelsConfig(task="ranking", champion={"name": "a", "model": "logreg"})
