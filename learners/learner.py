@@ -4,12 +4,15 @@ A label ``{event_id, label, ts}`` is learned with exactly the ``x`` of the event
 snapshot (its `x` dict and served predictions), by every model. Statuses:
 
 - ``learned``: joined and learned by every model;
-- ``duplicate``: the event id was already learned within ``dedupe_horizon`` (or is pending);
+- ``duplicate``: the event id was already learned within ``dedupe_horizon`` (or is pending), or
+  its first label was an orphan and this one has another value (the first label wins);
 - ``early``: no snapshot yet (the label may have overtaken its event): kept in a pending buffer
   (counted once; it later also counts as learned or orphan),
   learned when `on_snapshot` or `retry` finds the snapshot;
 - ``orphan``: still no snapshot after ``early_label_wait`` (unknown id, expired snapshot), or the
   pending buffer is full. Orphans are returned to the caller to log; never silently dropped.
+  An orphan's id and value are remembered for ``dedupe_horizon``: the same label sent again
+  (once its event is scored) is learned, a label with another value is a duplicate.
 
 `state()` is the bookkeeping to store with each checkpoint (labels-topic offsets, learned ids,
 pending labels, counts, and the drift detectors and metrics as a base64 pickle); `load_state()`
@@ -111,6 +114,8 @@ class Learner:
         self._learned: OrderedDict[str, int] = OrderedDict()
         #: event id -> (its waiting label, since, its labels-topic (partition, offset) or None)
         self._pending: OrderedDict[str, tuple[dict[str, Any], int, tuple[int, int] | None]] = OrderedDict()
+        #: event id -> (orphaned at, its first label's value), oldest first, for ``dedupe_horizon``
+        self._orphaned: OrderedDict[str, tuple[int, Any]] = OrderedDict()
         #: event id -> (its pending label, since, that label's JSON) for `state_json`
         self._pending_json: dict[str, tuple[dict[str, Any], int, str]] = {}
         self._offsets: dict[int, int] = {}
@@ -167,23 +172,29 @@ class Learner:
         if partition is not None and offset is not None:
             self._offsets[partition] = max(self._offsets.get(partition, 0), offset + 1)
             position = (partition, offset)
-        learned, pending = self._learned, self._pending
+        learned, pending, orphaned = self._learned, self._pending, self._orphaned
         if learned:
             if next(iter(learned.values())) < now_ms - self._horizon_ms:
                 self._prune(now_ms)
             if event_id in learned:
                 return self._count(LearnOutcome(event_id, "duplicate", label, detail="already learned"))
+        if orphaned:
+            if next(iter(orphaned.values()))[0] < now_ms - self._horizon_ms:
+                self._prune_orphans(now_ms)
+            first = orphaned.get(event_id)
+            if first is not None and first[1] != label["label"]:
+                return self._count(LearnOutcome(
+                    event_id, "duplicate", label,
+                    detail=f"its first label ({first[1]!r}) was an orphan: the first label wins; send that one again"))
         if learned_before and event_id not in pending:
             return self._count(LearnOutcome(event_id, "duplicate", label, detail="already learned before a restart"))
         if snapshot is None:
             if event_id in pending:
                 return self._count(LearnOutcome(event_id, "duplicate", label, detail="already pending"))
             if self._wait_ms == 0:
-                return self._count(LearnOutcome(event_id, "orphan", label, detail="no snapshot", position=position))
+                return self._orphan(event_id, label, now_ms, "no snapshot", position)
             if len(pending) >= self._join.max_pending:
-                return self._count(
-                    LearnOutcome(event_id, "orphan", label, detail="pending buffer full", position=position)
-                )
+                return self._orphan(event_id, label, now_ms, "pending buffer full", position)
             pending[event_id] = (label, now_ms, position)
             return self._count(LearnOutcome(event_id, "early", label, detail="waiting for snapshot"))
         if pending and event_id in pending:
@@ -229,8 +240,7 @@ class Learner:
         for event_id, (label, since, position) in list(self._pending.items()):
             if now_ms - since >= wait:
                 del self._pending[event_id]
-                outcomes.append(self._count(LearnOutcome(
-                    event_id, "orphan", label, detail=f"no snapshot after {now_ms - since} ms", position=position)))
+                outcomes.append(self._orphan(event_id, label, now_ms, f"no snapshot after {now_ms - since} ms", position))
         return outcomes
 
     @property
@@ -324,10 +334,8 @@ class Learner:
         except ModelInputError:
             raise
         except Exception as exc:  # noqa: BLE001 - a user's model failing on one label must not stop learning
-            return self._count(LearnOutcome(
-                event_id, "orphan", label, position=position,
-                detail=f"a model failed to learn it ({type(exc).__name__}: {exc}); the models before it in the "
-                       "set may have"))
+            return self._orphan(event_id, label, now_ms, f"a model failed to learn it ({type(exc).__name__}: {exc}); "
+                                "the models before it in the set may have", position)
         if self.keeps_unsaved:
             self._unsaved.append((now_ms, x, y))
         outcome = LearnOutcome(event_id, "learned", label, y=y)
@@ -356,6 +364,8 @@ class Learner:
                 outcome.actions.extend(actions)
         learned = self._learned
         learned[event_id] = now_ms
+        if self._orphaned:
+            self._orphaned.pop(event_id, None)
         if self.tracks_marks:
             self._unmarked.append(event_id)
             if len(learned) > self._max_learned > 0:
@@ -366,6 +376,22 @@ class Learner:
     def _count(self, outcome: LearnOutcome) -> LearnOutcome:
         self.counts[outcome.status] += 1
         return outcome
+
+    def _orphan(self, event_id: str, label: dict[str, Any], now_ms: int, detail: str,
+                position: tuple[int, int] | None) -> LearnOutcome:
+        """Count an orphan and remember its id with the first label's value (a later label of
+        another value is then a duplicate, as in ClickHouse's `labels` table)."""
+        orphaned = self._orphaned
+        first = orphaned.pop(event_id, None)
+        orphaned[event_id] = (now_ms, label["label"] if first is None else first[1])
+        if len(orphaned) > self._max_learned > 0:
+            orphaned.popitem(last=False)
+        return self._count(LearnOutcome(event_id, "orphan", label, detail=detail, position=position))
+
+    def _prune_orphans(self, now_ms: int) -> None:
+        orphaned, horizon = self._orphaned, now_ms - self._horizon_ms
+        while orphaned and next(iter(orphaned.values()))[0] < horizon:
+            orphaned.popitem(last=False)
 
     def _forget_oldest(self) -> None:
         """Drop the oldest learned ids beyond ``join.max_learned`` (their marks are in the store:
@@ -411,6 +437,7 @@ class Learner:
             "seq": self.seq,
             "offsets": {str(p): o for p, o in self._offsets.items()},
             "learned": learned,
+            "orphaned": [[e, t, v] for e, (t, v) in self._orphaned.items()],
             "counts": dict(self.counts),
             "monitor": self._monitor_blob(),
         }
@@ -453,6 +480,7 @@ class Learner:
         self.seq = int(state.get("seq", 0))
         self._offsets = {int(p): int(o) for p, o in state.get("offsets", {}).items()}
         self._learned = OrderedDict((e, int(t)) for e, t in state.get("learned", []))
+        self._orphaned = OrderedDict((e, (int(t), v)) for e, t, v in state.get("orphaned", []))
         self.forgot_until_ms = None  # (the caller asks the marks for what came before the checkpoint)
         if self.tracks_marks:  # (a crash may have come between a save and its marks)
             self._unmarked = list(self._learned)

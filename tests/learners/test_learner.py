@@ -214,3 +214,72 @@ def test_a_live_learner_keeps_the_ids_its_store_has_not_marked_yet():
     untracked, _ = new_learner()
     untracked.learn(label("e1"), SNAP, now_ms=1)
     assert untracked.unmarked() == []  # replay: nobody marks, nothing is kept
+
+
+def test_an_orphaned_first_label_still_wins_and_can_be_sent_again():
+    """A first label that became an orphan (it came too early) is remembered: a later label of
+    another value is a duplicate (ClickHouse's `labels` keeps the first too), the same one sent
+    again once the event is scored is learned; both survive a checkpoint."""
+    learner, recorder = new_learner(early_label_wait="1s", dedupe_horizon="1h")
+    learned: list = []
+    learner.model_set.add_learn_hook(lambda name, x, y: learned.append(y) if name == "lr" else None)
+    assert learner.learn(label("e1", 1.0), None, now_ms=0).status == "early"
+    assert [o.status for o in learner.expire(now_ms=1000)] == ["orphan"]
+    other, _ = new_learner(early_label_wait="1s", dedupe_horizon="1h")
+    other.load_state(json.loads(learner.state_json()))
+    for lr in (learner, other):
+        outcome = lr.learn(label("e1", 0.0), SNAP, now_ms=2000)
+        assert outcome.status == "duplicate" and "first label wins" in outcome.detail
+    assert learned == [] and recorder.records == []
+    assert learner.learn(label("e1", 1.0), SNAP, now_ms=3000).status == "learned"  # the dead letter, sent again
+    assert learned == [True] and learner.counts == {"learned": 1, "duplicate": 1, "early": 1, "orphan": 1}
+    assert learner.state()["orphaned"] == [] and other.state()["orphaned"] == [["e1", 1000, 1.0]]
+    assert other.learn(label("e1", 0.0), SNAP, now_ms=1000 + 3_600_001).status == "learned"  # horizon passed
+
+
+def test_zero_wait_orphans_are_remembered_too():
+    learner, _ = new_learner(early_label_wait=0)
+    assert learner.learn(label("e1", 1.0), None, now_ms=0).status == "orphan"
+    assert learner.learn(label("e1", 0.0), SNAP, now_ms=1).status == "duplicate"
+    assert learner.learn(label("e1", 1.0), SNAP, now_ms=2).status == "learned"
+
+
+_label_ops = st.lists(st.tuples(st.integers(0, 2), st.sampled_from([0.0, 1.0]), st.booleans(), st.integers(0, 3)),
+                      max_size=60)
+
+
+@settings(deadline=None, max_examples=300)
+@given(_label_ops)
+def test_the_first_label_of_an_event_is_the_only_one_ever_learned(ops):
+    """Any mix of labels (with or without their snapshot), expiries, retries and checkpoints:
+    every label message is counted once (`learned + duplicate + orphan + pending == messages`),
+    and what the models learn for an event is its first label's value, as ClickHouse's
+    `labels` table keeps."""
+    ids: list[str] = []
+    ys: list = []
+
+    def fresh() -> Learner:
+        lr = Learner(ModelSet(CONFIG), JoinConfig(early_label_wait=3, dedupe_horizon="1h"),
+                     on_learn=lambda eid, x: ids.append(eid))
+        lr.model_set.add_learn_hook(lambda name, x, y: ys.append(y) if name == "lr" else None)
+        return lr
+
+    learner = fresh()
+    first: dict[str, float] = {}
+    for step, (k, y, has_snapshot, op) in enumerate(ops):
+        now, eid = 2 * step, f"e{k}"
+        first.setdefault(eid, y)
+        learner.learn(label(eid, y, now), SNAP if has_snapshot else None, now_ms=now)
+        if op == 1:
+            learner.expire(now_ms=now)
+        elif op == 2:
+            learner.retry(now, lambda ids_: {i: SNAP for i in ids_})
+        elif op == 3:
+            state = json.loads(learner.state_json())
+            learner = fresh()
+            learner.load_state(state)
+    c = learner.counts
+    assert c["learned"] + c["duplicate"] + c["orphan"] + learner.n_pending == len(ops)
+    assert len(ids) == len(ys) == c["learned"]
+    for eid, y in zip(ids, ys, strict=True):
+        assert y == bool(first[eid]), (eid, y)
