@@ -17,10 +17,12 @@ features. Its `names` fix the output column order: windows, passthrough, derived
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from eddy.durations import format_duration
 from features.durations import parse_duration
 from features.exceptions import FeatureSpecError
 
@@ -40,6 +42,8 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 #: bucket and clears a key's ring per batch, so 7d of 1m buckets (10,080) is fine, 30d of 1s
 #: (2.6 million) is not.
 MAX_RING_BUCKETS = 100_000
+
+log = logging.getLogger("eddy.features")
 
 
 class WindowFeature(BaseModel):
@@ -119,9 +123,16 @@ class FeatureSet(BaseModel):
     windows: list[WindowFeature] = Field(default_factory=list)
     passthrough: list[PassthroughFeature] = Field(default_factory=list)
     derived: list[DerivedFeature] = Field(default_factory=list)
-    allowed_lateness: Duration = 0
-    state_ttl: Duration = 7 * 86_400_000
-    dedup_horizon: Duration = 86_400_000
+    allowed_lateness: Duration = Field(default=0, description=(
+        "How far behind a key's newest bucket an event may be and still update its bucket (ms); older "
+        "events are scored but never change state."))
+    state_ttl: Duration = Field(default=7 * 86_400_000, description=(
+        "A key's state expires 1 to 1.125 x this long after its last write (ms of server time). At least "
+        "every window + `allowed_lateness` (refused otherwise: an idle key would lose events still inside "
+        "its window)."))
+    dedup_horizon: Duration = Field(default=86_400_000, description=(
+        "An applied event id is remembered 1 to 2 x this long (ms); a redelivery later than that counts "
+        "again. Shorter than the longest window: accepted with a warning."))
 
     @model_validator(mode="after")
     def _check(self) -> FeatureSet:
@@ -149,8 +160,28 @@ class FeatureSet(BaseModel):
                 raise FeatureSpecError(
                     f"feature {feat.name!r}: window / bucket + lateness buckets = {ring:,} buckets, more than "
                     f"{MAX_RING_BUCKETS:,} (each event aggregates its window bucket by bucket); pick a coarser "
-                    "bucket (e.g. 1h for a 30d window) or a shorter allowed_lateness"
+                    "bucket (e.g. 1m for a 7d window) or a shorter allowed_lateness"
                 )
+            # state expires state_ttl (server time) after a key's last write: a key idle longer
+            # would lose events still inside its window
+            if self.state_ttl < feat.window + self.allowed_lateness:
+                raise FeatureSpecError(
+                    f"feature {feat.name!r}: state_ttl {format_duration(self.state_ttl)} is shorter than its "
+                    f"window {format_duration(feat.window)} plus allowed_lateness "
+                    f"{format_duration(self.allowed_lateness)}: a key idle for longer than state_ttl would "
+                    "lose the events still inside its window; raise state_ttl to at least "
+                    f"{format_duration(feat.window + self.allowed_lateness)} (window + allowed_lateness) "
+                    "or shorten the window"
+                )
+        longest = max(self.windows, key=lambda f: f.window, default=None)
+        if longest is not None and self.dedup_horizon < longest.window:
+            log.warning(
+                "dedup_horizon %s is shorter than the window %s of feature %r: an event redelivered more "
+                "than dedup_horizon after it was applied counts twice in that window (ids are remembered "
+                "1-2 x dedup_horizon); raise dedup_horizon to %s if such late redeliveries happen",
+                format_duration(self.dedup_horizon), format_duration(longest.window), longest.name,
+                format_duration(longest.window),
+            )
         return self
 
     @property

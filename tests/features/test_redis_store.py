@@ -22,9 +22,9 @@ pytestmark = pytest.mark.integration  # a real redis-server (session fixture)
 
 FS = FeatureSet(
     windows=[
-        {"name": "n", "entity": "card", "agg": "count", "window": "1d", "bucket": "1h"},
-        {"name": "s", "entity": "card", "agg": "sum", "field": "x", "window": "1d", "bucket": "1h"},
-        {"name": "m", "entity": "merch", "agg": "max", "field": "x", "window": "1d", "bucket": "1h"},
+        {"name": "n", "entity": "card", "agg": "count", "window": "2h", "bucket": "1h"},
+        {"name": "s", "entity": "card", "agg": "sum", "field": "x", "window": "2h", "bucket": "1h"},
+        {"name": "m", "entity": "merch", "agg": "max", "field": "x", "window": "2h", "bucket": "1h"},
     ],
     state_ttl="2h",
     dedup_horizon="30m",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import re
+
 import pydantic
 import pytest
 import yaml
@@ -61,6 +64,37 @@ def test_a_window_of_too_many_buckets_is_refused_with_a_hint():
         FeatureSet(windows=[window(window="30d", bucket="1s")])
     with pytest.raises(pydantic.ValidationError, match="shorter allowed_lateness"):
         FeatureSet(windows=[window(window="1d", bucket="1s")], allowed_lateness="1d")
+
+
+def test_the_ring_size_hint_suggests_a_window_the_default_state_ttl_holds():
+    with pytest.raises(pydantic.ValidationError, match="coarser") as info:
+        FeatureSet(windows=[window(window="30d", bucket="1s")], state_ttl="30d")
+    bucket, win = re.search(r"e\.g\. (\w+) for a (\w+) window", str(info.value)).groups()
+    FeatureSet(windows=[window(window=win, bucket=bucket)])
+
+
+def test_a_state_ttl_shorter_than_window_plus_lateness_is_refused():
+    """State expires state_ttl after a key's last write: a key idle that long would lose events
+    still inside a longer window."""
+    with pytest.raises(pydantic.ValidationError, match="state_ttl 1s is shorter than its window 1h") as info:
+        FeatureSet(windows=[window(name="n_1h", window="1h", bucket="1m")], state_ttl="1s")
+    assert "'n_1h'" in str(info.value) and "raise state_ttl to at least 1h" in str(info.value)
+    FeatureSet(windows=[window(window="1h")], allowed_lateness="10m", state_ttl="70m")  # exactly W + lateness
+    with pytest.raises(pydantic.ValidationError, match="allowed_lateness 10m.*at least 70m"):
+        FeatureSet(windows=[window(window="1h")], allowed_lateness="10m", state_ttl="69m")
+    with pytest.raises(pydantic.ValidationError, match="state_ttl 7d is shorter than its window 30d"):
+        FeatureSet(windows=[window(window="30d", bucket="1h")])  # the default state_ttl
+
+
+def test_a_dedup_horizon_shorter_than_a_window_is_accepted_with_a_warning(caplog):
+    with caplog.at_level(logging.WARNING, logger="eddy.features"):
+        FeatureSet(windows=[window(window="1d", bucket="1h")])  # the default dedup_horizon 1d
+        assert not caplog.records
+        fs = FeatureSet(windows=[window(window="10m"), window(name="n_2d", window="2d", bucket="1h")])
+    assert fs.dedup_horizon == 86_400_000
+    [rec] = caplog.records
+    assert rec.levelno == logging.WARNING
+    assert "dedup_horizon 1d is shorter than the window 2d of feature 'n_2d'" in rec.getMessage()
 
 
 def test_field_required_except_count_and_since_prev():
