@@ -55,7 +55,9 @@ class WindowFeature(BaseModel):
     model_config = _FROZEN
 
     name: str = Field(min_length=1)
-    entity: str = Field(min_length=1)
+    entity: str = Field(min_length=1, description=(
+        "Event field whose value is the key the window is kept per; no ':' (it separates the parts of "
+        "a Redis state key)."))
     agg: Agg
     field: str | None = None
     window: Duration
@@ -63,6 +65,14 @@ class WindowFeature(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> WindowFeature:
+        if ":" in self.entity:
+            # the state key is eddy:{ns}:st:{entity}:{key}: entity 'a' with key 'b:c' would share
+            # the key of entity 'a:b' with key 'c'
+            raise FeatureSpecError(
+                f"feature {self.name!r}: entity {self.entity!r} contains ':', which separates the parts "
+                "of a Redis state key (entity 'a' with key 'b:c' would share a key with entity 'a:b' "
+                "with key 'c'); rename the entity field"
+            )
         if self.bucket <= 0 or self.window <= 0:
             raise FeatureSpecError(
                 f"feature {self.name!r}: window ({self.window} ms) and bucket ({self.bucket} ms) "

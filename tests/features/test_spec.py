@@ -97,6 +97,14 @@ def test_a_dedup_horizon_shorter_than_a_window_is_accepted_with_a_warning(caplog
     assert "dedup_horizon 1d is shorter than the window 2d of feature 'n_2d'" in rec.getMessage()
 
 
+def test_an_entity_with_a_colon_is_refused():
+    """The state key is eddy:{ns}:st:{entity}:{key}: entity 'a' with key 'b:c' and entity 'a:b'
+    with key 'c' would share one Redis key."""
+    with pytest.raises(pydantic.ValidationError, match="entity 'a:b' contains ':'"):
+        window(entity="a:b")
+    window(entity="a_b")
+
+
 def test_field_required_except_count_and_since_prev():
     window(agg="since_prev")
     for agg in ("sum", "mean", "min", "max", "std", "last", "distinct"):
