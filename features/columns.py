@@ -77,7 +77,7 @@ def extract(events: Sequence[Mapping], plan: ColumnPlan, hash_cache: dict | None
 
     m = len(events)
     ts = _ts_column([e.get(plan.ts_field) for e in events], plan.ts_field, bad)
-    ids = _str_column([e.get(plan.id_field) for e in events], f"id field {plan.id_field!r}", bad)
+    ids = _id_column([e.get(plan.id_field) for e in events], plan.id_field, bad)
     keys = {ent: _str_column([e.get(ent) for e in events], f"key field {ent!r}", bad) for ent in plan.entities}
     numeric = {f: _float_column([e.get(f) for e in events], f, bad) for f in plan.numeric_fields}
     if hash_cache is None or len(hash_cache) > _HASH_CACHE_LIMIT:
@@ -132,6 +132,17 @@ def _str_column(values: list, what: str, bad) -> list[str]:
         else:
             out.append(v if type(v) is str else str(v))
     return out
+
+
+def _id_column(values: list, name: str, bad) -> list[str]:
+    """`_str_column` of the event ids, refusing an empty or whitespace-only id: all such events
+    would share one id, so every one after the first would be a duplicate and never counted."""
+    ids = _str_column(values, f"id field {name!r}", bad)
+    if "" in ids or any(map(str.isspace, ids)):
+        for i, (v, s) in enumerate(zip(values, ids)):
+            if v is not None and not s.strip():
+                bad(i, f"event id field {name!r} is empty" + (f" (only whitespace: {s!r})" if s else ""))
+    return ids
 
 
 def _float_column(values: list, name: str, bad) -> np.ndarray:

@@ -39,6 +39,8 @@ def engine():
         (good(ts="1000"), "time field 'ts' is str"),
         (good(ts=1.5), "integral"),
         ({k: v for k, v in good().items() if k != "id"}, "missing id field 'id'"),
+        (good(id=""), "event id field 'id' is empty"),
+        (good(id=" \t"), "event id field 'id' is empty (only whitespace"),
         (good(amount=None), "missing value field 'amount'"),
         (good(amount="12"), "value field 'amount' is str"),
         (good(amount=math.nan), "not finite"),
@@ -60,6 +62,20 @@ def test_validate_names_the_problem(event, reason):
 def test_process_refuses_invalid_events():
     with pytest.raises(FeatureInputError, match="send those to the DLQ"):
         engine().process([good(), good(id="e2", amount=None)])
+
+
+def test_an_empty_event_id_is_refused_not_taken_for_a_duplicate():
+    """All id-less events would share the id "": every one after the first would be `seen`, never
+    enter a window, and be dead-lettered as a duplicate instead of as the producer bug it is."""
+    eng = FeatureEngine(FeatureSet(windows=[FS.windows[0]]), MemoryStateStore(), "ts", "id")
+    evs = [{"id": "", "ts": 0, "card": "m"}, {"id": " ", "ts": 1000, "card": "m"},
+           {"id": "x", "ts": 2000, "card": "m"}, {"id": 0, "ts": 3000, "card": "m"}]
+    assert eng.validate(evs) == [(0, "event id field 'id' is empty"),
+                                 (1, "event id field 'id' is empty (only whitespace: ' ')")]
+    with pytest.raises(FeatureInputError, match="is empty"):
+        eng.process(evs)
+    fb = eng.process(evs[2:])
+    assert fb.values[:, 0].tolist() == [1.0, 2.0] and not fb.seen.any()
 
 
 def test_valid_batch_has_no_problems_and_coerces():

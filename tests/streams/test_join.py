@@ -278,6 +278,22 @@ def test_a_model_that_raises_on_an_event_dead_letters_that_event_and_scores_the_
     assert len(out.scores) == len(scored) and len(out.shadow) == len(scored) * (len(proc.models.names) - 1)
 
 
+def test_events_with_an_empty_id_are_dead_lettered_as_rule_violations_and_the_rest_scored(data):
+    """An empty (or blank) event id is a producer bug, not a redelivery: all such events would share
+    one id, so each after the first would be a `duplicate` that never enters a window."""
+    cfg, events, _labels = data
+    proc = memory_processor(cfg, "t")
+    batch = [dict(e) for e in events[:20]]
+    batch[4]["event_id"], batch[11]["event_id"] = "", "  "
+    out = proc.score(batch, [Source("e", 0, i) for i in range(len(batch))], now_ms=batch[-1]["ts"])
+    assert [(d["error_class"], d["reason"]) for d in out.dlq] == [
+        ("rule_violation", "event id field 'event_id' is empty"),
+        ("rule_violation", "event id field 'event_id' is empty (only whitespace: '  ')")]
+    assert len(out.snapshots) == len(out.scores) == 18
+    again = proc.score([dict(events[20], event_id="")], [Source("e", 0, 20)], now_ms=events[20]["ts"])
+    assert [d["error_class"] for d in again.dlq] == ["rule_violation"] and not again.scores
+
+
 class _FailsToLearnLargeAmounts(_FailsOnLargeAmounts):
     def predict_proba_one(self, x: dict) -> dict:
         return self.inner.predict_proba_one(x)
