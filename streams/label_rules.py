@@ -25,8 +25,10 @@ LABEL_SCHEMA = load_builtin("label")
 
 def label_failure(rec: dict[str, Any], task: str) -> DecodeFailure | None:
     """The dead letter's cause for a decoded label record, or None if it can be learned."""
-    if not rec.get("event_id"):
-        return DecodeFailure("rule_violation", "label has an empty event_id")
+    event_id = rec.get("event_id")
+    if not event_id or (isinstance(event_id, str) and event_id.isspace()):  # (such events are refused too)
+        return DecodeFailure("rule_violation", "label has an empty event_id"
+                             + (f" (only whitespace: {event_id!r})" if event_id else ""))
     ts = rec.get("ts")
     if type(ts) is not int or not TS_RANGE[0] <= ts <= TS_RANGE[1]:
         return DecodeFailure("rule_violation", f"label ts {ts!r} is not a time in the years 1900-2299 (ms)")

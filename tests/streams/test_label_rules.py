@@ -21,6 +21,7 @@ OK = {"event_id": "e1", "label": 1.0, "ts": 1767225600000}
 
 @pytest.mark.parametrize(("task", "change", "reason"), [
     ("binary", {"event_id": ""}, "empty event_id"),
+    ("binary", {"event_id": " \t"}, "empty event_id (only whitespace"),
     ("binary", {"ts": None}, "years 1900-2299"),
     ("binary", {"ts": 10_413_792_000_000}, "years 1900-2299"),
     ("binary", {"label": 2.0}, "is not 0 or 1"),
