@@ -481,11 +481,16 @@ def window_kernel(
                                 pmax = c0[s]
                         elif a == STD:
                             nb_ = c0[s]
-                            tot = pc + nb_
-                            delta = c1[s] - pm
-                            pm = pm + delta * nb_ / tot
-                            pm2 = pm2 + c2[s] + delta * delta * pc * nb_ / tot
-                            pc = tot
+                            if pc == 0.0:  # the first bucket as it is: mean * n / n may be off by an ulp
+                                pm = c1[s]
+                                pm2 = c2[s]
+                                pc = nb_
+                            else:
+                                tot = pc + nb_
+                                delta = c1[s] - pm
+                                pm = pm + delta * nb_ / tot
+                                pm2 = pm2 + c2[s] + delta * delta * pc * nb_ / tot
+                                pc = tot
                         elif a == LAST:
                             if wt[s] >= pts:
                                 pts = wt[s]
@@ -512,11 +517,13 @@ def window_kernel(
                         pmax = x
                     v = pmax if (include or pc > 0) else 0.0
                 elif a == STD:
-                    if include:
+                    if include and pc > 0.0:
                         tot = pc + 1.0
                         delta = x - pm
                         pm2 = pm2 + delta * delta * pc / tot
                         pc = tot
+                    elif include:  # (not x * x * 0: inf * 0 is NaN beyond |x| ~ 1.3e154)
+                        pc = 1.0
                     v = math.sqrt(max(pm2, 0.0) / pc) if pc > 0 else 0.0
                 elif a == LAST:
                     if include and (pts == EMPTY or t >= pts):

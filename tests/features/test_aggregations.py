@@ -55,6 +55,16 @@ def test_each_aggregation_one_event_per_batch(agg):
     np.testing.assert_allclose(got, EXPECTED[agg], rtol=1e-12)
 
 
+@pytest.mark.parametrize("x", [123456789.123, 0.1, -7.25e-300, 1e300])
+def test_the_std_of_a_constant_stream_is_zero_across_buckets(x):
+    """Chan's merge starts from the first bucket as stored: `mean * n / n` may be an ulp off the
+    mean, and every later event then added that ulp squared (6.4e-9 for 123456789.123)."""
+    engine = FeatureEngine(one_feature("std", window="10s"), MemoryStateStore(), "ts", "id")
+    stream = [(t, x) for t in range(0, 9000, 300)]
+    assert values(engine, events(stream)) == [0.0] * len(stream)
+    assert values(engine, events([(9100, x)], start=len(stream))) == [0.0]
+
+
 @pytest.mark.parametrize("agg", AGGS)
 def test_every_aggregation_matches_reference_on_a_messy_stream(agg):
     rng = np.random.default_rng(7)
