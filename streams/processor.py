@@ -268,14 +268,16 @@ class Processor:
         xs = [r.copy() for r in rows] if finite else rows
         try:
             preds = self.models.predict_many_full(xs)
+            failed = _non_finite(preds)
         except Exception:  # noqa: BLE001 - a model failing on some event must not stop scoring
             preds, failed = self._predict_each(xs)
-            if failed:
-                for n, reason in failed.items():
-                    out.dlq.append(self._dlq(sources[to_score[n]], "model_error", reason, now_ms))
-                keep = [n for n in range(len(rows)) if n not in failed]
-                to_score, rows, values = [to_score[n] for n in keep], [rows[n] for n in keep], values[keep]
-                preds = {m: [p[n] for n in keep] for m, p in preds.items()}
+            failed = {**_non_finite(preds), **failed}  # (a failed one is 0.0)
+        if failed:
+            for n, reason in sorted(failed.items()):
+                out.dlq.append(self._dlq(sources[to_score[n]], "model_error", reason, now_ms))
+            keep = [n for n in range(len(rows)) if n not in failed]
+            to_score, rows, values = [to_score[n] for n in keep], [rows[n] for n in keep], values[keep]
+            preds = {m: [p[n] for n in keep] for m, p in preds.items()}
         # each event's Served tuple, one per model in served_by() order
         served = list(zip(*[[Served(m, v, r, float(p.score), p.label) for p in preds[m]]
                             for m, v, r in self.models.served_by()]))
@@ -456,6 +458,21 @@ _SMALL = 16
 
 def _any(flags: np.ndarray) -> bool:
     return True in flags.tolist() if len(flags) <= _SMALL else bool(flags.any())
+
+
+def _non_finite(preds: dict[str, list[Prediction]]) -> dict[int, str]:
+    """By row, why a prediction cannot be served: a model returned NaN or an infinity (a diverged
+    regression, a custom model's bug). Like a model that raised: the event is dead-lettered
+    (``model_error``), downstream services never get a score that is not a number."""
+    failed: dict[int, str] = {}
+    for name, ps in preds.items():
+        if all(map(math.isfinite, [p.score for p in ps])):  # (the usual case: one pass in C)
+            continue
+        for n, p in enumerate(ps):
+            if not math.isfinite(p.score):
+                failed.setdefault(n, f"model {name!r} returned a non-finite prediction ({p.score}) for this event; "
+                                     "its features are counted in the windows, it was not scored")
+    return failed
 
 
 def _all_finite(values: np.ndarray, rows: list[list[float]]) -> bool:

@@ -278,6 +278,31 @@ def test_a_model_that_raises_on_an_event_dead_letters_that_event_and_scores_the_
     assert len(out.scores) == len(scored) and len(out.shadow) == len(scored) * (len(proc.models.names) - 1)
 
 
+class _NanOnLargeAmounts(_FailsOnLargeAmounts):
+    """A user's model that returns NaN instead of raising (a diverged or buggy model)."""
+
+    def predict_proba_one(self, x: dict) -> dict:
+        return {True: math.nan, False: math.nan} if x["amount"] > 100 else self.inner.predict_proba_one(x)
+
+
+def test_a_model_that_returns_nan_dead_letters_that_event_and_scores_the_rest(data):
+    """A NaN score would reach the fraud service, and ClickHouse's metrics would read it as a
+    confident prediction (log loss clamps it) or go NULL for the whole bucket (ROC AUC): the event
+    is a `model_error`, as if the model had raised."""
+    cfg, events, _labels = data
+    proc = memory_processor(cfg, "t")
+    challenger = next(n for n in proc.models.names if n != proc.models.champion_name)
+    proc.models._models[challenger] = _NanOnLargeAmounts(proc.models.model(challenger))
+    batch = events[:60]
+    bad = [e["event_id"] for e in batch if e["amount"] > 100]
+    assert bad and len(bad) < len(batch)
+    out = proc.score(batch, [Source("e", 0, i) for i in range(len(batch))], now_ms=batch[-1]["ts"])
+    assert [d["error_class"] for d in out.dlq] == ["model_error"] * len(bad)
+    assert all(challenger in d["reason"] and "non-finite prediction (nan)" in d["reason"] for d in out.dlq)
+    assert {s.event_id for s in out.snapshots} == {e["event_id"] for e in batch} - set(bad)
+    assert all(math.isfinite(r["prediction"]) for r in [*out.scores, *out.shadow])
+
+
 def test_events_with_an_empty_id_are_dead_lettered_as_rule_violations_and_the_rest_scored(data):
     """An empty (or blank) event id is a producer bug, not a redelivery: all such events would share
     one id, so each after the first would be a `duplicate` that never enters a window."""
