@@ -47,7 +47,7 @@ TABLES: dict[str, TableSpec] = {
             "labels",
             ("pipeline", "event_id"),
             {"pipeline": "str", "event_id": "str", "label": "float", "label_ts": "ts",
-             "source": "str?"},
+             "source": "str?", "partition": "int?", "offset": "int?"},  # position in <p>.labels
             "label_ts",
         ),
         TableSpec(

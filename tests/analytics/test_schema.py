@@ -56,3 +56,33 @@ def test_replacing_merge_tree_is_the_second_line_of_dedup(chdb_backend, fresh_db
     for _ in range(2):
         chdb_backend.execute(f"INSERT INTO {fresh_db}.predictions ({cols}) VALUES ({row})")
     assert chdb_backend.query(f"SELECT count() AS n FROM {fresh_db}.predictions FINAL") == [{"n": 1}]
+
+
+def test_labels_created_before_positions_gain_them_and_old_rows_read_no_position(chdb_backend):
+    """`labels` as Eddy created it before the label positions: ensure_schema adds `partition` and
+    `offset` (ALTER ... IF NOT EXISTS, twice is fine), and the old rows read back as -1/-1."""
+    db = "old_labels"
+    chdb_backend.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
+    chdb_backend.execute(
+        f"CREATE TABLE {db}.labels (pipeline LowCardinality(String), event_id String, label Float64, "
+        f"label_ts DateTime64(3, 'UTC'), source Nullable(String), inserted_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
+        f"ENGINE = ReplacingMergeTree(inserted_at) PARTITION BY toYYYYMMDD(label_ts) ORDER BY (pipeline, event_id) "
+        f"TTL toDateTime(inserted_at) + toIntervalDay(3650)")
+    chdb_backend.execute(f"INSERT INTO {db}.labels (pipeline, event_id, label, label_ts) VALUES "
+                         f"('p', 'e1', 1, fromUnixTimestamp64Milli(toInt64(1767225600000), 'UTC'))")
+    ensure_schema(chdb_backend, db, ttl_days=3650)
+    ensure_schema(chdb_backend, db, ttl_days=3650)
+    cols = [(r["name"], r["type"], r["default_expression"])
+            for r in chdb_backend.query(f"DESCRIBE TABLE {db}.labels")]
+    assert cols == [("pipeline", "LowCardinality(String)", ""), ("event_id", "String", ""), ("label", "Float64", ""),
+                    ("label_ts", "DateTime64(3, 'UTC')", ""), ("source", "Nullable(String)", ""),
+                    ("partition", "Int32", "-1"), ("offset", "Int64", "-1"),
+                    ("inserted_at", "DateTime64(3, 'UTC')", "now64(3)")]
+    assert {c for c, _, _ in cols} - {"inserted_at"} == set(TABLES["labels"].columns)
+    chdb_backend.execute(f"INSERT INTO {db}.labels (pipeline, event_id, label, label_ts, `partition`, `offset`) VALUES "
+                         f"('p', 'e2', 0, fromUnixTimestamp64Milli(toInt64(1767225600000), 'UTC'), 1, 7)")
+    assert chdb_backend.query(f"SELECT event_id, `partition`, `offset` FROM {db}.labels FINAL ORDER BY event_id") == [
+        {"event_id": "e1", "partition": -1, "offset": -1}, {"event_id": "e2", "partition": 1, "offset": 7}]
+    chdb_backend.execute(f"OPTIMIZE TABLE {db}.labels FINAL")  # merged old parts keep the defaults
+    assert chdb_backend.query(f"SELECT event_id, `partition`, `offset` FROM {db}.labels ORDER BY event_id") == [
+        {"event_id": "e1", "partition": -1, "offset": -1}, {"event_id": "e2", "partition": 1, "offset": 7}]
