@@ -83,7 +83,7 @@ class SinkRouter:
                                             "features", "segments", "late", "degraded")}, "pipeline": p}
         if table == "labels":
             return {"pipeline": p, "event_id": rec["event_id"], "label": rec["label"], "label_ts": rec["ts"],
-                    "source": rec.get("source")}
+                    "source": rec.get("source"), "partition": partition, "offset": offset}
         if table == "events_archive":
             ev = self.config.event
             return {"pipeline": p, "event_id": str(rec[ev.id_field]), "event_ts": int(rec[ev.time_field]),

@@ -62,7 +62,7 @@ def test_materialized_views_feed_the_same_tables(chdb_backend, fresh_db):
                          f"('bad avro', 'xyz', 'demo.scores')")
     chdb_backend.execute(f"INSERT INTO {q}_shadow_scores (_error, _raw_message, _topic) VALUES "
                          f"('bad avro', 'xyz', 'demo.shadow-scores')")
-    chdb_backend.execute(f"INSERT INTO {q}_labels (event_id, label, ts) VALUES ('e1', 1, {ts})")
+    chdb_backend.execute(f"INSERT INTO {q}_labels (event_id, label, ts, _partition, _offset) VALUES ('e1', 1, {ts}, 1, 42)")
     chdb_backend.execute(
         f"INSERT INTO {q}_model_events (pipeline, run_id, model, version, action, ts, detail) "
         f"VALUES ('demo', 'r', 'm', 2, 'promote', {ts}, '')")
@@ -86,6 +86,9 @@ def test_materialized_views_feed_the_same_tables(chdb_backend, fresh_db):
          "features": {"f": 1}}]
     assert chdb_backend.query(f"SELECT count() AS n FROM {db}.labelled_predictions") == [{"n": 2}]
     assert chdb_backend.query(f"SELECT count() AS n FROM {db}.scores") == [{"n": 1}]  # champion only
+    # each label keeps its topic position (a replay from the archive orders ts ties by it)
+    assert chdb_backend.query(f"SELECT event_id, `partition`, `offset` FROM {db}.labels") == [
+        {"event_id": "e1", "partition": 1, "offset": 42}]
     assert chdb_backend.query(f"SELECT action, version FROM {db}.model_events") == [
         {"action": "promote", "version": 2}]
     assert chdb_backend.query(

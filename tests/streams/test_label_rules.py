@@ -70,6 +70,7 @@ def test_the_sink_skips_inputs_the_agents_dead_letter_and_keeps_going():
             (t.events, 0, 1, codecs.encode("events", ev))]
     router.route(msgs, now_ms=1767225600000)
     assert [r["event_id"] for r in sink.rows["labels"]] == ["e1"]
+    assert [(r["partition"], r["offset"]) for r in sink.rows["labels"]] == [(0, 2)]  # its topic position
     assert [r["event_id"] for r in sink.rows["events_archive"]] == [ev["event_id"]]
     assert "dlq" not in sink.rows  # the agents dead-letter inputs; the sink only skips them
     with pytest.raises(RowError):

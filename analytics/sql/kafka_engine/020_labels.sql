@@ -1,4 +1,4 @@
--- Kafka engine: <pipeline>.labels -> labels.
+-- Kafka engine: <pipeline>.labels -> labels, with each label's topic position (replay orders ties by it).
 CREATE TABLE IF NOT EXISTS {db}.kafka_{pipeline_ident}_labels
 (
     event_id String,
@@ -15,6 +15,7 @@ SETTINGS kafka_broker_list = '{brokers}',
          format_avro_schema_registry_url = '{registry_url}';
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.kafka_{pipeline_ident}_labels_mv TO {db}.labels AS
-SELECT '{pipeline}' AS pipeline, event_id, label, ts AS label_ts, source
+SELECT '{pipeline}' AS pipeline, event_id, label, ts AS label_ts, source,
+       toInt32(_partition) AS `partition`, toInt64(_offset) AS `offset`
 FROM {db}.kafka_{pipeline_ident}_labels
 WHERE length(_error) = 0;
