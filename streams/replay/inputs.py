@@ -207,11 +207,16 @@ def read_clickhouse(cfg: PipelineConfig, codecs: Codecs, backend: Any, db: str, 
             continue
         writer_ids.add(read_header(v))
         events.append(_event_item(cfg, rec, r["topic"], int(r["p"]), int(r["o"]), None, v, int(r["ts"])))
-    lrows = backend.query(f"SELECT event_id, label, toUnixTimestamp64Milli(label_ts) AS ts, source FROM {db}.labels FINAL "
-                          f"WHERE pipeline = {p} ORDER BY ts, event_id")
-    labels = [Item("label", int(r["ts"]), 0, i, {"event_id": r["event_id"], "label": float(r["label"]), "ts": int(r["ts"]),
-                                                 "source": r.get("source")}, "labels")
-              for i, r in enumerate(lrows)]
+    # Ties in ts keep the labels topic's order, as from Kafka: the sink stores each label's position.
+    # Rows without one (-1/-1: written before the positions were kept) come first among their ties,
+    # by event id; the merge's sort is stable, so they keep this order.
+    lrows = backend.query(f"SELECT event_id, label, toUnixTimestamp64Milli(label_ts) AS ts, source, "
+                          f"`partition` AS p, `offset` AS o FROM {db}.labels FINAL "
+                          f"WHERE pipeline = {p} ORDER BY ts, p, o, event_id")
+    labels = [Item("label", int(r["ts"]), int(r["p"]), int(r["o"]),
+                   {"event_id": r["event_id"], "label": float(r["label"]), "ts": int(r["ts"]), "source": r.get("source")},
+                   "labels")
+              for r in lrows]
     # rows written before the sink applied streams.label_rules may hold labels the learner refused
     labels = [lab for lab in labels if label_failure(lab.record, cfg.models.task) is None]
     labels = _filter_labels(cfg, labels, events, sel, None)
