@@ -114,7 +114,12 @@ def delong(y: np.ndarray, pa: np.ndarray, pb: np.ndarray, level: float = 0.95) -
 
     NaN everywhere when a class has fewer than 2 events (no variance can be estimated). When
     the variance is 0 (e.g. identical scores) the interval is the point and ``p`` is 1 for a
-    zero difference, 0 otherwise.
+    zero difference, 0 otherwise. The interval is clipped to what ``b - a`` can be with ``a``
+    given (``[-a, 1 - a]``): the normal approximation overshoots on few events.
+
+    >>> r = delong([1, 1, 0, 0, 1, 0], [.9, .2, .3, .1, .6, .7], [.2, .9, .1, .3, .8, .4])
+    >>> r.high <= 1 - r.auc_a and r.low >= -r.auc_a
+    True
     """
     y = np.asarray(y)
     pos = int((y > 0).sum())
@@ -131,4 +136,5 @@ def delong(y: np.ndarray, pa: np.ndarray, pb: np.ndarray, level: float = 0.95) -
     se = math.sqrt(var)
     q = NormalDist().inv_cdf(0.5 + level / 2)
     z = diff / se
-    return DeLong(a, b, diff, var, diff - q * se, diff + q * se, z, math.erfc(abs(z) / math.sqrt(2)))
+    return DeLong(a, b, diff, var, max(diff - q * se, -a), min(diff + q * se, 1.0 - a), z,
+                  math.erfc(abs(z) / math.sqrt(2)))
