@@ -354,14 +354,17 @@ class Learner:
                 if raised:
                     alerts.extend(raised)
         if drift is not None:
+            # a promotion left pending by an earlier label is re-ranked with this one first: one
+            # this label's alert leaves pending waits from the next label (`recent_window` of them)
+            more: list = []
+            if drift.promotion_pending:
+                more, actions = drift.follow_up(ms, now_ms)
+                outcome.actions.extend(actions)
             for alert in alerts:  # (usually none)
                 done = drift.apply(alert, ms)
                 if done is not None:
                     outcome.actions.append(done)
-            if drift.promotion_pending:
-                more, actions = drift.follow_up(ms, now_ms)
-                alerts.extend(more)
-                outcome.actions.extend(actions)
+            alerts.extend(more)
         learned = self._learned
         learned[event_id] = now_ms
         if self._orphaned:

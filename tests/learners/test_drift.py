@@ -196,6 +196,49 @@ def test_a_promotion_that_finds_no_better_challenger_yet_stays_pending_for_recen
     assert model_set.champion_name == "b"
 
 
+class _FakeAlertAt(DriftMonitor):
+    """A fake monitor: the real one, plus a champion loss-drift alert raised on one chosen label."""
+
+    def __init__(self, config, at_ms: int) -> None:  # noqa: ANN001
+        super().__init__(config)
+        self.at_ms = at_ms
+
+    def update(self, model, loss, prediction, now_ms):  # noqa: ANN001
+        alerts = super().update(model, loss, prediction, now_ms)
+        if model == "a" and now_ms == self.at_ms:
+            alerts.append({"model": "a", "kind": "loss_drift", "ts": now_ms, "value": 1.0, "action": "promote",
+                           "detail": "rose"})
+        return alerts
+
+
+@pytest.mark.parametrize("overtakes", [False, True])
+def test_a_learner_re_ranks_a_pending_promotion_on_the_next_recent_window_labels(overtakes):
+    """Through `Learner`: the label whose alert leaves the promotion pending is not one of the
+    `recent_window` re-rankings (it was, and a challenger overtaking on the last one was lost)."""
+    model_set, _ = champion_a_challenger_b(action="promote", recent_window=5, grace_period=1)
+    learner = Learner(model_set, drift=_FakeAlertAt(model_set.config.drift, at_ms=10))
+    label = {"label": 1.0}
+
+    def learn(i: int, p_b: float) -> list:
+        snap = {"x": {"f": 1.0}, "predictions": {"a": 0.6, "b": p_b}}
+        return learner.learn({**label, "event_id": f"e{i}", "ts": i}, snap, now_ms=i).alerts
+
+    for i in range(11):  # b a bit worse all along; the alert on label 10 finds no better challenger
+        learn(i, 0.55)
+    assert learner.drift.promotion_pending
+    for i in range(11, 15):  # four later labels: still pending
+        assert learn(i, 0.55) == [] and learner.drift.promotion_pending
+    alerts = learn(15, 0.999999 if overtakes else 0.55)  # the fifth: b's recent mean drops below a's
+    if overtakes:
+        [alert] = alerts
+        assert alert["detail"].startswith("rose at 10; re-ranked 5 labels later; promoted 'b'")
+        assert model_set.champion_name == "b"
+    else:
+        assert alerts == [] and model_set.champion_name == "a"
+        learn(16, 0.999999)  # too late now
+        assert model_set.champion_name == "a" and not learner.drift.promotion_pending
+
+
 def test_a_pending_promotion_expires_after_recent_window_labels():
     model_set, mon = champion_a_challenger_b(action="promote", recent_window=5, grace_period=5)
     for i in range(5):
