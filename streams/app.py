@@ -143,6 +143,7 @@ class WorkerRuntime:
         self.guard = StateGuard(self.redis, config.pipeline, refill)
         #: the `state_lost` alert of a loss found at start (Redis emptied while no worker ran)
         self.lost_at_start: dict | None = None
+        self._endpoints, self._codecs = endpoints, codecs
         if codecs is not None:  # (no codecs: the runtime alone, in tests)
             self._continue_versions(endpoints, codecs)
         self.guard.start()
@@ -176,6 +177,24 @@ class WorkerRuntime:
             self.registry.continue_from(versions)
             if unmarked:
                 self.lost_at_start = self.guard.lost_at_start(now_ms(), versions)
+
+    def continue_after_loss(self) -> None:
+        """Redis lost the registry while running: let each model's next version follow every
+        version it ever had, which the learner's own may not all be (a CLI rollback made a newer
+        one that scorers served before this learner adopted it): the model events name them all,
+        and a scorer in this process serves the newest it saw. Blocks (reads the topic)."""
+        topic: dict[str, int] = {}
+        if self._codecs is not None:
+            try:
+                topic = last_versions(self._endpoints.kafka, self.config.topics.model_events,
+                                      self._codecs.codec.decode)
+            except Exception as exc:  # noqa: BLE001 - Kafka unreachable: what this process holds
+                log.warning("model events not read after the state loss (%s: %s); versions continue from "
+                            "this process's models", type(exc).__name__, exc)
+        self.registry.continue_from(topic)
+        self.registry.continue_from(self.learning.versions)
+        if self.scorer:
+            self.registry.continue_from(self.processor.models.versions)
 
     def adopt_learning(self) -> None:
         """This process now owns the labels partitions: resume the learner from the newest
@@ -614,32 +633,37 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         # on an empty state, and its scores are flagged
         proc.engine.store.watch(rt.guard.key, lambda marker: found_lost(rt.guard.observe(marker, now_ms())))
 
+    state_lock = asyncio.Lock()
+
     async def check_state() -> None:
         """Redis lost our state? Alert, flag scores degraded, republish the learner's models.
 
         A loss found by a batch is handled here too, before anything else may save a checkpoint
         (the score agent calls this right after such a batch, `checked_checkpoint` before saving).
+        One check at a time: handling a loss reads the model events (in a thread) before the
+        registry is republished, and a second caller then finds the loss handled.
         """
-        if not lost_found:
-            found_lost(rt.guard.check(now_ms()))
+        async with state_lock:
             if not lost_found:
-                return
-        lost = lost_found[-1]
-        log.error("%s", lost["detail"])
-        if proc.learner is not None:
-            # The registry is gone too: continue its versions from what we hold, republish.
-            rt.registry.continue_from(rt.learning.versions)
-            versions = rt.registry.save_many(rt.learning.models, learner_meta(), now_ms=now_ms(),
-                                             roles=rt.learning.roles)  # no compare-and-set: nothing to compare
-            rt.learning.set_versions(versions)
-            proc.learner.saved()
-            if rt.scorer:
-                refresh(rt.registry, proc.models)
-        lost_found.clear()  # the registry is whole again; only the alert is left to send
-        await publish(alert_records([lost]))
-        await publish_model_events()
-        metrics.observe_alert(lost)
-        rt.count(state_lost=1)
+                found_lost(rt.guard.check(now_ms()))
+                if not lost_found:
+                    return
+            lost = lost_found[-1]
+            log.error("%s", lost["detail"])
+            if proc.learner is not None:
+                # The registry is gone too: continue its versions past every one ever named, republish.
+                await asyncio.get_running_loop().run_in_executor(None, rt.continue_after_loss)
+                versions = rt.registry.save_many(rt.learning.models, learner_meta(), now_ms=now_ms(),
+                                                 roles=rt.learning.roles)  # no compare-and-set: nothing to compare
+                rt.learning.set_versions(versions)
+                proc.learner.saved()
+                if rt.scorer:
+                    refresh(rt.registry, proc.models)
+            lost_found.clear()  # the registry is whole again; only the alert is left to send
+            await publish(alert_records([lost]))
+            await publish_model_events()
+            metrics.observe_alert(lost)
+            rt.count(state_lost=1)
 
     checked_state = _retrying("state check", metrics.redis_error)(check_state)
 

@@ -55,3 +55,19 @@ def test_a_learner_that_was_down_continues_versions_without_a_second_alert(stack
     learner.adopt_learning()
     assert save_checkpoint(learner.registry, learner.learning, learner.processor.learner.state_json(),
                            now_ms=1) == {"logreg": 4, "tree": 4, "baseline": 4}
+
+
+def test_a_loss_while_running_continues_past_every_version_the_model_events_name(stack, tmp_path):
+    """Redis lost the registry while this learner runs, after a CLI rollback made a version it has
+    not adopted (scorers may have served it): its next save must not reuse that number."""
+    cfg = load_config(write_config(tmp_path, "lost_running", partitions=1))
+    codecs = Codecs.build(cfg, schema_registry(None, stack.home))
+    rt = WorkerRuntime(cfg, stack.endpoints, codecs, run_id="lost_running-live")
+    rt.adopt_learning()
+    assert save_checkpoint(rt.registry, rt.learning, rt.processor.learner.state_json(), now_ms=1) == {
+        "logreg": 1, "tree": 1, "baseline": 1}
+    publish_versions(cfg, codecs, stack.endpoints.kafka, upto=2)  # e.g. `eddy models rollback`: v2
+    rt.redis.delete(*rt.redis.keys(f"eddy:{{{cfg.pipeline}}}:model:*"))  # Redis lost the registry
+    rt.continue_after_loss()  # then republished as the worker's state check does (nothing to compare with)
+    assert rt.registry.save_many(rt.learning.models, rt.processor.learner.state_json(), now_ms=2,
+                                 roles=rt.learning.roles) == {"logreg": 3, "tree": 3, "baseline": 3}
