@@ -78,9 +78,10 @@ class ModelSpec(_Frozen):
 class DriftConfig(_Frozen):
     """Drift detection on each model's loss stream and prediction stream.
 
-    `action` is applied on a champion's loss-drift alert (an increase of the loss):
-    ``none`` only logs, ``reset`` rebuilds the model fresh, ``promote`` makes the challenger with
-    the lowest recent loss champion (if it beats the champion's recent loss).
+    `action` is applied on an alert of a kind in `act_on` (a loss-drift alert only when the loss
+    rose): ``none`` only logs, ``reset`` rebuilds the alerting model fresh (any model),
+    ``promote`` (a champion's alert only) makes the challenger with the lowest recent loss
+    champion, if it beats the champion's recent loss.
     """
 
     enabled: bool = True

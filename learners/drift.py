@@ -2,8 +2,9 @@
 
 `update(model, loss, prediction, now_ms)` feeds one labelled outcome of one model and returns
 alert dicts ``{model, kind, ts, value, action, detail}`` (kind ``loss_drift`` or
-``prediction_drift``; value: the detector's mean after the change). ``action`` is the configured
-action when it applies (a loss increase, or a kind listed in ``act_on``), else ``none``. After
+``prediction_drift``; value: the detector's mean after the change; the detail names the mean of
+what the detection cut off, the level before the change). ``action`` is the configured action
+when the kind is listed in ``act_on`` (for ``loss_drift``: only when the loss rose), else ``none``. After
 an alert, a detector starts over, as River's ADWIN does, except a loss detector whose mean
 fell: it keeps the window from the cut on, so a rise right after an improvement is not missed.
 `apply(alert, model_set)` carries it out and rewrites ``alert["action"]`` to what was actually
@@ -20,6 +21,8 @@ stores them with its checkpoint), so a restarted learner alerts as one that neve
 >>> alerts = [a for i in range(400) for a in mon.update("m", 0.1 if i < 200 else 2.0, None, i)]
 >>> alerts[0]["kind"], alerts[0]["model"], alerts[0]["ts"] > 200
 ('loss_drift', 'm', True)
+>>> alerts[0]["detail"]  # from the level before the change to the mean of the window kept
+'mean loss rose from 0.1 to 1.24 (ADWIN window 40.0)'
 """
 
 from __future__ import annotations
@@ -88,10 +91,11 @@ class DriftMonitor:
             detector = self._loss.get(model)
             if detector is None:
                 detector = self._loss_detector(model)
-            before = _feed(detector, loss)
+            before, width = _feed(detector, loss)
             if detector.drift_detected:
                 after = detector.estimation
                 worse = after > before
+                level = _level_before(before, width, loss, detector)
                 if not worse:
                     # The loss fell: keep the window from the cut on, so the improved level is
                     # what a later rise is measured against. River's ADWIN starts over after any
@@ -102,7 +106,7 @@ class DriftMonitor:
                 alerts.append(
                     self._alert(
                         model, "loss_drift", now_ms, after, acts,
-                        f"mean loss {'rose' if worse else 'fell'} from {before:.6g} to "
+                        f"mean loss {'rose' if worse else 'fell'} from {level:.6g} to "
                         f"{after:.6g} (ADWIN window {detector.width})",
                     )
                 )
@@ -110,14 +114,15 @@ class DriftMonitor:
             detector = self._pred.get(model)
             if detector is None:
                 detector = self._pred_detector(model)
-            before = _feed(detector, prediction)
+            before, width = _feed(detector, prediction)
             if detector.drift_detected:
                 after = detector.estimation
+                level = _level_before(before, width, prediction, detector)
                 acts = "prediction_drift" in config.act_on
                 alerts.append(
                     self._alert(
                         model, "prediction_drift", now_ms, after, acts,
-                        f"mean prediction moved from {before:.6g} to {after:.6g} "
+                        f"mean prediction moved from {level:.6g} to {after:.6g} "
                         f"(ADWIN window {detector.width})",
                     )
                 )
@@ -268,8 +273,9 @@ class DriftMonitor:
         alert["detail"] += f"; no action: {why}"
 
 
-def _feed(detector: drift.ADWIN, value: float) -> float:
-    """``detector.update(value)``; returns ``detector.estimation`` (the window mean) from before it.
+def _feed(detector: drift.ADWIN, value: float) -> tuple[float, int]:
+    """``detector.update(value)``; returns ``detector.estimation`` (the window mean) and
+    ``detector.width`` from before it.
 
     Runs for every model on every label. For River's `drift.ADWIN` itself this is its ``update``
     inlined (reset after a detection, then the Cython helper's update), the mean read from the
@@ -284,7 +290,16 @@ def _feed(detector: drift.ADWIN, value: float) -> float:
             detector._reset()
             helper = detector._helper
         detector._drift_detected = helper.update(value)
-        return before
-    before = detector.estimation
+        return before, width
+    before, width = detector.estimation, detector.width
     detector.update(value)
-    return before
+    return before, width
+
+
+def _level_before(mean: float, width: int, value: float, detector: drift.ADWIN) -> float:
+    """The mean of what a detection cut off (the level before the change): the window before
+    the update (`mean` over `width`) plus `value`, less what the detector kept."""
+    dropped = width + 1 - detector.width
+    if dropped <= 0:
+        return mean
+    return (mean * width + value - detector.estimation * detector.width) / dropped

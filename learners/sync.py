@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from learners.exceptions import VersionNotFound
 from learners.model_set import ModelSet
 from learners.registry import ModelRegistry, Snapshot
 
@@ -57,6 +58,8 @@ def refresh_steps(registry: ModelRegistry, model_set: ModelSet, *, with_meta: bo
     loop can run a batch between two loads (a Hoeffding tree unpickles in a few ms).
 
     The heads are read once, first; a model another refresh swapped meanwhile is left as it is.
+    A head pruned before its turn (the learner saved `keep` times since: a small `keep_last`)
+    is read again and the newer one loaded.
     """
     heads = registry.heads(model_set.names)
     roles = {name: head.role for name, head in heads.items() if head.role is not None}
@@ -65,7 +68,13 @@ def refresh_steps(registry: ModelRegistry, model_set: ModelSet, *, with_meta: bo
     before = model_set.versions
     for name, head in heads.items():
         if head.version and head.version != before[name] and model_set.versions[name] == before[name]:
-            snap = registry.snapshot(name, head.version, with_meta=with_meta)
+            try:
+                snap = registry.snapshot(name, head.version, with_meta=with_meta)
+            except VersionNotFound:
+                head = registry.heads([name])[name]
+                if not head.version or head.version == before[name]:
+                    continue
+                snap = registry.snapshot(name, head.version, with_meta=with_meta)
             model_set.swap(name, snap.model, snap.version)
             yield snap
 

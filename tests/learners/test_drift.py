@@ -266,7 +266,7 @@ def test_feed_is_adwin_update() -> None:
         mine, ref = river_drift.ADWIN(delta=delta, grace_period=grace), river_drift.ADWIN(delta=delta, grace_period=grace)
         detections = 0
         for x in stream:
-            before = ref.estimation
+            before = (ref.estimation, ref.width)
             ref.update(x)
             assert _feed(mine, x) == before
             assert mine.drift_detected == ref.drift_detected

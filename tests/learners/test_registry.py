@@ -209,6 +209,27 @@ def test_refresh_steps_swap_one_model_per_step_and_keep_a_newer_swap(redis_clien
     assert served.versions == v2
 
 
+def test_refresh_steps_load_the_newer_head_when_theirs_was_pruned_meanwhile(redis_client, namespace):
+    """With `keep_last: 1` a save between two steps prunes the head the steps read first: the step
+    reads that model's head again instead of failing the hot-swap (it retried a tick later)."""
+    config = ModelsConfig(task="binary", champion={"name": "lr", "model": "logreg"},
+                          challengers=[{"name": "nb", "model": "gaussian_nb"}])
+    learner_set, served = ModelSet(config), ModelSet(config)
+    reg = ModelRegistry(redis_client, namespace, keep=1)
+    stream = make_stream("binary", 60)
+    for x, y in stream[:30]:
+        learner_set.learn_one(x, y)
+    save_checkpoint(reg, learner_set, now_ms=1)
+    steps = refresh_steps(reg, served)
+    next(steps)  # heads read (v1), one model loaded
+    for x, y in stream[30:]:
+        learner_set.learn_one(x, y)
+    v2 = save_checkpoint(reg, learner_set, now_ms=2)  # prunes v1 of both
+    rest = list(steps)
+    assert [(s.name, s.version) for s in rest] == [("nb", 2), ("baseline", 2)]  # (lr, swapped first, stays)
+    assert served.versions == {**v2, "lr": 1}
+
+
 def test_a_hot_swap_skips_the_bookkeeping_a_restore_reads(redis_client, namespace):
     """A learner's meta (pending labels, learned ids) can be megabytes: a hot-swap loads the
     model and the info fields without parsing it; a restore gets it whole."""
