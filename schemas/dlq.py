@@ -16,6 +16,8 @@ from schemas.failure import DecodeFailure
 from schemas.wire import read_header
 
 MAX_REASON_CHARS = 4000
+#: the largest id `DlqRecord.schema_id` (an Avro int, ClickHouse Int32) holds
+MAX_SCHEMA_ID = 2**31 - 1
 
 
 def _as_bytes(x: bytes | bytearray | memoryview | str | None) -> bytes | None:
@@ -43,6 +45,11 @@ def make_dlq_record(
     `error_class` should be one of `ERROR_CLASSES` (others are accepted, for the worker's own
     classes). A `reason` longer than 4000 characters is cut. Without a `schema_id`, the id in
     the value's Confluent header is recorded, if it has one (a `rule_violation`, a `duplicate`).
+    An id beyond `MAX_SCHEMA_ID` (the header's 4 bytes are unsigned: random bytes after a 0x00)
+    is left out; the header stays in `value`.
+
+    >>> make_dlq_record("p", "p.events", 0, 7, None, b"\\x00\\x80\\x00\\x00\\x00x", "unknown_schema_id", "?", 1)["schema_id"] is None
+    True
     """
     if not reason:
         raise ValueError("a DLQ record needs a human-readable reason")
@@ -52,6 +59,8 @@ def make_dlq_record(
     if schema_id is None:
         with contextlib.suppress(BadMagicError, TruncatedError):  # no header: no id
             schema_id = read_header(raw)
+    if schema_id is not None and not 0 <= schema_id <= MAX_SCHEMA_ID:
+        schema_id = None  # the header's 4 bytes are unsigned, the letter's field an int: it stays in `value`
     return {
         "pipeline": pipeline,
         "source_topic": source_topic,

@@ -43,6 +43,8 @@ _EXPECTED = {
     "trailing_bytes": "corrupt_avro",
 }
 UNKNOWN_ID = 2**31 - 7
+#: unknown ids a header can carry: the wire format's id is unsigned, the letter's field an Avro int
+UNKNOWN_IDS = (UNKNOWN_ID, 2**31, 2**32 - 1)
 
 
 def _kind(t: Any) -> Any:
@@ -79,7 +81,7 @@ def malformed(
     elif kind == "truncated":
         data = valid[: rng.randrange(0, len(valid))]
     elif kind == "unknown_schema_id":
-        data = header(UNKNOWN_ID) + valid[5:]
+        data = header(rng.choice(UNKNOWN_IDS)) + valid[5:]
     elif kind == "wrong_types":
         wrong, name, value = _wrong_types_schema(schema)
         codec.register(f"{subject}-wrong-types", wrong)

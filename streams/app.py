@@ -412,12 +412,24 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
     def enc(attr: str, rec: dict) -> bytes:
         return codecs.encode(attr, rec, trusted=True)
 
+    def enc_letter(rec: dict) -> bytes:
+        """A dead letter's bytes. One that does not encode (a field its schema cannot hold) must not
+        stop the worker, which would stop at the same message after every restart: it goes with its
+        schema id left out and its reason escaped, checked this time (the original bytes are kept)."""
+        try:
+            return enc("dlq", rec)
+        except Exception as exc:  # noqa: BLE001 - see above
+            log.error("dead letter of %s:%s:%s did not encode (%s: %s); sent without its schema id",
+                      rec.get("source_topic"), rec.get("partition"), rec.get("offset"), type(exc).__name__, exc)
+            reason = str(rec.get("reason") or "?").encode("utf-8", "backslashreplace").decode("utf-8")
+            return codecs.encode("dlq", {**rec, "schema_id": None, "reason": reason})
+
     def orphan_records(outcomes: list) -> list[dict]:
         """Dead letters of the orphan labels among `outcomes` (`streams.label_outcomes`)."""
         return orphan_letters(config.pipeline, topics.labels, outcomes, partial(codecs.encode, "labels"), now_ms())
 
     def dlq_pairs(letters: list[dict]) -> list[tuple[faust.TopicT, bytes | None, bytes]]:
-        return [(dlq_t, rec["key"], enc("dlq", rec)) for rec in letters]
+        return [(dlq_t, rec["key"], enc_letter(rec)) for rec in letters]
 
     def alert_records(alerts: list[dict]) -> list[tuple[faust.TopicT, bytes | None, bytes]]:
         pairs: list[tuple[faust.TopicT, bytes | None, bytes]] = []
@@ -531,7 +543,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         good, good_src = [], []
         for rec, fail, src in zip(records, failures, sources):
             if fail is not None:
-                pairs.append((dlq_t, src.key, enc("dlq", dlq_record_from_failure(
+                pairs.append((dlq_t, src.key, enc_letter(dlq_record_from_failure(
                     config.pipeline, src.topic, src.partition, src.offset, src.key, src.value, fail, received))))
             else:
                 good.append(rec)
@@ -549,7 +561,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         for rec, value in zip(out.shadow, score_encoder.encode("shadow_scores", out.shadow, shared)):
             pairs.append((shadow_t, rec["key"].encode(), value))
         for rec in out.dlq:
-            pairs.append((dlq_t, rec["key"], enc("dlq", rec)))
+            pairs.append((dlq_t, rec["key"], enc_letter(rec)))
         if out.learned and proc.learner is not None:
             ckpt.note(len(out.learned), [a for o in out.learned for a in o.actions])
             # early labels learned here can raise drift alerts too: publish them like the learn agent
@@ -591,7 +603,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             if fail is None:
                 fail = label_failure(rec, task)
             if fail is not None:
-                pairs.append((dlq_t, m.key, enc("dlq", dlq_record_from_failure(
+                pairs.append((dlq_t, m.key, enc_letter(dlq_record_from_failure(
                     config.pipeline, m.topic, m.partition, m.offset, m.key, m.value, fail, received))))
                 continue
             labels.append(rec)
