@@ -259,25 +259,6 @@ class _FailsOnLargeAmounts:
         self.inner.learn_one(x, y)
 
 
-def test_a_model_that_raises_on_an_event_dead_letters_that_event_and_scores_the_rest(data):
-    """A model that fails on one input must not stop scoring (the worker crashed on every restart
-    over the same batch). That event is dead-lettered (`model_error`, naming the model and the
-    error), every other event of the batch is scored by every model, and its label is an orphan."""
-    cfg, events, _labels = data
-    proc = memory_processor(cfg, "t")
-    champion = proc.models.champion_name
-    proc.models._models[champion] = _FailsOnLargeAmounts(proc.models.model(champion))  # as a custom model would be
-    batch = events[:60]
-    bad = [e["event_id"] for e in batch if e["amount"] > 100]
-    assert bad and len(bad) < len(batch)
-    out = proc.score(batch, [Source("e", 0, i) for i in range(len(batch))], now_ms=batch[-1]["ts"])
-    assert [d["error_class"] for d in out.dlq] == ["model_error"] * len(bad)
-    assert all(champion in d["reason"] and "ValueError" in d["reason"] for d in out.dlq)
-    scored = {s.event_id for s in out.snapshots}
-    assert scored == {e["event_id"] for e in batch} - set(bad)
-    assert len(out.scores) == len(scored) and len(out.shadow) == len(scored) * (len(proc.models.names) - 1)
-
-
 class _NanOnLargeAmounts(_FailsOnLargeAmounts):
     """A user's model that returns NaN instead of raising (a diverged or buggy model)."""
 
@@ -285,21 +266,29 @@ class _NanOnLargeAmounts(_FailsOnLargeAmounts):
         return {True: math.nan, False: math.nan} if x["amount"] > 100 else self.inner.predict_proba_one(x)
 
 
-def test_a_model_that_returns_nan_dead_letters_that_event_and_scores_the_rest(data):
-    """A NaN score would reach the fraud service, and ClickHouse's metrics would read it as a
-    confident prediction (log loss clamps it) or go NULL for the whole bucket (ROC AUC): the event
-    is a `model_error`, as if the model had raised."""
+@pytest.mark.parametrize(("broken", "role", "says"), [
+    (_FailsOnLargeAmounts, "champion", "ValueError"),
+    (_NanOnLargeAmounts, "challenger", "non-finite prediction (nan)"),
+])
+def test_a_model_that_fails_on_an_event_dead_letters_that_event_and_scores_the_rest(data, broken, role, says):
+    """A model that raises on one input must not stop scoring (the worker crashed on every restart
+    over the same batch); one that returns NaN must not reach the fraud service, nor ClickHouse,
+    whose metrics would read it as a confident prediction (log loss clamps it) or go NULL for the
+    whole bucket (ROC AUC). That event is dead-lettered (`model_error`, naming the model and the
+    error), every other event of the batch is scored by every model, and its label is an orphan."""
     cfg, events, _labels = data
     proc = memory_processor(cfg, "t")
-    challenger = next(n for n in proc.models.names if n != proc.models.champion_name)
-    proc.models._models[challenger] = _NanOnLargeAmounts(proc.models.model(challenger))
+    name = next(n for n in proc.models.names if proc.models.roles[n] == role)
+    proc.models._models[name] = broken(proc.models.model(name))  # as a custom model would be
     batch = events[:60]
     bad = [e["event_id"] for e in batch if e["amount"] > 100]
     assert bad and len(bad) < len(batch)
     out = proc.score(batch, [Source("e", 0, i) for i in range(len(batch))], now_ms=batch[-1]["ts"])
     assert [d["error_class"] for d in out.dlq] == ["model_error"] * len(bad)
-    assert all(challenger in d["reason"] and "non-finite prediction (nan)" in d["reason"] for d in out.dlq)
-    assert {s.event_id for s in out.snapshots} == {e["event_id"] for e in batch} - set(bad)
+    assert all(name in d["reason"] and says in d["reason"] for d in out.dlq)
+    scored = {s.event_id for s in out.snapshots}
+    assert scored == {e["event_id"] for e in batch} - set(bad)
+    assert len(out.scores) == len(scored) and len(out.shadow) == len(scored) * (len(proc.models.names) - 1)
     assert all(math.isfinite(r["prediction"]) for r in [*out.scores, *out.shadow])
 
 
