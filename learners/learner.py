@@ -45,6 +45,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Literal
 
 from learners.config import JoinConfig
@@ -173,14 +174,13 @@ class Learner:
             self._offsets[partition] = max(self._offsets.get(partition, 0), offset + 1)
             position = (partition, offset)
         learned, pending, orphaned = self._learned, self._pending, self._orphaned
+        horizon = now_ms - self._horizon_ms
         if learned:
-            if next(iter(learned.values())) < now_ms - self._horizon_ms:
-                self._prune(now_ms)
+            _drop_older(learned, horizon)
             if event_id in learned:
                 return self._count(LearnOutcome(event_id, "duplicate", label, detail="already learned"))
         if orphaned:
-            if next(iter(orphaned.values()))[0] < now_ms - self._horizon_ms:
-                self._prune_orphans(now_ms)
+            _drop_older(orphaned, horizon, itemgetter(0))
             first = orphaned.get(event_id)
             if first is not None and first[1] != label["label"]:
                 return self._count(LearnOutcome(
@@ -391,11 +391,6 @@ class Learner:
             orphaned.popitem(last=False)
         return self._count(LearnOutcome(event_id, "orphan", label, detail=detail, position=position))
 
-    def _prune_orphans(self, now_ms: int) -> None:
-        orphaned, horizon = self._orphaned, now_ms - self._horizon_ms
-        while orphaned and next(iter(orphaned.values()))[0] < horizon:
-            orphaned.popitem(last=False)
-
     def _forget_oldest(self) -> None:
         """Drop the oldest learned ids beyond ``join.max_learned`` (their marks are in the store:
         an id is dropped only once marked, the unmarked being the newest)."""
@@ -403,14 +398,6 @@ class Learner:
         while len(learned) > keep:
             _, at = learned.popitem(last=False)
             self.forgot_until_ms = at if self.forgot_until_ms is None else max(self.forgot_until_ms, at)
-
-    def _prune(self, now_ms: int) -> None:
-        learned = self._learned
-        if not learned:
-            return
-        horizon = now_ms - self._horizon_ms
-        while learned and next(iter(learned.values())) < horizon:
-            learned.popitem(last=False)
 
     # --- checkpoint ---------------------------------------------------------------------------
     @property
@@ -497,6 +484,12 @@ class Learner:
             self.model_set.load_metrics_state(monitor.get("metrics") or {})
             if self.drift is not None and monitor.get("drift") is not None:
                 self.drift.load_state(monitor["drift"], self.model_set.names)
+
+
+def _drop_older(entries: OrderedDict, horizon: int, when: Callable[[Any], int] = int) -> None:
+    """Drop the entries (oldest first) whose time, ``when(value)``, is before `horizon`."""
+    while entries and when(next(iter(entries.values()))) < horizon:
+        entries.popitem(last=False)
 
 
 def _pending_entry(event_id: str, label: dict[str, Any], since: int, position: tuple[int, int] | None) -> list:
