@@ -46,7 +46,8 @@ def make_dlq_record(
     classes). A `reason` longer than 4000 characters is cut. Without a `schema_id`, the id in
     the value's Confluent header is recorded, if it has one (a `rule_violation`, a `duplicate`).
     An id beyond `MAX_SCHEMA_ID` (the header's 4 bytes are unsigned: random bytes after a 0x00)
-    is left out; the header stays in `value`.
+    is left out; the header stays in `value`. Every record it makes encodes: a letter that did not
+    would stop the worker at the same message after every restart.
 
     >>> make_dlq_record("p", "p.events", 0, 7, None, b"\\x00\\x80\\x00\\x00\\x00x", "unknown_schema_id", "?", 1)["schema_id"] is None
     True
@@ -55,6 +56,8 @@ def make_dlq_record(
         raise ValueError("a DLQ record needs a human-readable reason")
     if len(reason) > MAX_REASON_CHARS:
         reason = reason[: MAX_REASON_CHARS - 3] + "..."
+    # a lone surrogate (a custom model's error message) is no UTF-8: the letter would not encode
+    reason = reason.encode("utf-8", "backslashreplace").decode("utf-8")
     raw = _as_bytes(value) or b""
     if schema_id is None:
         with contextlib.suppress(BadMagicError, TruncatedError):  # no header: no id

@@ -145,7 +145,7 @@ class WorkerRuntime:
         self.lost_at_start: dict | None = None
         self._endpoints, self._codecs = endpoints, codecs
         if codecs is not None:  # (no codecs: the runtime alone, in tests)
-            self._continue_versions(endpoints, codecs)
+            self._continue_versions()
         self.guard.start()
         #: the models the learner trains (its own copy when it shares the process with scoring)
         self.learning = self.processor.learner.model_set if self.processor.learner is not None else self.processor.models
@@ -163,7 +163,11 @@ class WorkerRuntime:
         #: how many of the learner's unmarked ids the last checkpoint covers (`mark_learned`)
         self.marks_due = 0
 
-    def _continue_versions(self, endpoints: Endpoints, codecs: Codecs) -> None:
+    def _named_versions(self) -> dict[str, int]:
+        """The highest version of each model `<p>.model-events` names (reads the topic: blocks)."""
+        return last_versions(self._endpoints.kafka, self.config.topics.model_events, self._codecs.codec.decode)
+
+    def _continue_versions(self) -> None:
         """At start: a model the registry has no version counter for (a first run, or Redis
         emptied while no learner ran, `streams.lost_state`) continues from the highest version
         its model events name; no epoch marker as well means the state was lost: alert."""
@@ -172,7 +176,7 @@ class WorkerRuntime:
         counted = self.redis.mget([self.registry.key(n, "seq") for n in names])
         if not unmarked and all(c is not None for c in counted):
             return
-        versions = last_versions(endpoints.kafka, self.config.topics.model_events, codecs.codec.decode)
+        versions = self._named_versions()
         if versions:
             self.registry.continue_from(versions)
             if unmarked:
@@ -186,8 +190,7 @@ class WorkerRuntime:
         topic: dict[str, int] = {}
         if self._codecs is not None:
             try:
-                topic = last_versions(self._endpoints.kafka, self.config.topics.model_events,
-                                      self._codecs.codec.decode)
+                topic = self._named_versions()
             except Exception as exc:  # noqa: BLE001 - Kafka unreachable: what this process holds
                 log.warning("model events not read after the state loss (%s: %s); versions continue from "
                             "this process's models", type(exc).__name__, exc)
@@ -412,24 +415,12 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
     def enc(attr: str, rec: dict) -> bytes:
         return codecs.encode(attr, rec, trusted=True)
 
-    def enc_letter(rec: dict) -> bytes:
-        """A dead letter's bytes. One that does not encode (a field its schema cannot hold) must not
-        stop the worker, which would stop at the same message after every restart: it goes with its
-        schema id left out and its reason escaped, checked this time (the original bytes are kept)."""
-        try:
-            return enc("dlq", rec)
-        except Exception as exc:  # noqa: BLE001 - see above
-            log.error("dead letter of %s:%s:%s did not encode (%s: %s); sent without its schema id",
-                      rec.get("source_topic"), rec.get("partition"), rec.get("offset"), type(exc).__name__, exc)
-            reason = str(rec.get("reason") or "?").encode("utf-8", "backslashreplace").decode("utf-8")
-            return codecs.encode("dlq", {**rec, "schema_id": None, "reason": reason})
-
     def orphan_records(outcomes: list) -> list[dict]:
         """Dead letters of the orphan labels among `outcomes` (`streams.label_outcomes`)."""
         return orphan_letters(config.pipeline, topics.labels, outcomes, partial(codecs.encode, "labels"), now_ms())
 
     def dlq_pairs(letters: list[dict]) -> list[tuple[faust.TopicT, bytes | None, bytes]]:
-        return [(dlq_t, rec["key"], enc_letter(rec)) for rec in letters]
+        return [(dlq_t, rec["key"], enc("dlq", rec)) for rec in letters]
 
     def alert_records(alerts: list[dict]) -> list[tuple[faust.TopicT, bytes | None, bytes]]:
         pairs: list[tuple[faust.TopicT, bytes | None, bytes]] = []
@@ -543,7 +534,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         good, good_src = [], []
         for rec, fail, src in zip(records, failures, sources):
             if fail is not None:
-                pairs.append((dlq_t, src.key, enc_letter(dlq_record_from_failure(
+                pairs.append((dlq_t, src.key, enc("dlq", dlq_record_from_failure(
                     config.pipeline, src.topic, src.partition, src.offset, src.key, src.value, fail, received))))
             else:
                 good.append(rec)
@@ -561,7 +552,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
         for rec, value in zip(out.shadow, score_encoder.encode("shadow_scores", out.shadow, shared)):
             pairs.append((shadow_t, rec["key"].encode(), value))
         for rec in out.dlq:
-            pairs.append((dlq_t, rec["key"], enc_letter(rec)))
+            pairs.append((dlq_t, rec["key"], enc("dlq", rec)))
         if out.learned and proc.learner is not None:
             ckpt.note(len(out.learned), [a for o in out.learned for a in o.actions])
             # early labels learned here can raise drift alerts too: publish them like the learn agent
@@ -603,7 +594,7 @@ def build_app(config: PipelineConfig, endpoints: Endpoints, codecs: Codecs, run_
             if fail is None:
                 fail = label_failure(rec, task)
             if fail is not None:
-                pairs.append((dlq_t, m.key, enc_letter(dlq_record_from_failure(
+                pairs.append((dlq_t, m.key, enc("dlq", dlq_record_from_failure(
                     config.pipeline, m.topic, m.partition, m.offset, m.key, m.value, fail, received))))
                 continue
             labels.append(rec)

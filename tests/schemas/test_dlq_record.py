@@ -53,3 +53,20 @@ def test_worker_side_letters_record_the_schema_id_of_the_header():
     assert make_dlq_record("p", "p.events", 0, 0, None, good, "duplicate", "seen", NOW, schema_id=3)["schema_id"] == 3
     for value in (b"\x01\x00\x00\x00\x07x", b"\x00\x00\x07", b"", None):
         assert make_dlq_record("p", "p.events", 0, 0, None, value, "truncated", "r", NOW)["schema_id"] is None
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    (b"\x00\x80\x00\x00\x00\x02x", "unknown schema id 2147483648"),  # an id past an Avro int
+    (b"\x00\xff\xff\xff\xffx", "unknown schema id 4294967295"),
+    (b"\x00\x00\x00\x00\x07x", "model 'm' failed (ValueError: bad \udc80 byte)"),  # a lone surrogate
+])
+def test_every_letter_encodes(tmp_path, value, reason):
+    """A letter that does not encode stopped the worker, and every restart stopped at the same
+    message: the header's unsigned id past 2**31 - 1 is left out (it stays in `value`), a reason
+    that is no UTF-8 is escaped."""
+    rec = make_dlq_record("p", "p.events", 0, 5, b"k", value, "unknown_schema_id", reason, NOW)
+    codec = AvroCodec(FolderRegistry(tmp_path))
+    codec.register("p.dlq-value", load_builtin("dlq"))
+    back = codec.decode(codec.encode("p.dlq-value", rec))
+    assert back["value"] == value and back["schema_id"] == (7 if value[1:5] == b"\x00\x00\x00\x07" else None)
+    assert back["reason"] == reason.encode("utf-8", "backslashreplace").decode("utf-8")
