@@ -11,7 +11,7 @@ which field is wrong and why.
 >>> validation_errors({"id": "a", "amount": "x"}, s)
 ["field 'amount' expects double, got str 'x'"]
 >>> validation_errors({"id": "a", "amount": float("nan")}, s)
-["field 'amount' is nan; NaN and infinity are not accepted, send a finite number or null"]
+["field 'amount' is nan; NaN and infinity are not accepted, send a finite number"]
 """
 
 from __future__ import annotations
@@ -39,21 +39,39 @@ def find_non_finite(value: Any, path: str = "") -> tuple[str, float] | None:
     >>> find_non_finite({"a": 1.0, "b": {"c": [0.5, float("inf")]}})
     ('b.c[1]', inf)
     """
+    hit = _non_finite_at(value)
+    if hit is None:
+        return None
+    at = path
+    for k in hit[0]:
+        at = f"{at}[{k}]" if isinstance(k, int) else (f"{at}.{k}" if at else str(k))
+    return at, hit[1]
+
+
+def _non_finite_at(value: Any) -> tuple[tuple[str | int, ...], float] | None:
+    """(keys down to, value) of the first NaN/inf float in `value`, or None."""
     if type(value) is dict and _flat_and_finite(value):  # a flat record (the usual event): no path to build
         return None
     if isinstance(value, float):
-        return None if math.isfinite(value) else (path, value)
-    if isinstance(value, dict):
-        for k, v in value.items():
-            hit = find_non_finite(v, f"{path}.{k}" if path else str(k))
-            if hit is not None:
-                return hit
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            hit = find_non_finite(v, f"{path}[{i}]")
-            if hit is not None:
-                return hit
+        return None if math.isfinite(value) else ((), value)
+    items: Any = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    for k, v in items:
+        hit = _non_finite_at(v)
+        if hit is not None:
+            return (k, *hit[0]), hit[1]
     return None
+
+
+def _replaced(value: Any, keys: tuple[str | int, ...], new: Any) -> Any:
+    """A copy of `value` with the item at `keys` replaced by `new` (the rest shared)."""
+    if not keys:
+        return new
+    head, rest = keys[0], keys[1:]
+    if isinstance(value, dict):
+        return {**value, head: _replaced(value[head], rest, new)}
+    out = list(value)
+    out[head] = _replaced(out[head], rest, new)
+    return out
 
 
 _SCALARS = frozenset((str, int, bool, bytes, type(None)))
@@ -181,10 +199,14 @@ def validation_errors(
     if ok and not allow_extra and isinstance(record, Mapping) and isinstance(schema, dict) and "fields" in schema:
         problems = explain(record, schema, allow_extra=False)
     if ok and not problems and not allow_non_finite:
-        hit = find_non_finite(record)
+        hit = _non_finite_at(record)
         if hit is not None:
+            keys, x = hit
+            # "or null" only where the schema takes a null in its place
+            null_ok = _fastavro_validate(_replaced(record, keys, None), schema, raise_errors=False)
             problems.append(
-                f"field '{hit[0]}' is {hit[1]}; NaN and infinity are not accepted, send a finite number or null"
+                f"field '{find_non_finite(record)[0]}' is {x}; NaN and infinity are not accepted, "
+                f"send a finite number{' or null' if null_ok else ''}"
             )
     if not ok and not problems:  # fastavro and the explainer disagree: still refuse, generically
         problems.append(f"the record does not match schema {type_name(schema)}")

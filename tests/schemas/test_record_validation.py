@@ -60,10 +60,25 @@ def test_extra_fields_only_when_strict():
 def test_non_finite():
     schema = {"type": "record", "name": "R", "fields": [{"name": "xs", "type": {"type": "array", "items": "float"}}]}
     assert validation_errors({"xs": [1.0, -math.inf]}, schema) == [
-        "field 'xs[1]' is -inf; NaN and infinity are not accepted, send a finite number or null"
+        "field 'xs[1]' is -inf; NaN and infinity are not accepted, send a finite number"
     ]
     assert validation_errors({"xs": [math.nan]}, schema, allow_non_finite=True) == []
     assert find_non_finite({"a": 1, "b": "nan"}) is None
+
+
+def test_non_finite_hint_offers_null_only_where_the_schema_takes_it():
+    schema = {"type": "record", "name": "R", "fields": [
+        {"name": "amount", "type": "double"},
+        {"name": "score", "type": ["null", "double"], "default": None},
+        {"name": "xs", "type": {"type": "array", "items": ["null", "float"]}, "default": []},
+        {"name": "inner", "type": {"type": "record", "name": "I", "fields": [{"name": "v", "type": "double"}]}},
+    ]}
+    rec = {"amount": 1.0, "score": None, "xs": [], "inner": {"v": 0.5}}
+    hint = "NaN and infinity are not accepted, send a finite number"
+    assert validation_errors({**rec, "amount": math.nan}, schema) == [f"field 'amount' is nan; {hint}"]
+    assert validation_errors({**rec, "score": math.inf}, schema) == [f"field 'score' is inf; {hint} or null"]
+    assert validation_errors({**rec, "xs": [1.0, -math.inf]}, schema) == [f"field 'xs[1]' is -inf; {hint} or null"]
+    assert validation_errors({**rec, "inner": {"v": math.nan}}, schema) == [f"field 'inner.v' is nan; {hint}"]
 
 
 def _walk(value, path=""):
