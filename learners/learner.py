@@ -117,6 +117,8 @@ class Learner:
         self._pending: OrderedDict[str, tuple[dict[str, Any], int, tuple[int, int] | None]] = OrderedDict()
         #: event id -> (orphaned at, its first label's value), oldest first, for ``dedupe_horizon``
         self._orphaned: OrderedDict[str, tuple[int, Any]] = OrderedDict()
+        #: orphans (re)entered since the last `saved()`: a tailed checkpoint carries them all
+        self._orphans_unsaved = 0
         #: event id -> (its pending label, since, that label's JSON) for `state_json`
         self._pending_json: dict[str, tuple[dict[str, Any], int, str]] = {}
         self._offsets: dict[int, int] = {}
@@ -278,6 +280,7 @@ class Learner:
     def saved(self) -> None:
         """The models were just saved with everything learned so far (a checkpoint)."""
         self._unsaved.clear()
+        self._orphans_unsaved = 0
 
     def reteach(self, name: str, since_ms: int) -> int:
         """Teach model `name` again the labels learned at or after `since_ms` and not saved yet;
@@ -387,6 +390,7 @@ class Learner:
         orphaned = self._orphaned
         first = orphaned.pop(event_id, None)
         orphaned[event_id] = (now_ms, label["label"] if first is None else first[1])
+        self._orphans_unsaved += 1
         if len(orphaned) > self._max_learned > 0:
             orphaned.popitem(last=False)
         return self._count(LearnOutcome(event_id, "orphan", label, detail=detail, position=position))
@@ -408,8 +412,9 @@ class Learner:
     def state(self, learned_tail: int | None = None) -> dict[str, Any]:
         """JSON-able bookkeeping to store with a checkpoint (registry meta).
 
-        `learned_tail`: keep only the most recent that many learned ids (None: all in the
-        dedup horizon); read from the end, so a small tail costs the same whatever the horizon.
+        `learned_tail`: keep only the most recent that many learned ids, and as many orphans
+        (None: all in the dedup horizon); read from the end, so a small tail costs the same
+        whatever the horizon. Either tail also keeps every id since the last `saved()`.
         """
         state = self._state_but_pending(learned_tail)
         state["pending"] = [_pending_entry(e, *entry) for e, entry in self._pending.items()]
@@ -418,16 +423,13 @@ class Learner:
     def _state_but_pending(self, learned_tail: int | None) -> dict[str, Any]:
         if learned_tail is not None:  # every id not yet marked in the store rides with the checkpoint
             learned_tail = max(learned_tail, len(self._unmarked))
-        if learned_tail is None:
-            learned = [[e, t] for e, t in self._learned.items()]
-        else:
-            learned = [[e, t] for e, t in itertools.islice(reversed(self._learned.items()), learned_tail)]
-            learned.reverse()
+        learned = [[e, t] for e, t in _newest(self._learned, learned_tail)]
+        orphans_tail = None if learned_tail is None else max(learned_tail, self._orphans_unsaved)
         return {
             "seq": self.seq,
             "offsets": {str(p): o for p, o in self._offsets.items()},
             "learned": learned,
-            "orphaned": [[e, t, v] for e, (t, v) in self._orphaned.items()],
+            "orphaned": [[e, t, v] for e, (t, v) in _newest(self._orphaned, orphans_tail)],
             "counts": dict(self.counts),
             "monitor": self._monitor_blob(),
         }
@@ -471,6 +473,7 @@ class Learner:
         self._offsets = {int(p): int(o) for p, o in state.get("offsets", {}).items()}
         self._learned = OrderedDict((e, int(t)) for e, t in state.get("learned", []))
         self._orphaned = OrderedDict((e, (int(t), v)) for e, t, v in state.get("orphaned", []))
+        self._orphans_unsaved = 0
         self.forgot_until_ms = None  # (the caller asks the marks for what came before the checkpoint)
         if self.tracks_marks:  # (a crash may have come between a save and its marks)
             self._unmarked = list(self._learned)
@@ -484,6 +487,19 @@ class Learner:
             self.model_set.load_metrics_state(monitor.get("metrics") or {})
             if self.drift is not None and monitor.get("drift") is not None:
                 self.drift.load_state(monitor["drift"], self.model_set.names)
+
+
+def _newest(entries: OrderedDict, n: int | None) -> list[tuple[Any, Any]]:
+    """The newest `n` items of `entries` (all for None), oldest first, read from the end.
+
+    >>> _newest(OrderedDict(a=1, b=2, c=3), 2), len(_newest(OrderedDict(a=1), None))
+    ([('b', 2), ('c', 3)], 1)
+    """
+    if n is None:
+        return list(entries.items())
+    tail = list(itertools.islice(reversed(entries.items()), n))
+    tail.reverse()
+    return tail
 
 
 def _drop_older(entries: OrderedDict, horizon: int, when: Callable[[Any], int] = int) -> None:
