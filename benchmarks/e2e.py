@@ -10,7 +10,12 @@ For each system, on its own topics of one embedded stack (Tansu, redis-server, c
 Eddy runs as one `eddy worker --roles score,learn` process (features in Redis, three models,
 snapshots, learning); `--systems eddy-split` adds the two-process deployment (`--roles score` and
 `--roles learn`), `eddy-all` the default one-process `eddy worker`, which also sinks every topic
-into ClickHouse on the same core (its throughput counts scores; the sink may trail behind). The peers do the same work one event at a time (benchmarks/peers/).
+into ClickHouse on the same core (its throughput counts scores; the sink may trail behind),
+`eddy-own` the `score,learn` worker with River's prior as its only model: Eddy's own path per
+event (Kafka, Avro, features, snapshots, labels, publishing), without the models' cost. With
+`eddy-own` and the ceilings in one run, a line under the table splits Eddy's microseconds per
+event into its own path and the models'. The peers do the same work one event at a time
+(benchmarks/peers/).
 The ceilings of benchmarks/limits.py (raw aiokafka consume, River in memory) are measured on the
 same data and printed in the same table (`--no-limits` skips them), and so is the latency floor,
 measured first in every run with a paced phase (send -> aiokafka `getmany` on the same broker at
@@ -43,13 +48,21 @@ from benchmarks.limits import kafka_consume_rate, kafka_latency_floor, river_rat
 from streams.harness import EmbeddedStack
 
 NAMES = {"eddy": "Eddy (score+learn, 1 process)", "eddy-split": "Eddy (score | learn, 2 processes)",
-         "eddy-all": "Eddy (score+learn+sink, 1 process)", "faust": "naive Faust agent", "quix": "Quix Streams"}
+         "eddy-all": "Eddy (score+learn+sink, 1 process)", "eddy-own": "Eddy, prior model only (its own path)",
+         "faust": "naive Faust agent", "quix": "Quix Streams"}
 #: legend names in the latency plot
-SHORT = {NAMES["eddy"]: "Eddy", NAMES["eddy-split"]: "Eddy split", NAMES["eddy-all"]: "Eddy + sink"}
+SHORT = {NAMES["eddy"]: "Eddy", NAMES["eddy-split"]: "Eddy split", NAMES["eddy-all"]: "Eddy + sink",
+         NAMES["eddy-own"]: "Eddy own path"}
 #: system -> (what `measure` starts, Eddy scorer processes: 1 = one process of the roles, 0 = one
 #: score and one learn process, the roles of the one process)
 STARTS = {"eddy": ("eddy", 1, "score,learn"), "eddy-split": ("eddy", 0, "score,learn"),
-          "eddy-all": ("eddy", 1, "score,learn,sink"), "faust": ("faust", 1, ""), "quix": ("quix", 1, "")}
+          "eddy-all": ("eddy", 1, "score,learn,sink"), "eddy-own": ("eddy", 1, "score,learn"),
+          "faust": ("faust", 1, ""), "quix": ("quix", 1, "")}
+#: config of `eddy-own`: River's prior as the champion and no challenger (the baseline stays), so
+#: the models cost next to nothing and what is left is Eddy's own work per event
+MODEL_FREE = {"models": {"champion": {"name": "prior", "model": "river.dummy:PriorClassifier"}, "challengers": []}}
+#: issue 8's throughput target (events/s, one process)
+TARGET = 20_000
 
 
 def progress_bar() -> Progress:
@@ -91,6 +104,25 @@ def table(results: list[Result], ceilings: dict[str, float], args: argparse.Name
     return t
 
 
+def budget(results: list[Result], ceilings: dict[str, float]) -> str | None:
+    """Eddy's microseconds per event split in its own path (`eddy-own`) and the models' share, next to
+    River's own loop and the budget of `TARGET`; None unless the run has all three figures.
+
+    >>> r = lambda name, ev_s: Result(name=name, scored=1, throughput=ev_s)
+    >>> print(budget([r(NAMES["eddy"], 5000.0), r(NAMES["eddy-own"], 10000.0)],
+    ...              {"river 3 models, predict+learn in memory": 25000.0}))
+    per event on one core: Eddy 200 µs = its own path 100 + the models 100 (River's loop alone: 40); 20,000 ev/s allows 50
+    """
+    by_name = {r.name: r.throughput for r in results}
+    eddy, own = by_name.get(NAMES["eddy"]), by_name.get(NAMES["eddy-own"])
+    river = next((v for k, v in ceilings.items() if k.startswith("river 3 models")), None)
+    if not (eddy and own and river) or any(math.isnan(v) for v in (eddy, own)):
+        return None
+    e, o, r, t = (1e6 / v for v in (eddy, own, river, TARGET))
+    return (f"per event on one core: Eddy {e:.0f} µs = its own path {o:.0f} + the models {e - o:.0f} "
+            f"(River's loop alone: {r:.0f}); {TARGET:,} ev/s allows {t:.0f}")
+
+
 def latency_plot(results: list[Result], floor: Result | None, args: argparse.Namespace) -> str:
     """An SVG of p50 and p99 per 0.5 s of the paced phase: Eddy's deployments and the floor (the
     peers, seconds behind at this rate, would flatten the chart: their figures are in the table)."""
@@ -119,6 +151,17 @@ def config_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
             raise SystemExit(f"--set {item!r}: give SECTION.KEY=VALUE, e.g. worker.publish_interval=5")
         out.setdefault(section, {})[name] = yaml.safe_load(value)
     return out
+
+
+def eddy_config(system: str, overrides: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The `--set` overrides of an Eddy system; `eddy-own` gets `MODEL_FREE`'s models on top.
+
+    >>> eddy_config("eddy-own", {"models": {"threshold": 0.3}})["models"]["challengers"]
+    []
+    """
+    if system != "eddy-own":
+        return overrides
+    return {**overrides, "models": {**overrides.get("models", {}), **MODEL_FREE["models"]}}
 
 
 def main() -> None:
@@ -155,7 +198,8 @@ def main() -> None:
                 kind, scorers, roles = STARTS[system]
                 res = measure(kind, stack, f"e2e_{system.replace('-', '_')}", phases, rate=args.rate,
                               timeout=args.timeout, progress=progress, label=NAMES[system], scorers=scorers,
-                              config_overrides=overrides if kind == "eddy" else None, roles=roles)
+                              config_overrides=eddy_config(system, overrides) if kind == "eddy" else None,
+                              roles=roles)
                 results.append(res)
                 progress.console.print(f"{res.name}: {fmt(res.throughput)} ev/s, p99 {fmt(res.p99, '.1f')} ms "
                                        f"{'; '.join(res.notes)[:300]}")
@@ -168,6 +212,8 @@ def main() -> None:
             for k, v in river_rates(cfg_path, events[:n], labels).items():
                 ceilings[f"{k}, predict+learn in memory"] = v
     console.print(table(results, ceilings, args, floor))
+    if line := budget(results, ceilings):
+        console.print(line)
     if args.plot and any(r.timeline for r in results):
         args.plot.parent.mkdir(parents=True, exist_ok=True)
         args.plot.write_text(latency_plot(results, floor, args))
