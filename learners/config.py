@@ -87,6 +87,7 @@ class DriftConfig(_Frozen):
     enabled: bool = True
     delta: float = Field(0.002, gt=0, lt=1, description="ADWIN confidence (smaller: fewer alerts)")
     grace_period: int = Field(30, ge=1, description="values seen before ADWIN may alert")
+    clock: int = Field(32, ge=1, description="ADWIN looks for a change every `clock` values (River's default; 1: after every value)")
     prediction_detector: Literal["adwin", "none"] = "adwin"
     prediction_delta: float = Field(0.0001, gt=0, lt=1)
     action: DriftAction = "none"

@@ -58,14 +58,14 @@ class DriftMonitor:
 
     def _loss_detector(self, model: str) -> drift.ADWIN:
         if model not in self._loss:
-            self._loss[model] = drift.ADWIN(delta=self.config.delta, grace_period=self.config.grace_period)
+            c = self.config
+            self._loss[model] = drift.ADWIN(delta=c.delta, clock=c.clock, grace_period=c.grace_period)
         return self._loss[model]
 
     def _pred_detector(self, model: str) -> drift.ADWIN:
         if model not in self._pred:
-            self._pred[model] = drift.ADWIN(
-                delta=self.config.prediction_delta, grace_period=self.config.grace_period
-            )
+            c = self.config
+            self._pred[model] = drift.ADWIN(delta=c.prediction_delta, clock=c.clock, grace_period=c.grace_period)
         return self._pred[model]
 
     def recent_loss(self, model: str) -> tuple[float, int] | None:
@@ -144,7 +144,9 @@ class DriftMonitor:
     # --- restart ------------------------------------------------------------------------------
     def _params(self) -> tuple:
         c = self.config
-        return (c.delta, c.prediction_delta, c.grace_period, c.prediction_detector)
+        params = (c.delta, c.prediction_delta, c.grace_period, c.prediction_detector)
+        # River's default clock adds nothing: checkpoints from before `clock` was a setting match
+        return params if c.clock == ADWIN_CLOCK else (*params, c.clock)
 
     def state(self) -> dict[str, Any]:
         """What a restarted learner needs to alert as if it never stopped (picklable, not JSON):
@@ -271,6 +273,10 @@ class DriftMonitor:
     def _skip(alert: Alert, why: str) -> None:
         alert["action"] = "none"
         alert["detail"] += f"; no action: {why}"
+
+
+#: River's `drift.ADWIN` default `clock`
+ADWIN_CLOCK = 32
 
 
 def _feed(detector: drift.ADWIN, value: float) -> tuple[float, int]:

@@ -375,3 +375,31 @@ def test_a_checkpoint_with_one_cooldown_for_all_still_loads():
     mon.load_state(state, model_set.names)
     held = {"model": "b", "kind": "loss_drift", "ts": 6_000, "value": 1.0, "action": "reset", "detail": "x"}
     assert mon.apply(held, model_set) is None and "cooldown" in held["detail"]
+
+
+@pytest.mark.parametrize("clock", [1, 32, 100])
+def test_clock_is_river_adwins(clock) -> None:
+    """`drift.clock` reaches both detectors: on a loss that only rises, the alerts come on the
+    labels where River's `ADWIN(clock=...)` detects; a checkpoint of another clock starts clean."""
+    import random
+
+    from river import drift as river_drift
+
+    rng = random.Random(5)
+    cfg = DriftConfig(clock=clock, grace_period=10, delta=0.01)
+    mon, ref = DriftMonitor(cfg), river_drift.ADWIN(delta=0.01, clock=clock, grace_period=10)
+    mine, theirs = [], []
+    for i in range(1600):
+        value = rng.gauss(0.1 + 0.3 * (i // 400), 0.1)
+        ref.update(value)
+        theirs += [i] if ref.drift_detected else []
+        alerts = mon.update("m", value, 0.5, now_ms=i)
+        mine += [i] if any(a["kind"] == "loss_drift" for a in alerts) else []
+    assert mine == theirs and len(theirs) >= 3
+    assert mon._loss_detector("m").clock == clock and mon._pred_detector("m").clock == clock
+    other = DriftMonitor(DriftConfig(clock=clock + 1, grace_period=10, delta=0.01))
+    other.load_state(mon.state(), ["m"])
+    assert other._loss == {}
+    same = DriftMonitor(cfg)
+    same.load_state(mon.state(), ["m"])
+    assert set(same._loss) == {"m"}
