@@ -104,3 +104,32 @@ def test_materialized_views_feed_the_same_tables(chdb_backend, fresh_db):
         {"error_class": "sink_decode", "source_topic": "demo.model-events", "v": "me"},
         {"error_class": "sink_decode", "source_topic": "demo.scores", "v": "xyz"},
         {"error_class": "sink_decode", "source_topic": "demo.shadow-scores", "v": "xyz"}]
+
+
+def test_a_view_with_old_columns_is_created_again(chdb_backend, fresh_db):
+    """A labels view from before the topic positions (it wrote no `partition`/`offset`, so they
+    read -1) is replaced by `ensure_kafka_engine`; current views are left as they are."""
+    from analytics.kafka_engine import ensure_kafka_engine
+
+    args = dict(db=fresh_db, pipeline="demo", brokers="b:9092", registry_url="http://r", engine_override="Null")
+    stmts = kafka_engine_statements(**args)
+    for stmt in stmts:
+        old = re.sub(r",\s*toInt32\(_partition\) AS `partition`, toInt64\(_offset\) AS `offset`", "", stmt)
+        chdb_backend.execute(old)
+    q = f"{fresh_db}.kafka_demo_labels"
+    ts = "fromUnixTimestamp64Milli(toInt64(1767225600000), 'UTC')"
+
+    def insert(event_id: str, offset: int) -> None:
+        chdb_backend.execute(f"INSERT INTO {q} (event_id, label, ts, source, _partition, _offset) "
+                             f"VALUES ('{event_id}', 1.0, {ts}, NULL, 2, {offset})")
+
+    insert("before", 7)
+    scores_mv = f"SELECT metadata_modification_time AS t FROM system.tables WHERE database = '{fresh_db}' " \
+                "AND name = 'kafka_demo_scores_mv'"
+    scores_made = chdb_backend.query(scores_mv)
+    ensure_kafka_engine(chdb_backend, **args)
+    insert("after", 8)
+    rows = chdb_backend.query(f"SELECT event_id, partition, offset FROM {fresh_db}.labels FINAL ORDER BY event_id")
+    assert rows == [{"event_id": "after", "partition": 2, "offset": 8},
+                    {"event_id": "before", "partition": -1, "offset": -1}]
+    assert chdb_backend.query(scores_mv) == scores_made  # (its columns are current: not touched)
