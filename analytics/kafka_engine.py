@@ -55,31 +55,39 @@ def kafka_engine_statements(*, db: str = "eddy", pipeline: str, brokers: str,
 def ensure_kafka_engine(backend: Backend, **kwargs: str) -> None:
     """Create the Kafka tables and views (see ``kafka_engine_statements`` for arguments).
 
-    A view made by an older Eddy whose columns differ from its statement's now (the labels view
-    before it wrote each label's ``partition``/``offset``) is dropped and created again. The
-    Kafka table has no view in between, so it reads nothing: its consumer group keeps its
-    offsets, and the new view goes on from them.
+    A view made by an older Eddy whose query differs from its statement's now (compared as
+    ClickHouse formats both) is created again, and so is every other view of its Kafka table: a
+    Kafka table streams while any view of it is attached, so they are all dropped first. With
+    none attached the table reads nothing: its consumer group keeps its offsets and the new
+    views go on from them.
     """
-    for stmt in kafka_engine_statements(**kwargs):
-        view = _VIEW.match(stmt)
-        if view is not None and _outdated(backend, *view.groups()):
-            db, name, _ = view.groups()
-            log.warning("Kafka-engine view %s.%s has other columns than this Eddy's: created again", db, name)
+    stmts = kafka_engine_statements(**kwargs)
+    views = [(m.group(1), m.group(2), m.group(3), _source(m.group(3))) for m in map(_VIEW.match, stmts) if m]
+    stale = {source for db, name, select, source in views if _outdated(backend, db, name, select)}
+    for db, name, _select, source in views:
+        if source in stale:
+            log.warning("Kafka-engine view %s.%s: dropped, to create %s's views again as this Eddy has them",
+                        db, name, source)
             backend.execute(f"DROP VIEW IF EXISTS {db}.{name}")
+    for stmt in stmts:
         backend.execute(stmt)
 
 
+def _source(select: str) -> str:
+    """The table a view's `select` reads (``db.table``)."""
+    match = re.search(r"\bFROM (\w+\.\w+)", select)
+    return match.group(1) if match else select
+
+
 def _outdated(backend: Backend, db: str, view: str, select: str) -> bool:
-    """Whether view `db.view` exists with other columns than `select` yields."""
-    have = [r["name"] for r in backend.query(
-        "SELECT name FROM system.columns WHERE database = {db:String} AND table = {view:String} ORDER BY position",
-        {"db": db, "view": view})]
-    if not have:
-        return False
+    """Whether view `db.view` exists with another query than `select`."""
     try:
-        want = [r["name"] for r in backend.query(f"DESCRIBE TABLE ({select})")]
-    except QueryError as exc:  # a server that cannot describe it: keep the view, say so
-        log.warning("could not compare Kafka-engine view %s.%s with this Eddy's (%s); drop it to "
-                    "have it created again", db, view, exc)
+        rows = backend.query(
+            "SELECT formatQuerySingleLine(as_select) = formatQuerySingleLine({select:String}) AS same "
+            "FROM system.tables WHERE database = {db:String} AND name = {view:String}",
+            {"select": select, "db": db, "view": view})
+    except QueryError as exc:  # a server that cannot format queries: keep the view, say so
+        log.warning("could not compare Kafka-engine view %s.%s with this Eddy's (%s); drop its table's "
+                    "views to have them created again", db, view, exc)
         return False
-    return have != want
+    return bool(rows) and not rows[0]["same"]

@@ -106,30 +106,45 @@ def test_materialized_views_feed_the_same_tables(chdb_backend, fresh_db):
         {"error_class": "sink_decode", "source_topic": "demo.shadow-scores", "v": "xyz"}]
 
 
-def test_a_view_with_old_columns_is_created_again(chdb_backend, fresh_db):
-    """A labels view from before the topic positions (it wrote no `partition`/`offset`, so they
-    read -1) is replaced by `ensure_kafka_engine`; current views are left as they are."""
+def test_views_of_an_older_eddy_are_created_again_with_their_tables_other_views(chdb_backend, fresh_db):
+    """Views from an older Eddy are replaced by `ensure_kafka_engine`: the labels view from before
+    the topic positions (it wrote `partition`/`offset` -1) and the scores' error view from before
+    `sink_decode` (it wrote `corrupt_avro`). The other view of the scores' Kafka table is created
+    again too (a Kafka table streams while any of its views is attached); current ones are kept."""
     from analytics.kafka_engine import ensure_kafka_engine
 
     args = dict(db=fresh_db, pipeline="demo", brokers="b:9092", registry_url="http://r", engine_override="Null")
-    stmts = kafka_engine_statements(**args)
-    for stmt in stmts:
-        old = re.sub(r",\s*toInt32\(_partition\) AS `partition`, toInt64\(_offset\) AS `offset`", "", stmt)
-        chdb_backend.execute(old)
-    q = f"{fresh_db}.kafka_demo_labels"
+    for stmt in kafka_engine_statements(**args):
+        if "kafka_demo_labels_mv" in stmt:
+            stmt = re.sub(r",\s*toInt32\(_partition\) AS `partition`, toInt64\(_offset\) AS `offset`", "", stmt)
+        if "kafka_demo_scores_errors_mv" in stmt:
+            stmt = stmt.replace("'sink_decode' AS error_class", "'corrupt_avro' AS error_class")
+        chdb_backend.execute(stmt)
     ts = "fromUnixTimestamp64Milli(toInt64(1767225600000), 'UTC')"
 
-    def insert(event_id: str, offset: int) -> None:
-        chdb_backend.execute(f"INSERT INTO {q} (event_id, label, ts, source, _partition, _offset) "
-                             f"VALUES ('{event_id}', 1.0, {ts}, NULL, 2, {offset})")
+    def made() -> dict[str, str]:  # view -> its table uuid (a new one when created again)
+        return {r["name"]: r["uuid"] for r in chdb_backend.query(
+            f"SELECT name, toString(uuid) AS uuid FROM system.tables WHERE database = '{fresh_db}' "
+            "AND engine = 'MaterializedView'")}
 
-    insert("before", 7)
-    scores_mv = f"SELECT metadata_modification_time AS t FROM system.tables WHERE database = '{fresh_db}' " \
-                "AND name = 'kafka_demo_scores_mv'"
-    scores_made = chdb_backend.query(scores_mv)
+    def send(event_id: str, offset: int) -> None:
+        chdb_backend.execute(f"INSERT INTO {fresh_db}.kafka_demo_labels (event_id, label, ts, source, _partition, "
+                             f"_offset) VALUES ('{event_id}', 1.0, {ts}, NULL, 2, {offset})")
+        chdb_backend.execute(f"INSERT INTO {fresh_db}.kafka_demo_scores (_topic, _partition, _offset, _raw_message, "
+                             f"_error) VALUES ('demo.scores', 0, {offset}, 'xx', 'cannot parse {event_id}')")
+
+    send("before", 7)
+    before = made()
     ensure_kafka_engine(chdb_backend, **args)
-    insert("after", 8)
+    after = made()
+    assert before.keys() == after.keys() and len(after) == 11
+    assert {v for v in after if after[v] != before[v]} == {
+        "kafka_demo_labels_mv", "kafka_demo_scores_mv", "kafka_demo_scores_errors_mv"}
+    send("after", 8)
     rows = chdb_backend.query(f"SELECT event_id, partition, offset FROM {fresh_db}.labels FINAL ORDER BY event_id")
     assert rows == [{"event_id": "after", "partition": 2, "offset": 8},
                     {"event_id": "before", "partition": -1, "offset": -1}]
-    assert chdb_backend.query(scores_mv) == scores_made  # (its columns are current: not touched)
+    letters = chdb_backend.query(f"SELECT offset, error_class FROM {fresh_db}.dlq FINAL ORDER BY offset")
+    assert letters == [{"offset": 7, "error_class": "corrupt_avro"}, {"offset": 8, "error_class": "sink_decode"}]
+    ensure_kafka_engine(chdb_backend, **args)
+    assert made() == after  # (now current: nothing is created again)
