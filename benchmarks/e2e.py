@@ -13,8 +13,8 @@ snapshots, learning); `--systems eddy-split` adds the two-process deployment (`-
 into ClickHouse on the same core (its throughput counts scores; the sink may trail behind),
 `eddy-own` the `score,learn` worker with River's prior as its only model: Eddy's own path per
 event (Kafka, Avro, features, snapshots, labels, publishing), without the models' cost. With
-`eddy-own` and the ceilings in one run, a line under the table splits Eddy's microseconds per
-event into its own path and the models'. The peers do the same work one event at a time
+`eddy`, `eddy-own` and the ceilings in one run, a line under the table splits Eddy's
+microseconds per event into its own path and the models'. The peers do the same work one event at a time
 (benchmarks/peers/).
 The ceilings of benchmarks/limits.py (raw aiokafka consume, River in memory) are measured on the
 same data and printed in the same table (`--no-limits` skips them), and so is the latency floor,
@@ -116,7 +116,7 @@ def budget(results: list[Result], ceilings: dict[str, float]) -> str | None:
     by_name = {r.name: r.throughput for r in results}
     eddy, own = by_name.get(NAMES["eddy"]), by_name.get(NAMES["eddy-own"])
     river = next((v for k, v in ceilings.items() if k.startswith("river 3 models")), None)
-    if not (eddy and own and river) or any(math.isnan(v) for v in (eddy, own)):
+    if not (eddy and own and river) or any(math.isnan(v) for v in (eddy, own, river)):
         return None
     e, o, r, t = (1e6 / v for v in (eddy, own, river, TARGET))
     return (f"per event on one core: Eddy {e:.0f} µs = its own path {o:.0f} + the models {e - o:.0f} "
@@ -204,7 +204,8 @@ def main() -> None:
                 progress.console.print(f"{res.name}: {fmt(res.throughput)} ev/s, p99 {fmt(res.p99, '.1f')} ms "
                                        f"{'; '.join(res.notes)[:300]}")
         if not args.no_limits:
-            cfg_path = write_config(Path(tmp), f"e2e_{args.systems.split(',')[0].strip()}")
+            # (the first system's topics: `measure` names them with "_" for "-")
+            cfg_path = write_config(Path(tmp), f"e2e_{args.systems.split(',')[0].strip().replace('-', '_')}")
             cfg = load_config(cfg_path)
             ceilings["aiokafka getmany, same topic"] = kafka_consume_rate(stack.endpoints.kafka, cfg.topics.events,
                                                                           len(events))

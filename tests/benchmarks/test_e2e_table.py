@@ -39,3 +39,5 @@ def test_budget_needs_every_figure():
     assert e2e.budget([result("eddy", 4_000.0)], RIVER) is None
     assert e2e.budget([result("eddy", 4_000.0), result("eddy-own", 8_000.0)], {}) is None
     assert e2e.budget([result("eddy", math.nan), result("eddy-own", 8_000.0)], RIVER) is None
+    assert e2e.budget([result("eddy", 4_000.0), result("eddy-own", 8_000.0)],
+                      {"river 3 models, predict+learn in memory": math.nan}) is None
