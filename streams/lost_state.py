@@ -15,30 +15,47 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
+from streams.kafka_io import KafkaIOError
 from streams.kafka_security import KafkaSecurity
 
 
 def last_versions(servers: str, topic: str, decode: Callable[[bytes], dict[str, Any]], *, idle: float = 0.5,
                   timeout: float = 60.0) -> dict[str, int]:
     """The highest version of each model named on `topic` (`<p>.model-events`; {} if it is
-    empty), read from its start until it has been quiet for `idle` s. Reads with `assign()`, no
-    consumer group. (Not from the high watermark: Tansu reports batches there, librdkafka reads 1
-    for 21 records.) Runs only when a start finds a model without a version counter."""
+    empty). Reads with `assign()`, no consumer group. Runs only when a start finds a model
+    without a version counter, or Redis lost the registry while running.
+
+    It reads every partition to its end (librdkafka's partition EOF), however long that takes (a
+    topic of months of checkpoints), then until the topic has been quiet for `idle` s (Tansu
+    reports its last batch's base offset + 1 as the end), or `timeout` s in all have passed. A
+    partition that delivers nothing for `timeout` s before its end raises `KafkaIOError`, never
+    a partial answer: versions continued from part of the topic could name a second snapshot.
+    """
     consumer = Consumer({"bootstrap.servers": servers, "group.id": "eddy-lost-state", "enable.auto.commit": False,
-                         **KafkaSecurity.from_env().librdkafka()})
+                         "enable.partition.eof": True, **KafkaSecurity.from_env().librdkafka()})
     try:
         meta = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
         if meta is None or not meta.partitions:
             return {}
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions])
+        behind = set(meta.partitions)  # partitions not read to their end yet
         versions: dict[str, int] = {}
-        deadline = time.monotonic() + timeout
-        quiet_since = time.monotonic()
-        while time.monotonic() - quiet_since < idle and time.monotonic() < deadline:
+        start = quiet_since = time.monotonic()
+        while True:
+            now = time.monotonic()
+            if behind and now - quiet_since >= timeout:
+                raise KafkaIOError(f"reading {topic} stalled for {timeout:.0f}s before the end of partition(s) "
+                                   f"{sorted(behind)}; versions are not continued from part of it")
+            if not behind and (now - quiet_since >= idle or now - start >= timeout):
+                return versions
             msg = consumer.poll(0.2)
-            if msg is None or msg.error():
+            if msg is None:
+                continue
+            if msg.error() is not None:
+                if msg.error().code() == KafkaError._PARTITION_EOF:
+                    behind.discard(msg.partition())
                 continue
             quiet_since = time.monotonic()
             try:
@@ -48,6 +65,5 @@ def last_versions(servers: str, topic: str, decode: Callable[[bytes], dict[str, 
                 name, version = "", 0
             if name and version > versions.get(name, 0):
                 versions[name] = version
-        return versions
     finally:
         consumer.close()

@@ -71,3 +71,21 @@ def test_a_loss_while_running_continues_past_every_version_the_model_events_name
     rt.continue_after_loss()  # then republished as the worker's state check does (nothing to compare with)
     assert rt.registry.save_many(rt.learning.models, rt.processor.learner.state_json(), now_ms=2,
                                  roles=rt.learning.roles) == {"logreg": 3, "tree": 3, "baseline": 3}
+
+
+def test_the_model_events_are_read_to_their_end_however_long_it_takes(stack):
+    """A topic of months of checkpoints takes longer to read than `timeout`: the versions come
+    from all of it (the old reader stopped at `timeout` and answered 77,882 of 100,000 here,
+    and the versions it continued could name a second snapshot). An empty topic answers {}."""
+    import json
+
+    from streams.lost_state import last_versions
+
+    servers = stack.endpoints.kafka
+    ensure_topics(servers, {"lost_long.model-events": 1, "lost_long.empty": 1})
+    producer = make_producer(servers)
+    for v in range(1, 100_001):
+        producer.send("lost_long.model-events", b"m", json.dumps({"model": "m", "version": v}).encode())
+    producer.flush()
+    assert last_versions(servers, "lost_long.model-events", json.loads, timeout=0.3) == {"m": 100_000}
+    assert last_versions(servers, "lost_long.empty", json.loads, timeout=2.0) == {}
