@@ -52,7 +52,7 @@ from learners import (
 from schemas import dlq_record_from_failure
 from streams.batch_send import KeyedPartitions, send_batches
 from streams.checkpointer import Checkpointer
-from streams.config import PipelineConfig
+from streams.config import PipelineConfig, lateness_warnings
 from streams.counters import Counters, counters_key
 from streams.endpoints import Endpoints, default_home
 from streams.event_feed import EventFeed, leave_in_any_generation
@@ -154,6 +154,9 @@ class WorkerRuntime:
             self.processor.learner.keeps_unsaved = True  # see `refresh_learning`
         #: whether this process scores: a learner apart serves no model, so it loads none to serve
         self.scorer = scorer
+        if scorer:
+            for warning in lateness_warnings(config):
+                log.warning(warning)
         restore(self.registry, self.processor.models if scorer else self.learning)
         if scorer and self.learning is not self.processor.models:
             restore(self.registry, self.learning)

@@ -217,6 +217,29 @@ class PipelineConfig(_Frozen):
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def lateness_warnings(config: PipelineConfig) -> list[str]:
+    """What a scorer should warn of: window features keyed by another field than the topic key
+    see one key's events from several partitions, out of order, and with no allowed lateness an
+    event older than its key's newest bucket is left out of the windows.
+
+    >>> cfg = PipelineConfig.model_validate({"pipeline": "p", "partitions": 4,
+    ...     "event": {"schema": "e.avsc", "id_field": "id", "key_field": "card", "time_field": "ts"},
+    ...     "features": {"windows": [{"name": "n", "entity": "merchant", "agg": "count", "window": "10m",
+    ...                               "bucket": "1m"}]},
+    ...     "models": {"task": "binary", "champion": {"name": "lr", "model": "logreg"}}})
+    >>> lateness_warnings(cfg)[0][:60]
+    "window features keyed by 'merchant', not by the topic key 'c"
+    """
+    features = config.features
+    others = sorted({w.entity for w in features.windows if w.entity != config.event.key_field})
+    if config.partitions < 2 or features.allowed_lateness > 0 or not others:
+        return []
+    return [(f"window features keyed by {', '.join(repr(e) for e in others)}, not by the topic key "
+            f"{config.event.key_field!r}, read one key's events from {config.partitions} partitions, out of order, "
+            "and features.allowed_lateness is 0: an event older than its key's newest bucket is scored but left "
+            "out of the windows (counted late). Set allowed_lateness to the disorder you expect (docs/features.md)")]
+
+
 def load_config(path: str | Path) -> PipelineConfig:
     """Read and validate a pipeline YAML file; errors name the file and the bad key."""
     p = Path(path)

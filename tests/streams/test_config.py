@@ -81,3 +81,30 @@ def test_a_recommendation_pipeline_needs_user_and_item_features(tmp_path):
     p.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError, match="'item' missing: add a passthrough"):
         load_config(p)
+
+
+def test_lateness_warning_only_for_other_entities_across_partitions_with_no_lateness(tmp_path):
+    """The fraud example keys its merchant windows by another field than the topic key: with 4
+    partitions and no allowed lateness the worker warns; with lateness, one partition, or only
+    the key's own windows it does not."""
+    from streams.config import lateness_warnings
+
+    def no_lateness(r):  # noqa: ANN001, ANN202
+        r["features"].pop("allowed_lateness")
+
+    warned = lateness_warnings(load_config(_write(tmp_path, no_lateness)))
+    assert len(warned) == 1 and "'merchant_id'" in warned[0] and "4 partitions" in warned[0]
+    assert lateness_warnings(load_config(ROOT / "examples" / "fraud" / "config.yaml")) == []  # 1h
+
+    def one_partition(r):  # noqa: ANN001, ANN202
+        no_lateness(r)
+        r["partitions"] = 1
+
+    assert lateness_warnings(load_config(_write(tmp_path, one_partition))) == []
+
+    def card_only(r):  # noqa: ANN001, ANN202
+        no_lateness(r)
+        r["features"]["windows"] = [w for w in r["features"]["windows"] if w["entity"] == "card_id"]
+        r["features"]["derived"] = []
+
+    assert lateness_warnings(load_config(_write(tmp_path, card_only))) == []
