@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +216,33 @@ class PipelineConfig(_Frozen):
         hashes the same. (The event schema's content is pinned by the run manifest's schema ids.)"""
         payload = self.model_dump_json(exclude={"base_dir": True, "event": {"schema_path": True}})
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def unknown_fields(config: PipelineConfig, event_schema: Mapping[str, Any]) -> list[str]:
+    """The config's references to event fields that `event_schema` (a record) does not have: a
+    typo there would dead-letter every event, or silently leave keys and segments empty.
+
+    >>> cfg = PipelineConfig.model_validate({"pipeline": "p",
+    ...     "event": {"schema": "e.avsc", "id_field": "id", "key_field": "user", "time_field": "ts"},
+    ...     "features": {"windows": [{"name": "n", "entity": "userid", "agg": "count", "window": "10m",
+    ...                               "bucket": "1m"}]},
+    ...     "segments": ["devise"], "models": {"task": "binary", "champion": {"name": "lr", "model": "logreg"}}})
+    >>> unknown_fields(cfg, {"type": "record", "name": "E", "fields": [
+    ...     {"name": n, "type": "string"} for n in ("id", "user", "ts", "device")]})
+    ["features.windows 'n'.entity: 'userid'", "segments: 'devise'"]
+    """
+    known = {f["name"] for f in event_schema.get("fields", [])}
+    ev, feats, rules = config.event, config.features, config.rules
+    refs: list[tuple[str, str | None]] = [
+        ("event.id_field", ev.id_field), ("event.key_field", ev.key_field), ("event.time_field", ev.time_field)]
+    for w in feats.windows:
+        refs += [(f"features.windows {w.name!r}.entity", w.entity), (f"features.windows {w.name!r}.field", w.field)]
+    refs += [(f"features.passthrough {p.name!r}.field", p.field) for p in feats.passthrough]
+    refs += [("segments", s) for s in config.segments]
+    refs += [("rules.required", f) for f in rules.required]
+    refs += [(f"rules.{part}", f) for part in ("ranges", "allowed", "max_length") for f in getattr(rules, part)]
+    refs.append(("rules.ts_field", rules.ts_field))
+    return [f"{where}: {name!r}" for where, name in refs if name is not None and name not in known]
 
 
 def lateness_warnings(config: PipelineConfig) -> list[str]:

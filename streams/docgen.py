@@ -81,7 +81,10 @@ def config_reference() -> str:
         "Generated from the config models by `python -m streams.docgen`; do not edit by hand.",
         "Keys of type `duration` accept `500ms`, `10s`, `10m`, `1h`, `2d` or integer milliseconds;",
         "the `worker.*` and `sink.*` times are `float` seconds (`0.05`, not `50ms`).",
-        "Unknown keys are errors. Endpoints are not part of the config: see the README.",
+        ("Unknown keys are errors. Event fields the config names (id, key and time fields, window "
+        "entities and fields, passthrough fields, segments, rules) must be in the event schema: a "
+        "worker, `eddy produce` and `eddy replay` refuse the config otherwise, naming each. "
+        "Endpoints are not part of the config: see the README."),
         "",
         "| key | type | default | description |",
         "|---|---|---|---|",

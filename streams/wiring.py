@@ -21,8 +21,9 @@ from learners import DriftMonitor, JoinConfig, Learner, ModelRegistry, ModelSet
 from schemas import AvroCodec, ConfluentRegistry, FolderRegistry, SchemaRegistry, load_avsc, load_builtin
 from schemas.flat_writer import compile_fields
 from streams import keyspace
-from streams.config import PipelineConfig
+from streams.config import PipelineConfig, unknown_fields
 from streams.endpoints import default_home
+from streams.exceptions import ConfigError
 from streams.processor import Processor
 from streams.redis_slot import slot_client
 from streams.snapshots import MemorySnapshots, RedisSnapshots
@@ -69,6 +70,10 @@ class Codecs:
     @classmethod
     def build(cls, config: PipelineConfig, registry: SchemaRegistry) -> Codecs:
         codecs = cls(AvroCodec(registry), config, AvroCodec(registry, max_bytes=config.rules.max_message_bytes))
+        unknown = unknown_fields(config, codecs.event_schema)
+        if unknown:
+            raise ConfigError(f"the config names fields that event schema {config.event.schema_path} does not have: "
+                              f"{'; '.join(unknown)}. Fix the spelling, or add the fields to the schema")
         codecs.codec.register(codecs.subject("events"), codecs.event_schema)
         for attr, name in OWN_SCHEMAS.items():
             codecs.codec.register(codecs.subject(attr), load_builtin(name))

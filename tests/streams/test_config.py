@@ -108,3 +108,24 @@ def test_lateness_warning_only_for_other_entities_across_partitions_with_no_late
         r["features"]["derived"] = []
 
     assert lateness_warnings(load_config(_write(tmp_path, card_only))) == []
+
+
+def test_fields_the_schema_does_not_have_are_refused_before_any_event(tmp_path):
+    """A misspelt field would dead-letter every event (id, time) or leave keys and segments empty,
+    silently: the codecs of a worker, `eddy produce` and replay refuse the config, naming each."""
+    from streams.wiring import Codecs, schema_registry
+
+    def typos(r):  # noqa: ANN001, ANN202
+        r["event"]["schema"] = str(ROOT / "examples" / "fraud" / "transaction.avsc")
+        r["event"]["key_field"] = "cardid"
+        r["features"]["windows"][5]["field"] = "card"
+        r["segments"] = ["country", "chanel"]
+
+    cfg = load_config(_write(tmp_path, typos))
+    with pytest.raises(ConfigError) as err:
+        Codecs.build(cfg, schema_registry(None, tmp_path / "home"))
+    message = str(err.value)
+    assert "event.key_field: 'cardid'" in message and "'merchant_cards_1h'.field: 'card'" in message
+    assert "segments: 'chanel'" in message and "'country'" not in message
+    fine = load_config(ROOT / "examples" / "fraud" / "config.yaml")
+    assert Codecs.build(fine, schema_registry(None, tmp_path / "home")).event_schema["name"]
