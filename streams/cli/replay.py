@@ -127,8 +127,11 @@ def replay(
         fail(exc)
         return
     s = result.stats
-    typer.echo(f"run {run_id}: {s.events} events ({s.scored} scored, {s.dlq} dlq), {s.labels} labels "
-               f"({s.outcomes.get('learned', 0)} learned, {s.outcomes.get('orphan', 0)} orphan), "
+    ended = {k: s.outcomes.get(k, 0) for k in ("learned", "duplicate", "orphan")}
+    waiting = s.labels - sum(ended.values())  # (still early at the end of the input, or dead-lettered)
+    typer.echo(f"run {run_id}: {s.events} events ({s.scored} scored), {s.dlq} dead letters (undecodable "
+               f"messages included), {s.labels} labels ({', '.join(f'{n} {k}' for k, n in ended.items())}"
+               f"{f', {waiting} waiting or dead-lettered' if waiting else ''}), "
                f"{result.digest.count} predictions, {s.alerts} drift alerts, {result.events_per_s:,.0f} events/s")
     typer.echo(f"fingerprint {result.digest.hexdigest()}  config {manifest.config_hash}  code {manifest.code_version}")
 
