@@ -22,7 +22,7 @@ from streams.kafka_security import KafkaSecurity
 
 
 def last_versions(servers: str, topic: str, decode: Callable[[bytes], dict[str, Any]], *, idle: float = 0.5,
-                  timeout: float = 60.0) -> dict[str, int]:
+                  timeout: float = 60.0, stall: float = 60.0) -> dict[str, int]:
     """The highest version of each model named on `topic` (`<p>.model-events`; {} if it is
     empty). Reads with `assign()`, no consumer group. Runs only when a start finds a model
     without a version counter, or Redis lost the registry while running.
@@ -30,13 +30,13 @@ def last_versions(servers: str, topic: str, decode: Callable[[bytes], dict[str, 
     It reads every partition to its end (librdkafka's partition EOF), however long that takes (a
     topic of months of checkpoints), then until the topic has been quiet for `idle` s (Tansu
     reports its last batch's base offset + 1 as the end), or `timeout` s in all have passed. A
-    partition that delivers nothing for `timeout` s before its end raises `KafkaIOError`, never
+    partition that delivers nothing for `stall` s before its end raises `KafkaIOError`, never
     a partial answer: versions continued from part of the topic could name a second snapshot.
     """
     consumer = Consumer({"bootstrap.servers": servers, "group.id": "eddy-lost-state", "enable.auto.commit": False,
                          "enable.partition.eof": True, **KafkaSecurity.from_env().librdkafka()})
     try:
-        meta = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
+        meta = consumer.list_topics(topic, timeout=stall).topics.get(topic)
         if meta is None or not meta.partitions:
             return {}
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions])
@@ -45,8 +45,8 @@ def last_versions(servers: str, topic: str, decode: Callable[[bytes], dict[str, 
         start = quiet_since = time.monotonic()
         while True:
             now = time.monotonic()
-            if behind and now - quiet_since >= timeout:
-                raise KafkaIOError(f"reading {topic} stalled for {timeout:.0f}s before the end of partition(s) "
+            if behind and now - quiet_since >= stall:
+                raise KafkaIOError(f"reading {topic} stalled for {stall:.0f}s before the end of partition(s) "
                                    f"{sorted(behind)}; versions are not continued from part of it")
             if not behind and (now - quiet_since >= idle or now - start >= timeout):
                 return versions

@@ -74,8 +74,8 @@ def test_a_loss_while_running_continues_past_every_version_the_model_events_name
 
 
 def test_the_model_events_are_read_to_their_end_however_long_it_takes(stack):
-    """A topic of months of checkpoints takes longer to read than `timeout`: the versions come
-    from all of it (the old reader stopped at `timeout` and answered 77,882 of 100,000 here,
+    """A topic of months of checkpoints takes longer to read than `timeout` (only a stall of
+    `stall` s before the end stops it, with an error): the versions come from all of it (the old reader stopped at `timeout` and answered 77,882 of 100,000 here,
     and the versions it continued could name a second snapshot). An empty topic answers {}."""
     import json
 
