@@ -40,12 +40,14 @@ def find_non_finite(value: Any, path: str = "") -> tuple[str, float] | None:
     ('b.c[1]', inf)
     """
     hit = _non_finite_at(value)
-    if hit is None:
-        return None
-    at = path
-    for k in hit[0]:
-        at = f"{at}[{k}]" if isinstance(k, int) else (f"{at}.{k}" if at else str(k))
-    return at, hit[1]
+    return None if hit is None else (_path(hit[0], path), hit[1])
+
+
+def _path(keys: tuple[str | int, ...], path: str = "") -> str:
+    """`keys` as a field path after `path`: ``('b', 'c', 1)`` -> ``'b.c[1]'``."""
+    for k in keys:
+        path = f"{path}[{k}]" if isinstance(k, int) else (f"{path}.{k}" if path else str(k))
+    return path
 
 
 def _non_finite_at(value: Any) -> tuple[tuple[str | int, ...], float] | None:
@@ -205,7 +207,7 @@ def validation_errors(
             # "or null" only where the schema takes a null in its place
             null_ok = _fastavro_validate(_replaced(record, keys, None), schema, raise_errors=False)
             problems.append(
-                f"field '{find_non_finite(record)[0]}' is {x}; NaN and infinity are not accepted, "
+                f"field '{_path(keys)}' is {x}; NaN and infinity are not accepted, "
                 f"send a finite number{' or null' if null_ok else ''}"
             )
     if not ok and not problems:  # fastavro and the explainer disagree: still refuse, generically

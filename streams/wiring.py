@@ -70,11 +70,12 @@ class Codecs:
     @classmethod
     def build(cls, config: PipelineConfig, registry: SchemaRegistry) -> Codecs:
         codecs = cls(AvroCodec(registry), config, AvroCodec(registry, max_bytes=config.rules.max_message_bytes))
-        unknown = unknown_fields(config, codecs.event_schema)
+        event_schema = codecs.event_schema  # (reads the .avsc)
+        unknown = unknown_fields(config, event_schema)
         if unknown:
             raise ConfigError(f"the config names fields that event schema {config.event.schema_path} does not have: "
                               f"{'; '.join(unknown)}. Fix the spelling, or add the fields to the schema")
-        codecs.codec.register(codecs.subject("events"), codecs.event_schema)
+        codecs.codec.register(codecs.subject("events"), event_schema)
         for attr, name in OWN_SCHEMAS.items():
             codecs.codec.register(codecs.subject(attr), load_builtin(name))
         return codecs
